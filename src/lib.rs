@@ -1,1 +1,16 @@
+//! stratumd: a stratum v1 mining server for ASIC miners.
+//!
+//! Data flows one way: [`node`] fetches block templates from bitcoind (or the embedded
+//! simnet), [`work`] turns each template into a [`work::Job`], [`stratum`] serves the jobs to
+//! miners and takes their submits, [`share`] validates each submit and assembles blocks, which
+//! [`node`] submits back to bitcoind. See `docs/ARCHITECTURE.md`.
 
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod hex_util;
+pub mod node;
+pub mod share;
+pub mod stats;
+pub mod stratum;
+pub mod work;

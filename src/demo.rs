@@ -1,0 +1,153 @@
+//! `stratumd --demo`: simnet, the server and built-in CPU miners in one process, with a
+//! compact status line every few seconds and a summary at the end. The miners are the
+//! stratum-tests CPU miner speaking stratum over loopback, so the demo drives the real path.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::{Address, KnownHrp, WitnessProgram, WitnessVersion};
+use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, AppError, SimnetOptions};
+use crate::config::Config;
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// CPU miners (one thread each).
+    pub miners: usize,
+    /// Stop (exit 0) once this many blocks were accepted by simnet.
+    pub blocks: Option<u64>,
+    /// simnet's block difficulty.
+    pub simnet_difficulty: f64,
+    /// Seconds between status lines.
+    pub status_every: Duration,
+}
+
+/// What the demo did.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSummary {
+    /// Accepted shares.
+    pub accepted: u64,
+    /// Rejected shares.
+    pub rejected: u64,
+    /// Blocks found by the miners.
+    pub blocks_found: u64,
+    /// Blocks simnet accepted.
+    pub blocks_accepted: u64,
+    /// simnet's tip height at the end.
+    pub tip_height: u32,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// A deterministic regtest P2WPKH address for demo miner `i` (nobody holds its key).
+pub fn demo_address(i: usize) -> String {
+    let digest = sha256::Hash::hash(format!("stratumd demo miner {i}").as_bytes());
+    let program = WitnessProgram::new(WitnessVersion::V0, &digest.as_byte_array()[..20]);
+    match program {
+        Ok(p) => Address::from_witness_program(p, KnownHrp::Regtest).to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn si(v: f64) -> String {
+    let units = [("G", 1e9), ("M", 1e6), ("k", 1e3)];
+    for (u, s) in units {
+        if v >= s {
+            return format!("{:.2}{u}", v / s);
+        }
+    }
+    format!("{v:.0}")
+}
+
+/// Runs the demo until Ctrl-C or `blocks` accepted blocks.
+pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
+    config.serverurl = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
+    let running = app::start(
+        config,
+        true,
+        Some(SimnetOptions {
+            difficulty: opts.simnet_difficulty,
+            transactions: 8,
+        }),
+    )
+    .await?;
+    let server = running.stratum_addrs[0];
+    let stop = CancellationToken::new();
+    let mut miner_stats = Vec::new();
+    for i in 0..opts.miners {
+        let stats = Arc::new(MinerStats::default());
+        miner_stats.push(stats.clone());
+        let cfg = MinerConfig {
+            server,
+            username: format!("{}.cpu{i}", demo_address(i)),
+            password: "x".into(),
+            user_agent: "stratumd-demo/0.1".into(),
+            threads: 1,
+            version_rolling: i % 2 == 0,
+            suggest_difficulty: None,
+        };
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = run_miner(cfg, stats, stop).await {
+                tracing::warn!("demo miner {i} stopped: {e}");
+            }
+        });
+    }
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(opts.status_every);
+    ticker.tick().await;
+    let mut last_hashes = 0u64;
+    let mut last_tick = Instant::now();
+    let tip = |r: &app::Running| r.simnet.as_ref().map_or(0, |s| s.tip_height());
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let done = opts
+            .blocks
+            .is_some_and(|n| running.stats.blocks_accepted.load(Ordering::Relaxed) >= n);
+        if done || running.shutdown.is_cancelled() {
+            break;
+        }
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = ticker.tick() => {
+                let s = running.stats.snapshot();
+                let hashes: u64 = miner_stats.iter().map(|m| m.hashes.load(Ordering::Relaxed)).sum();
+                let rate = (hashes - last_hashes) as f64 / last_tick.elapsed().as_secs_f64();
+                last_hashes = hashes;
+                last_tick = Instant::now();
+                println!(
+                    "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}",
+                    started.elapsed().as_secs_f64(), s.authorized, si(rate), s.accepted, s.rejected,
+                    s.blocks_found, s.blocks_accepted, tip(&running)
+                );
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    stop.cancel();
+    running.shutdown.cancel();
+    let s = running.stats.snapshot();
+    let summary = DemoSummary {
+        accepted: s.accepted,
+        rejected: s.rejected,
+        blocks_found: s.blocks_found,
+        blocks_accepted: s.blocks_accepted,
+        tip_height: tip(&running),
+        elapsed: started.elapsed(),
+    };
+    println!(
+        "demo summary: {:.1}s, {} shares accepted, {} rejected, {} blocks found, {} accepted by simnet, tip height {}",
+        summary.elapsed.as_secs_f64(), summary.accepted, summary.rejected,
+        summary.blocks_found, summary.blocks_accepted, summary.tip_height
+    );
+    if let Some(sim) = running.simnet {
+        sim.shutdown().await;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,220 @@
+//! bitcoind JSON-RPC with failover across several nodes, in the order configured.
+//!
+//! `bitcoincore-rpc` is blocking, so every call runs on tokio's blocking pool.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bitcoincore_rpc::{Auth, Client, RpcApi};
+use serde_json::{json, Value};
+
+/// How to reach one bitcoind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEndpoint {
+    /// `host:port` or a full `http://` URL.
+    pub url: String,
+    /// Credentials.
+    pub auth: NodeAuth,
+}
+
+/// bitcoind credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeAuth {
+    /// `rpcuser`/`rpcpassword` (ckpool's `auth`/`pass`).
+    UserPass(String, String),
+    /// bitcoind's `.cookie` file.
+    Cookie(std::path::PathBuf),
+}
+
+/// RPC failures, split by whether another node (or a retry) could help.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Could not talk to the node at all (refused, timeout, HTTP error, bad cookie).
+    #[error("bitcoind {url} unreachable: {reason}")]
+    Transport {
+        /// Which node.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The node answered with a JSON-RPC error.
+    #[error("bitcoind {url} returned error {code}: {message}")]
+    Node {
+        /// Which node.
+        url: String,
+        /// JSON-RPC error code.
+        code: i32,
+        /// Its message.
+        message: String,
+    },
+    /// No node is configured.
+    #[error("no bitcoind configured")]
+    NoNodes,
+}
+
+fn http_url(url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+struct Node {
+    endpoint: NodeEndpoint,
+    client: Option<Client>,
+}
+
+impl Node {
+    fn connect(endpoint: NodeEndpoint) -> Self {
+        let client = Self::make_client(&endpoint).ok();
+        Node { endpoint, client }
+    }
+
+    fn make_client(e: &NodeEndpoint) -> Result<Client, bitcoincore_rpc::Error> {
+        let auth = match &e.auth {
+            NodeAuth::UserPass(u, p) => Auth::UserPass(u.clone(), p.clone()),
+            NodeAuth::Cookie(path) => Auth::CookieFile(path.clone()),
+        };
+        Client::new(&http_url(&e.url), auth)
+    }
+
+    fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+        if self.client.is_none() {
+            // A cookie file may appear (or change) when bitcoind restarts.
+            self.client = Some(Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
+                url: self.endpoint.url.clone(),
+                reason: e.to_string(),
+            })?);
+        }
+        let Some(client) = self.client.as_ref() else {
+            return Err(RpcError::NoNodes);
+        };
+        match client.call::<Value>(method, params) {
+            Ok(v) => Ok(v),
+            Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) => {
+                Err(RpcError::Node {
+                    url: self.endpoint.url.clone(),
+                    code: e.code,
+                    message: e.message,
+                })
+            }
+            Err(e) => {
+                if matches!(self.endpoint.auth, NodeAuth::Cookie(_)) {
+                    self.client = None;
+                }
+                Err(RpcError::Transport {
+                    url: self.endpoint.url.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// The configured bitcoinds, used in order: calls go to the first that answers.
+#[derive(Clone)]
+pub struct NodeSet {
+    nodes: Arc<Vec<std::sync::Mutex<Node>>>,
+    preferred: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for NodeSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeSet({} nodes)", self.nodes.len())
+    }
+}
+
+impl NodeSet {
+    /// Clients for these endpoints (nothing is contacted yet).
+    pub fn new(endpoints: Vec<NodeEndpoint>) -> Self {
+        NodeSet {
+            nodes: Arc::new(
+                endpoints
+                    .into_iter()
+                    .map(|e| std::sync::Mutex::new(Node::connect(e)))
+                    .collect(),
+            ),
+            preferred: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when no node is configured.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Calls `method` on the first reachable node, starting from the last one that worked.
+    /// A JSON-RPC error from a node is returned as is (another node would say the same).
+    pub async fn call(&self, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
+        let nodes = self.nodes.clone();
+        let preferred = self.preferred.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let n = nodes.len();
+            if n == 0 {
+                return Err(RpcError::NoNodes);
+            }
+            let start = preferred.load(Ordering::Relaxed) % n;
+            let mut last = RpcError::NoNodes;
+            for i in 0..n {
+                let idx = (start + i) % n;
+                let mut node = nodes[idx].lock().unwrap_or_else(|p| p.into_inner());
+                match node.call(method, &params) {
+                    Ok(v) => {
+                        if idx != start {
+                            tracing::warn!(url = %node.endpoint.url, "failed over to bitcoind");
+                        }
+                        preferred.store(idx, Ordering::Relaxed);
+                        return Ok(v);
+                    }
+                    Err(e @ RpcError::Node { .. }) => return Err(e),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        })
+        .await;
+        joined.unwrap_or_else(|e| {
+            Err(RpcError::Transport {
+                url: String::new(),
+                reason: format!("rpc task failed: {e}"),
+            })
+        })
+    }
+
+    /// Calls `method` on one specific node (for submitting a block to every node).
+    pub async fn call_on(&self, index: usize, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
+        let nodes = self.nodes.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let node = nodes.get(index).ok_or(RpcError::NoNodes)?;
+            let mut node = node.lock().unwrap_or_else(|p| p.into_inner());
+            node.call(method, &params)
+        })
+        .await;
+        joined.unwrap_or_else(|e| {
+            Err(RpcError::Transport {
+                url: String::new(),
+                reason: format!("rpc task failed: {e}"),
+            })
+        })
+    }
+
+    /// The URL of node `index`, for logs.
+    pub fn url(&self, index: usize) -> String {
+        self.nodes
+            .get(index)
+            .map(|n| n.lock().unwrap_or_else(|p| p.into_inner()).endpoint.url.clone())
+            .unwrap_or_default()
+    }
+
+    /// `getblocktemplate` with the segwit rule (and signet's on signet).
+    pub async fn get_block_template(&self, signet: bool) -> Result<Value, RpcError> {
+        let rules = if signet { json!(["segwit", "signet"]) } else { json!(["segwit"]) };
+        self.call("getblocktemplate", vec![json!({ "rules": rules })]).await
+    }
+}

@@ -1,0 +1,170 @@
+//! The block submitter: each found block is written to `<logdir>/blocks/` first, then sent
+//! with `submitblock` to every bitcoind at once, retrying transport errors. bitcoind's
+//! answer is logged as it is: `null` is success, any string is a rejection. Blocks left
+//! unconfirmed by a previous run are resubmitted at start.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::rpc::{NodeSet, RpcError};
+use crate::share::block_found::FoundBlock;
+use crate::stats::Stats;
+
+/// Delays between attempts when a node cannot be reached.
+const RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+];
+
+/// Suffix of a block file once a bitcoind has accepted it.
+const DONE_SUFFIX: &str = ".accepted";
+
+/// What bitcoind said about a block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// `null`: accepted.
+    Accepted,
+    /// A reject string (`high-hash`, `duplicate`, …).
+    Rejected(String),
+    /// Never reached the node.
+    Unreachable(String),
+}
+
+/// Submits found blocks; owns its own RPC connections so a slow `getblocktemplate` never
+/// delays a block.
+pub struct BlockSubmitter {
+    nodes: NodeSet,
+    dir: PathBuf,
+    stats: Arc<Stats>,
+    refresh: mpsc::Sender<String>,
+}
+
+impl BlockSubmitter {
+    /// A submitter writing to `<logdir>/blocks`.
+    pub fn new(nodes: NodeSet, logdir: &Path, stats: Arc<Stats>, refresh: mpsc::Sender<String>) -> Self {
+        BlockSubmitter {
+            nodes,
+            dir: logdir.join("blocks"),
+            stats,
+            refresh,
+        }
+    }
+
+    /// Runs until the sending side closes.
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<FoundBlock>) {
+        let me = Arc::new(self);
+        me.clone().resubmit_pending().await;
+        while let Some(found) = rx.recv().await {
+            let me = me.clone();
+            tokio::spawn(async move { me.handle(found).await });
+        }
+    }
+
+    async fn handle(self: Arc<Self>, found: FoundBlock) {
+        let hash = found.hash_hex();
+        let height = found.job.template.height;
+        let block = match found.assemble() {
+            Ok(b) => hex::encode(b),
+            Err(e) => {
+                tracing::error!(height, %hash, "cannot assemble block: {e}");
+                return;
+            }
+        };
+        let path = self.dir.join(format!("{height}-{hash}.hex"));
+        if let Err(e) = write_block_file(&self.dir, &path, &block).await {
+            // Submit anyway: the block matters more than the archive.
+            tracing::error!(path = %path.display(), "cannot archive block: {e}");
+        }
+        self.submit_everywhere(height, &hash, &path, block).await;
+    }
+
+    async fn submit_everywhere(&self, height: u32, hash: &str, path: &Path, block: String) {
+        let block = Arc::new(block);
+        let mut tasks = Vec::new();
+        for index in 0..self.nodes.len() {
+            let nodes = self.nodes.clone();
+            let block = block.clone();
+            tasks.push(tokio::spawn(async move {
+                let outcome = submit_with_retry(&nodes, index, &block).await;
+                (nodes.url(index), outcome)
+            }));
+        }
+        let mut accepted = false;
+        for t in tasks {
+            let Ok((url, outcome)) = t.await else { continue };
+            match outcome {
+                SubmitOutcome::Accepted => {
+                    accepted = true;
+                    tracing::info!(height, %hash, %url, "block accepted by bitcoind");
+                }
+                SubmitOutcome::Rejected(reason) => {
+                    tracing::error!(height, %hash, %url, %reason, "block REJECTED by bitcoind");
+                }
+                SubmitOutcome::Unreachable(reason) => {
+                    tracing::error!(height, %hash, %url, %reason, "block not submitted: bitcoind unreachable");
+                }
+            }
+        }
+        if accepted {
+            self.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
+            let mut done = path.as_os_str().to_owned();
+            done.push(DONE_SUFFIX);
+            let _ = tokio::fs::rename(path, PathBuf::from(done)).await;
+        } else {
+            self.stats.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.refresh.try_send(hash.to_string());
+    }
+
+    /// Blocks archived but never confirmed (the process stopped first) are sent again.
+    async fn resubmit_pending(self: Arc<Self>) {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("hex") {
+                continue;
+            }
+            let Ok(block) = tokio::fs::read_to_string(&path).await else { continue };
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let (height, hash) = name.split_once('-').unwrap_or(("0", &name));
+            let height = height.parse().unwrap_or(0);
+            tracing::info!(path = %path.display(), "resubmitting a block archived by an earlier run");
+            self.submit_everywhere(height, hash, &path, block.trim().to_string()).await;
+        }
+    }
+}
+
+async fn write_block_file(dir: &Path, path: &Path, block: &str) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::write(path, block).await
+}
+
+/// `submitblock` to one node, retrying only when the node could not be reached.
+pub async fn submit_with_retry(nodes: &NodeSet, index: usize, block_hex: &str) -> SubmitOutcome {
+    let mut last = String::new();
+    for delay in std::iter::once(Duration::ZERO).chain(RETRY_DELAYS) {
+        tokio::time::sleep(delay).await;
+        match nodes
+            .call_on(index, "submitblock", vec![Value::String(block_hex.to_string())])
+            .await
+        {
+            Ok(Value::Null) => return SubmitOutcome::Accepted,
+            Ok(Value::String(reason)) => return SubmitOutcome::Rejected(reason),
+            Ok(other) => return SubmitOutcome::Rejected(other.to_string()),
+            Err(RpcError::Node { code, message, .. }) => {
+                return SubmitOutcome::Rejected(format!("error {code}: {message}"))
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    SubmitOutcome::Unreachable(last)
+}

@@ -1,0 +1,122 @@
+//! The hot path: rebuild a submitted share's coinbase, merkle root and header, hash it and
+//! classify it. No allocation, no locks, no I/O.
+
+use super::hash::{sha256d, sha256d_parts};
+use super::target::{difficulty_of_hash, hash_meets_target};
+use crate::work::merkle::root_from_branch;
+use crate::work::{Job, UserWork};
+
+/// How far past the job's time a miner may roll ntime (ckpool's limit).
+pub const MAX_NTIME_ROLL_SECS: u32 = 7000;
+
+/// A well-formed submit, decoded from the miner's hex.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission<'a> {
+    /// The session's extranonce1.
+    pub extranonce1: &'a [u8],
+    /// The miner's extranonce2 (already checked to be the job's length).
+    pub extranonce2: &'a [u8],
+    /// Header time.
+    pub ntime: u32,
+    /// Header nonce.
+    pub nonce: u32,
+    /// The header version after applying rolled bits.
+    pub version: u32,
+}
+
+/// Why a well-formed share is not accepted, with ckpool's reject string and the classic
+/// stratum error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// The job id is not one this session was sent (or it expired).
+    InvalidJobId,
+    /// The job builds on a block that is no longer the tip.
+    Stale,
+    /// ntime before the job's time or more than 7000 s after it.
+    NtimeOutOfRange,
+    /// The same share was already accepted.
+    Duplicate,
+    /// The hash does not meet the session's difficulty for that job.
+    AboveTarget,
+}
+
+impl Reject {
+    /// ckpool's `reject-reason` string.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Reject::InvalidJobId => "Invalid JobID",
+            Reject::Stale => "Stale",
+            Reject::NtimeOutOfRange => "Ntime out of range",
+            Reject::Duplicate => "Duplicate",
+            Reject::AboveTarget => "Above target",
+        }
+    }
+
+    /// The classic stratum error code for the same reason.
+    pub fn code(self) -> i32 {
+        match self {
+            Reject::InvalidJobId | Reject::Stale => 21,
+            Reject::NtimeOutOfRange => 20,
+            Reject::Duplicate => 22,
+            Reject::AboveTarget => 23,
+        }
+    }
+}
+
+/// A share that passed: its hash, what it achieved, and whether it solves a block.
+#[derive(Debug, Clone, Copy)]
+pub struct ShareOutcome {
+    /// sha256d of the header, internal (little-endian) byte order.
+    pub hash: [u8; 32],
+    /// The difficulty the hash achieves.
+    pub difficulty: f64,
+    /// True when the hash meets the network target.
+    pub is_block: bool,
+    /// The 80-byte header, for block assembly.
+    pub header: [u8; 80],
+}
+
+/// The 80-byte header and its hash for a submission on `job` with `work`'s coinb2.
+#[inline]
+pub fn header_and_hash(job: &Job, work: &UserWork, sub: &Submission<'_>) -> ([u8; 80], [u8; 32]) {
+    let coinbase_txid = sha256d_parts(&[&job.coinb1, sub.extranonce1, sub.extranonce2, &work.coinb2]);
+    let merkle_root = root_from_branch(coinbase_txid, &job.merkle_branch);
+    let mut header = [0u8; 80];
+    header[0..4].copy_from_slice(&sub.version.to_le_bytes());
+    header[4..36].copy_from_slice(&job.prevhash);
+    header[36..68].copy_from_slice(&merkle_root);
+    header[68..72].copy_from_slice(&sub.ntime.to_le_bytes());
+    header[72..76].copy_from_slice(&job.bits.to_le_bytes());
+    header[76..80].copy_from_slice(&sub.nonce.to_le_bytes());
+    let hash = sha256d(&header);
+    (header, hash)
+}
+
+/// Validates a share on `job` at `share_difficulty`; `tip_generation` is the board's
+/// current generation. A block solution is accepted whatever the share difficulty.
+#[inline]
+pub fn validate_share(
+    job: &Job,
+    work: &UserWork,
+    sub: &Submission<'_>,
+    share_difficulty: f64,
+    tip_generation: u64,
+) -> Result<ShareOutcome, (Reject, Option<ShareOutcome>)> {
+    if job.generation < tip_generation {
+        return Err((Reject::Stale, None));
+    }
+    if sub.ntime < job.ntime || sub.ntime - job.ntime > MAX_NTIME_ROLL_SECS {
+        return Err((Reject::NtimeOutOfRange, None));
+    }
+    let (header, hash) = header_and_hash(job, work, sub);
+    let outcome = ShareOutcome {
+        hash,
+        difficulty: difficulty_of_hash(&hash),
+        is_block: hash_meets_target(&hash, &job.network_target),
+        header,
+    };
+    if !outcome.is_block && outcome.difficulty < share_difficulty {
+        return Err((Reject::AboveTarget, Some(outcome)));
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,83 @@
+//! What every session shares: settings, the job board, the extranonce allocator, counters
+//! and the channel found blocks leave by.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bitcoin::Network;
+use tokio::sync::mpsc;
+
+use super::extranonce::ExtranonceAllocator;
+use crate::share::block_found::FoundBlock;
+use crate::stats::Stats;
+use crate::work::JobBoard;
+
+/// Solo (ckpool `-B`: each miner paid at its own address) or pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Usernames must be addresses; each miner's coinbase pays it.
+    Solo,
+    /// Any username; the coinbase pays the configured payout list.
+    Pool,
+}
+
+/// Session behaviour fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct StratumSettings {
+    /// Solo or pool.
+    pub mode: Mode,
+    /// The pool's version-rolling mask (ckpool `version_mask`).
+    pub version_mask: u32,
+    /// Lowest difficulty (ckpool `mindiff`, fractional allowed).
+    pub mindiff: f64,
+    /// First difficulty (ckpool `startdiff`).
+    pub startdiff: f64,
+    /// Highest difficulty (ckpool `maxdiff`; `None` = no cap).
+    pub maxdiff: Option<f64>,
+    /// Bytes of extranonce2 miners roll.
+    pub nonce2_len: usize,
+    /// Longest accepted line.
+    pub max_line: usize,
+    /// How long a connection may take to subscribe and authorize.
+    pub handshake_timeout: Duration,
+    /// How long a write to a miner may block before the miner is dropped.
+    pub write_timeout: Duration,
+}
+
+/// Shared by all sessions of one server.
+#[derive(Debug)]
+pub struct ServerContext {
+    /// Start-up settings.
+    pub settings: StratumSettings,
+    /// Newest job and tip generation.
+    pub board: Arc<crate::work::JobBoard>,
+    /// extranonce1 values.
+    pub extranonces: ExtranonceAllocator,
+    /// The chain miners' addresses must belong to; set from config or from bitcoind.
+    pub network: Arc<OnceLock<Network>>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    /// Where solving shares go; unbounded so a block is never dropped or waited on.
+    pub blocks: mpsc::UnboundedSender<FoundBlock>,
+}
+
+impl ServerContext {
+    /// Builds the context.
+    pub fn new(
+        settings: StratumSettings,
+        board: Arc<JobBoard>,
+        extranonces: ExtranonceAllocator,
+        network: Arc<OnceLock<Network>>,
+        stats: Arc<Stats>,
+        blocks: mpsc::UnboundedSender<FoundBlock>,
+    ) -> Self {
+        ServerContext {
+            settings,
+            board,
+            extranonces,
+            network,
+            stats,
+            blocks,
+        }
+    }
+}

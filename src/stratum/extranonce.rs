@@ -1,0 +1,144 @@
+//! extranonce1 allocation: unique among live sessions (a random value can collide), and
+//! resumable by the session id a reconnecting miner (cgminer) sends back in subscribe.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// How long a disconnected, authorized session can be resumed.
+pub const RESUME_WINDOW: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Live,
+    Resumable(Instant),
+}
+
+/// Hands out extranonce1 values of a fixed length.
+#[derive(Debug)]
+pub struct ExtranonceAllocator {
+    len: usize,
+    mask: u64,
+    next: AtomicU64,
+    slots: DashMap<u64, Slot>,
+}
+
+/// An allocated extranonce1; its bytes are the big-endian low `len` bytes of `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Extranonce1 {
+    value: u64,
+    len: usize,
+}
+
+impl Extranonce1 {
+    /// The bytes miners put after coinb1.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.value.to_be_bytes()[8 - self.len.min(8)..].to_vec()
+    }
+
+    /// Hex form, also used as the subscription (session) id.
+    pub fn hex(&self) -> String {
+        hex::encode(self.bytes())
+    }
+}
+
+impl ExtranonceAllocator {
+    /// An allocator for `len`-byte values (2..=8).
+    pub fn new(len: usize, seed: u64) -> Self {
+        let len = len.clamp(1, 8);
+        let mask = if len == 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+        ExtranonceAllocator {
+            len,
+            mask,
+            next: AtomicU64::new(seed),
+            slots: DashMap::new(),
+        }
+    }
+
+    /// A value no live session holds, or `None` if the space is exhausted.
+    pub fn allocate(&self) -> Option<Extranonce1> {
+        // Bounded: the space has at least 65536 values and is rarely crowded.
+        for _ in 0..65_536 {
+            let value = self.next.fetch_add(1, Ordering::Relaxed) & self.mask;
+            let mut taken = false;
+            self.slots
+                .entry(value)
+                .and_modify(|slot| match slot {
+                    Slot::Resumable(since) if since.elapsed() > RESUME_WINDOW => *slot = Slot::Live,
+                    _ => taken = true,
+                })
+                .or_insert(Slot::Live);
+            if !taken {
+                return Some(Extranonce1 { value, len: self.len });
+            }
+        }
+        None
+    }
+
+    /// Takes back the extranonce1 of an earlier session (its hex id), if it may be resumed.
+    pub fn resume(&self, session_id: &str) -> Option<Extranonce1> {
+        if session_id.len() != self.len * 2 {
+            return None;
+        }
+        let value = u64::from_str_radix(session_id, 16).ok()?;
+        let mut slot = self.slots.get_mut(&value)?;
+        match *slot {
+            Slot::Resumable(since) if since.elapsed() <= RESUME_WINDOW => {
+                *slot = Slot::Live;
+                Some(Extranonce1 { value, len: self.len })
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends a session: its value becomes resumable if it had authorized, free otherwise.
+    pub fn release(&self, e: Extranonce1, resumable: bool) {
+        if resumable {
+            self.slots.insert(e.value, Slot::Resumable(Instant::now()));
+        } else {
+            self.slots.remove(&e.value);
+        }
+    }
+
+    /// Number of values held (live or resumable), for stats.
+    pub fn held(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_while_live_even_across_wraparound() {
+        let a = ExtranonceAllocator::new(2, 65_530);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let e = a.allocate().unwrap();
+            assert_eq!(e.bytes().len(), 2);
+            assert!(seen.insert(e), "duplicate {e:?}");
+        }
+        // the space wraps: released values come back, live ones never do
+        let first = *seen.iter().next().unwrap();
+        a.release(first, false);
+        let again: Vec<_> = std::iter::from_fn(|| a.allocate()).take(70_000).collect();
+        assert_eq!(again.len(), 65_536 - 1000 + 1, "every free value once, then none");
+        assert!(again.contains(&first));
+        assert!(again.iter().all(|e| !seen.contains(e) || *e == first));
+    }
+
+    #[test]
+    fn resume_only_released_authorized_sessions() {
+        let a = ExtranonceAllocator::new(4, 7);
+        let e = a.allocate().unwrap();
+        assert_eq!(e.hex(), "00000007");
+        assert!(a.resume(&e.hex()).is_none(), "live sessions cannot be taken over");
+        a.release(e, true);
+        assert_eq!(a.resume("00000007"), Some(e));
+        a.release(e, false);
+        assert!(a.resume("00000007").is_none());
+        assert!(a.resume("zz").is_none());
+    }
+}

@@ -1,0 +1,79 @@
+//! Stratum JSON-RPC messages: the request as parsed at the edge, and the replies and
+//! notifications we write.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A request from a miner. `id` is echoed back exactly (integer, string or null).
+#[derive(Debug, Deserialize)]
+pub struct Request {
+    /// Echoed in the reply.
+    #[serde(default)]
+    pub id: Value,
+    /// The method; absent on replies the miner sends to our `mining.ping`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Method parameters (usually an array).
+    #[serde(default)]
+    pub params: Value,
+}
+
+/// An error reply's code and message, written as the classic `[code, message, null]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StratumError {
+    /// Classic stratum code (20..25) or JSON-RPC code (-32601, -32700).
+    pub code: i32,
+    /// Human-readable, ckpool's wording where ckpool has one.
+    pub message: String,
+}
+
+impl StratumError {
+    /// An error with this code and message.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        StratumError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Code 20, "other", used for malformed params with ckpool's message.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(20, message)
+    }
+}
+
+/// Appends one JSON line to `out`.
+pub fn push_line(out: &mut Vec<u8>, v: &Value) {
+    // Serializing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
+    out.push(b'\n');
+}
+
+/// A successful reply.
+pub fn ok(out: &mut Vec<u8>, id: &Value, result: Value) {
+    push_line(out, &json!({"id": id, "result": result, "error": null}));
+}
+
+/// An error reply.
+pub fn err(out: &mut Vec<u8>, id: &Value, e: &StratumError) {
+    push_line(
+        out,
+        &json!({"id": id, "result": null, "error": [e.code, e.message, null]}),
+    );
+}
+
+/// A rejected share: `result: false`, the error array and ckpool's `reject-reason`.
+pub fn rejected(out: &mut Vec<u8>, id: &Value, code: i32, reason: &str) {
+    push_line(
+        out,
+        &json!({"id": id, "result": false, "error": [code, reason, null], "reject-reason": reason}),
+    );
+}
+
+/// A `mining.set_difficulty` notification.
+pub fn set_difficulty(out: &mut Vec<u8>, diff: f64) {
+    push_line(
+        out,
+        &json!({"id": null, "method": "mining.set_difficulty", "params": [diff]}),
+    );
+}

@@ -1,0 +1,86 @@
+//! `mining.authorize [username, password]`. In solo mode the username is
+//! `<address>[.<worker>]` and the address must be valid for the chain; the password may
+//! carry `d=<difficulty>`.
+
+use std::str::FromStr;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::Address;
+use serde_json::Value;
+
+use super::params;
+use crate::stratum::context::Mode;
+use crate::stratum::message::StratumError;
+use crate::stratum::session::{Session, Worker};
+use crate::work::Payee;
+
+/// Longest username accepted (ckpool's limit).
+pub const MAX_USERNAME: usize = 191;
+
+pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumError> {
+    let a = params::array(params).ok_or_else(|| StratumError::other("Params not array"))?;
+    let username = match params::opt_str(a, 0) {
+        Ok(Some(u)) if !u.is_empty() => u,
+        _ => return Err(StratumError::new(24, "No username")),
+    };
+    if username.len() > MAX_USERNAME {
+        return Err(StratumError::new(24, "Username too long"));
+    }
+    let password = params::opt_str(a, 1).ok().flatten().unwrap_or("");
+
+    let payee = match s.ctx.settings.mode {
+        Mode::Pool => Payee::Pool,
+        Mode::Solo => {
+            let address = username.split('.').next().unwrap_or(username);
+            let Some(network) = s.ctx.network.get().copied() else {
+                return Err(StratumError::new(24, "Node not ready, retry"));
+            };
+            let parsed = Address::<NetworkUnchecked>::from_str(address)
+                .ok()
+                .and_then(|a| a.require_network(network).ok());
+            match parsed {
+                Some(addr) => Payee::Solo(addr.script_pubkey()),
+                None => return Err(StratumError::new(24, "Invalid address")),
+            }
+        }
+    };
+    if let Some(current) = &s.payee {
+        if current != &payee {
+            return Err(StratumError::new(24, "Address differs from the first authorized worker"));
+        }
+    }
+    if let Some(d) = password_difficulty(password) {
+        s.suggested = Some(d);
+        s.difficulty = d;
+    }
+    if !s.workers.iter().any(|w| w.username == username) {
+        s.workers.push(Worker {
+            username: username.to_string(),
+        });
+    }
+    s.payee = Some(payee);
+    Ok(Value::Bool(true))
+}
+
+/// `d=<difficulty>` anywhere in a comma- or space-separated password.
+fn password_difficulty(password: &str) -> Option<f64> {
+    password
+        .split([',', ' ', ';'])
+        .find_map(|p| p.trim().strip_prefix("d="))
+        .and_then(|d| d.parse::<f64>().ok())
+        .filter(|d| d.is_finite() && *d > 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password_difficulty;
+
+    #[test]
+    fn password_diff() {
+        assert_eq!(password_difficulty("d=0.001"), Some(0.001));
+        assert_eq!(password_difficulty("x,d=512"), Some(512.0));
+        assert_eq!(password_difficulty("x"), None);
+        assert_eq!(password_difficulty("d=-1"), None);
+        assert_eq!(password_difficulty("d=NaN"), None);
+    }
+}

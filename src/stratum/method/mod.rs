@@ -1,0 +1,56 @@
+//! One file per stratum method, as mini-redis keeps one file per command: each parses its
+//! params into a typed request and applies it to the [`Session`].
+
+mod authorize;
+mod configure;
+mod extranonce_subscribe;
+mod params;
+mod submit;
+mod subscribe;
+mod suggest_difficulty;
+
+use serde_json::Value;
+
+use super::message::StratumError;
+use super::session::Session;
+
+/// What a method asks the session to write back.
+#[derive(Debug)]
+pub enum Reply {
+    /// `{"result": v, "error": null}`.
+    Result(Value),
+    /// `{"result": null, "error": [code, message, null]}`.
+    Error(StratumError),
+    /// A rejected share: `result: false`, error array and `reject-reason`.
+    Rejected {
+        /// Classic stratum code.
+        code: i32,
+        /// ckpool's reason string.
+        reason: &'static str,
+    },
+    /// Nothing.
+    None,
+}
+
+impl From<Result<Value, StratumError>> for Reply {
+    fn from(r: Result<Value, StratumError>) -> Self {
+        match r {
+            Ok(v) => Reply::Result(v),
+            Err(e) => Reply::Error(e),
+        }
+    }
+}
+
+/// Routes a request to its method.
+pub fn dispatch(session: &mut Session, method: &str, params: &Value) -> Reply {
+    match method {
+        "mining.submit" => submit::handle(session, params),
+        "mining.subscribe" => subscribe::handle(session, params).into(),
+        "mining.authorize" => authorize::handle(session, params).into(),
+        "mining.configure" => configure::handle(session, params).into(),
+        "mining.suggest_difficulty" => suggest_difficulty::handle(session, params).into(),
+        "mining.extranonce.subscribe" => extranonce_subscribe::handle(session).into(),
+        "mining.ping" => Reply::Result(Value::String("pong".into())),
+        _ => Reply::Error(StratumError::new(-32601, "Method not found")),
+    }
+}

@@ -1,0 +1,150 @@
+//! The stratum listener and the per-connection task: read lines, feed the session, write
+//! its outbox in one batch, follow the job board, and enforce the handshake timeout.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{LineCodec, LineError};
+use super::context::ServerContext;
+use super::session::Session;
+
+/// Lines handled before the outbox is written even if more input is ready.
+const BATCH: usize = 64;
+
+/// A bound stratum listener.
+pub struct StratumServer {
+    listener: TcpListener,
+    ctx: Arc<ServerContext>,
+}
+
+impl StratumServer {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr, ctx: Arc<ServerContext>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(StratumServer { listener, ctx })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `shutdown` fires.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                a = self.listener.accept() => a,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let ctx = self.ctx.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
+                        serve_connection(stream, peer, ctx.clone(), shutdown).await;
+                        ctx.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+                Err(e) => {
+                    // EMFILE and friends: log, back off briefly, keep serving the others.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut lines = FramedRead::new(rd, LineCodec::new(ctx.settings.max_line));
+    let mut jobs = ctx.board.subscribe();
+    jobs.mark_unchanged();
+    let mut session = Session::new(ctx.clone(), peer);
+    let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            line = lines.next() => {
+                if !handle_input(&mut session, line) {
+                    break;
+                }
+                // Pipelined requests (bitaxe) are answered in one write.
+                for _ in 0..BATCH {
+                    match lines.next().now_or_never() {
+                        Some(next) => {
+                            if !handle_input(&mut session, next) {
+                                session.closing = true;
+                                break;
+                            }
+                        }
+                        None => break,
+                    }
+                    if session.closing {
+                        break;
+                    }
+                }
+            }
+            changed = jobs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let job = jobs.borrow_and_update().clone();
+                if let Some(job) = job {
+                    session.on_new_job(job);
+                }
+            }
+            _ = tokio::time::sleep_until(handshake_deadline), if !session.is_ready() => {
+                tracing::debug!(%peer, "no subscribe and authorize in time; closing");
+                break;
+            }
+        }
+        if !session.outbox.is_empty() {
+            let write = wr.write_all(&session.outbox);
+            match tokio::time::timeout(ctx.settings.write_timeout, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+            session.outbox.clear();
+            if session.outbox.capacity() > 4096 {
+                session.outbox = Vec::new();
+            }
+        }
+        if session.closing {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    session.end();
+}
+
+/// Feeds one framing result to the session; false when the connection must close.
+fn handle_input(session: &mut Session, line: Option<Result<bytes::BytesMut, LineError>>) -> bool {
+    match line {
+        Some(Ok(bytes)) => {
+            session.handle_line(&bytes);
+            true
+        }
+        Some(Err(LineError::TooLong(max))) => {
+            tracing::info!(peer = %session.peer, "line over {max} bytes; closing");
+            false
+        }
+        Some(Err(LineError::Io(_))) | None => false,
+    }
+}

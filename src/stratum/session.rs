@@ -1,0 +1,254 @@
+//! One miner's session: handshake state, difficulty, the jobs it was sent, and the outbox
+//! of lines to write. The connection task feeds it lines and new jobs; it never does I/O.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::context::ServerContext;
+use super::extranonce::Extranonce1;
+use super::message::{self, Request, StratumError};
+use super::method;
+use super::vardiff::{DiffBounds, Vardiff};
+use crate::work::{Job, JobId, Payee, UserWork};
+
+/// How many jobs a session remembers: shares on older ones get "Invalid JobID".
+pub const SENT_JOBS_KEPT: usize = 16;
+/// Consecutive unparseable lines before the connection is dropped.
+pub const MAX_BAD_LINES: u32 = 16;
+
+/// A job as this session was sent it.
+#[derive(Debug)]
+pub struct SentJob {
+    /// The shared job.
+    pub job: Arc<Job>,
+    /// This session's coinb2 and notify.
+    pub work: Arc<UserWork>,
+    /// The difficulty in force when it was sent.
+    pub difficulty: f64,
+    /// Accepted share hashes (first 8 bytes), for duplicate detection.
+    pub seen: HashSet<u64>,
+}
+
+/// One authorized worker name.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Full username as sent.
+    pub username: String,
+}
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) ctx: Arc<ServerContext>,
+    /// Peer address.
+    pub peer: SocketAddr,
+    /// When the connection opened.
+    pub connected_at: Instant,
+    /// The miner's user agent from subscribe.
+    pub user_agent: Option<String>,
+    /// Set once subscribed.
+    pub extranonce1: Option<Extranonce1>,
+    pub(crate) extranonce1_bytes: Vec<u8>,
+    /// Authorized workers (usually one).
+    pub workers: Vec<Worker>,
+    /// Whose coinbase this miner works on.
+    pub payee: Option<Payee>,
+    /// Negotiated version-rolling mask (0 when not negotiated).
+    pub version_mask: u32,
+    /// Current difficulty.
+    pub difficulty: f64,
+    /// Difficulty floor from suggest_difficulty, configure or the password.
+    pub suggested: Option<f64>,
+    /// Whether the miner asked for `mining.set_extranonce`.
+    pub extranonce_subscribed: bool,
+    pub(crate) sent: VecDeque<SentJob>,
+    pub(crate) vardiff: Vardiff,
+    /// Lines waiting to be written.
+    pub outbox: Vec<u8>,
+    /// Set when the connection should close after the outbox is written.
+    pub closing: bool,
+    bad_lines: u32,
+    counted_authorized: bool,
+}
+
+impl Session {
+    /// A fresh session for a connection from `peer`.
+    pub fn new(ctx: Arc<ServerContext>, peer: SocketAddr) -> Self {
+        let now = Instant::now();
+        let startdiff = ctx.settings.startdiff;
+        Session {
+            ctx,
+            peer,
+            connected_at: now,
+            user_agent: None,
+            extranonce1: None,
+            extranonce1_bytes: Vec::new(),
+            workers: Vec::new(),
+            payee: None,
+            version_mask: 0,
+            difficulty: startdiff,
+            suggested: None,
+            extranonce_subscribed: false,
+            sent: VecDeque::new(),
+            vardiff: Vardiff::new(now),
+            outbox: Vec::new(),
+            closing: false,
+            bad_lines: 0,
+            counted_authorized: false,
+        }
+    }
+
+    /// Subscribed and authorized: ready for work.
+    pub fn is_ready(&self) -> bool {
+        self.extranonce1.is_some() && self.payee.is_some()
+    }
+
+    /// Handles one line from the miner.
+    pub fn handle_line(&mut self, line: &[u8]) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let req: Request = match serde_json::from_slice(line) {
+            Ok(r) => r,
+            Err(_) => {
+                self.bad_lines += 1;
+                message::err(
+                    &mut self.outbox,
+                    &Value::Null,
+                    &StratumError::new(-32700, "Parse error"),
+                );
+                if self.bad_lines >= MAX_BAD_LINES {
+                    tracing::info!(peer = %self.peer, "dropping connection after {MAX_BAD_LINES} unparseable lines");
+                    self.closing = true;
+                }
+                return;
+            }
+        };
+        self.bad_lines = 0;
+        let Some(method_name) = req.method.as_deref() else {
+            return; // a reply to our ping, or noise: nothing to answer
+        };
+        let was_ready = self.is_ready();
+        let reply = method::dispatch(self, method_name, &req.params);
+        match reply {
+            method::Reply::Result(v) => message::ok(&mut self.outbox, &req.id, v),
+            method::Reply::Error(e) => message::err(&mut self.outbox, &req.id, &e),
+            method::Reply::Rejected { code, reason } => {
+                message::rejected(&mut self.outbox, &req.id, code, reason)
+            }
+            method::Reply::None => {}
+        }
+        if !was_ready && self.is_ready() {
+            self.on_ready();
+        }
+    }
+
+    /// First moment subscribed and authorized: difficulty, then a clean job.
+    fn on_ready(&mut self) {
+        if !self.counted_authorized {
+            self.counted_authorized = true;
+            self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
+        }
+        self.difficulty = self.bounds_for(None).clamp(self.difficulty);
+        message::set_difficulty(&mut self.outbox, self.difficulty);
+        if let Some(job) = self.ctx.board.latest() {
+            self.send_job(job, true);
+        }
+    }
+
+    /// A new job was published.
+    pub fn on_new_job(&mut self, job: Arc<Job>) {
+        if self.is_ready() {
+            let clean = job.clean;
+            self.send_job(job, clean);
+        }
+    }
+
+    fn send_job(&mut self, job: Arc<Job>, force_clean: bool) {
+        let Some(payee) = self.payee.clone() else { return };
+        if self.sent.back().is_some_and(|s| s.job.id == job.id) {
+            return;
+        }
+        let network = job.network_difficulty;
+        if self.difficulty > network {
+            // A share never needs to be harder than a block.
+            self.change_difficulty(self.bounds_for(Some(network)).clamp(self.difficulty));
+        }
+        let work = match job.work_for(&payee) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(peer = %self.peer, "cannot build work for miner: {e}");
+                return;
+            }
+        };
+        let line = if force_clean || job.clean { &work.notify_clean } else { &work.notify };
+        self.outbox.extend_from_slice(line);
+        if self.sent.len() == SENT_JOBS_KEPT {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(SentJob {
+            job,
+            work,
+            difficulty: self.difficulty,
+            seen: HashSet::new(),
+        });
+    }
+
+    /// The difficulty bounds for this session; `network` overrides the newest job's.
+    pub(crate) fn bounds_for(&self, network: Option<f64>) -> DiffBounds {
+        let s = &self.ctx.settings;
+        let mut min = s.mindiff;
+        if let Some(sug) = self.suggested {
+            min = min.max(sug);
+        }
+        if let Some(max) = s.maxdiff {
+            min = min.min(max);
+        }
+        let network = network
+            .or_else(|| self.sent.back().map(|j| j.job.network_difficulty))
+            .unwrap_or(f64::INFINITY);
+        DiffBounds {
+            min,
+            max: s.maxdiff,
+            network,
+        }
+    }
+
+    /// Sets a new difficulty now; it applies to jobs sent from here on.
+    pub(crate) fn change_difficulty(&mut self, diff: f64) {
+        if diff == self.difficulty || !diff.is_finite() || diff <= 0.0 {
+            return;
+        }
+        self.difficulty = diff;
+        self.vardiff.changed(Instant::now());
+        if self.is_ready() {
+            message::set_difficulty(&mut self.outbox, diff);
+        }
+    }
+
+    /// Finds a job this session was sent.
+    pub(crate) fn sent_job(&mut self, id: JobId) -> Option<&mut SentJob> {
+        self.sent.iter_mut().rev().find(|s| s.job.id == id)
+    }
+
+    /// Whether the handshake deadline has passed without subscribe and authorize.
+    pub fn handshake_expired(&self, now: Instant) -> bool {
+        !self.is_ready()
+            && now.saturating_duration_since(self.connected_at) > self.ctx.settings.handshake_timeout
+    }
+
+    /// The connection is gone: free or park the extranonce1.
+    pub fn end(&mut self) {
+        if self.counted_authorized {
+            self.ctx.stats.authorized.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(e) = self.extranonce1.take() {
+            self.ctx.extranonces.release(e, self.payee.is_some());
+        }
+    }
+}
