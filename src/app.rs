@@ -130,7 +130,11 @@ pub async fn start(
             tracing::info!(
                 "simnet JSON-RPC on http://{} cookie {}, ZMQ hashblock on {}",
                 handle.rpc_addr,
-                handle.cookie_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                handle
+                    .cookie_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 handle.zmq_endpoint
             );
             let auth = match &handle.cookie_file {
@@ -201,8 +205,14 @@ pub async fn start(
     for addr in &config.serverurl {
         let server = StratumServer::bind(*addr, ctx.clone())
             .await
-            .map_err(|source| AppError::Bind { addr: *addr, source })?;
-        let bound = server.local_addr().map_err(|source| AppError::Bind { addr: *addr, source })?;
+            .map_err(|source| AppError::Bind {
+                addr: *addr,
+                source,
+            })?;
+        let bound = server.local_addr().map_err(|source| AppError::Bind {
+            addr: *addr,
+            source,
+        })?;
         tracing::info!("stratum listening on {bound}");
         stratum_addrs.push(bound);
         tokio::spawn(server.run(shutdown.clone()));

@@ -150,9 +150,15 @@ fn integer_in(
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
-            _ => Err(invalid(key, format!("must be a whole number from {lo} to {hi}, got {n}"))),
+            _ => Err(invalid(
+                key,
+                format!("must be a whole number from {lo} to {hi}, got {n}"),
+            )),
         },
-        Some(other) => Err(invalid(key, format!("must be a whole number from {lo} to {hi}, got {other}"))),
+        Some(other) => Err(invalid(
+            key,
+            format!("must be a whole number from {lo} to {hi}, got {other}"),
+        )),
     }
 }
 
@@ -171,7 +177,10 @@ fn address(key: &'static str, s: &str) -> Result<Address<NetworkUnchecked>, Conf
 
 fn positive_diff(map: &Map<String, Value>, key: &'static str) -> Result<Option<f64>, ConfigError> {
     match number(map, key)? {
-        Some(d) if d <= 0.0 => Err(invalid(key, format!("must be above 0 (fractions like 0.0001 are allowed), got {d}"))),
+        Some(d) if d <= 0.0 => Err(invalid(
+            key,
+            format!("must be above 0 (fractions like 0.0001 are allowed), got {d}"),
+        )),
         other => Ok(other),
     }
 }
@@ -180,7 +189,12 @@ fn parse_btcd(v: &Value) -> Result<Vec<NodeEndpoint>, ConfigError> {
     let entries = match v {
         Value::Array(a) => a.clone(),
         Value::Object(_) => vec![v.clone()],
-        _ => return Err(invalid("btcd", "must be an array of {\"url\", \"auth\", \"pass\"} objects")),
+        _ => {
+            return Err(invalid(
+                "btcd",
+                "must be an array of {\"url\", \"auth\", \"pass\"} objects",
+            ))
+        }
     };
     let mut out = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -189,7 +203,12 @@ fn parse_btcd(v: &Value) -> Result<Vec<NodeEndpoint>, ConfigError> {
         };
         let url = match o.get("url") {
             Some(Value::String(u)) if !u.is_empty() => u.clone(),
-            _ => return Err(invalid("btcd", format!("entry {i} needs a \"url\" like \"127.0.0.1:8332\""))),
+            _ => {
+                return Err(invalid(
+                    "btcd",
+                    format!("entry {i} needs a \"url\" like \"127.0.0.1:8332\""),
+                ))
+            }
         };
         let auth = match (o.get("cookie"), o.get("auth"), o.get("pass")) {
             (Some(Value::String(c)), _, _) => NodeAuth::Cookie(PathBuf::from(c)),
@@ -217,11 +236,17 @@ fn parse_serverurl(v: &Value) -> Result<Vec<SocketAddr>, ConfigError> {
     let mut out = Vec::new();
     for item in list {
         let Value::String(s) = item else {
-            return Err(invalid("serverurl", "must be \"host:port\" or an array of them"));
+            return Err(invalid(
+                "serverurl",
+                "must be \"host:port\" or an array of them",
+            ));
         };
-        let addrs = s
-            .to_socket_addrs()
-            .map_err(|e| invalid("serverurl", format!("cannot resolve `{s}` ({e}); use \"host:port\"")))?;
+        let addrs = s.to_socket_addrs().map_err(|e| {
+            invalid(
+                "serverurl",
+                format!("cannot resolve `{s}` ({e}); use \"host:port\""),
+            )
+        })?;
         out.extend(addrs.take(1));
     }
     if out.is_empty() {
@@ -237,7 +262,10 @@ fn parse_network(s: &str) -> Result<Network, ConfigError> {
         "testnet4" => Ok(Network::Testnet4),
         "signet" => Ok(Network::Signet),
         "regtest" => Ok(Network::Regtest),
-        _ => Err(invalid("network", format!("`{s}` is not one of main, testnet, testnet4, signet, regtest"))),
+        _ => Err(invalid(
+            "network",
+            format!("`{s}` is not one of main, testnet, testnet4, signet, regtest"),
+        )),
     }
 }
 
@@ -265,8 +293,11 @@ impl Config {
         })?;
         let mut c = Config::default();
         for key in map.keys() {
-            if !ckpool_compat::CKPOOL_KEYS.contains(&key.as_str()) && !OWN_KEYS.contains(&key.as_str()) {
-                c.warnings.push(format!("unknown config key `{key}` ignored"));
+            if !ckpool_compat::CKPOOL_KEYS.contains(&key.as_str())
+                && !OWN_KEYS.contains(&key.as_str())
+            {
+                c.warnings
+                    .push(format!("unknown config key `{key}` ignored"));
             }
         }
         if let Some(v) = map.get("btcd") {
@@ -277,7 +308,10 @@ impl Config {
         }
         if let Some(s) = string(&map, "btcsig")? {
             if s.len() > crate::work::coinbase::MAX_BTCSIG_LEN {
-                c.warnings.push(format!("`btcsig` truncated to {} bytes", crate::work::coinbase::MAX_BTCSIG_LEN));
+                c.warnings.push(format!(
+                    "`btcsig` truncated to {} bytes",
+                    crate::work::coinbase::MAX_BTCSIG_LEN
+                ));
                 let mut cut = crate::work::coinbase::MAX_BTCSIG_LEN;
                 while !s.is_char_boundary(cut) {
                     cut -= 1;
@@ -300,8 +334,12 @@ impl Config {
             c.update_interval = Duration::from_secs(s as u64);
         }
         if let Some(s) = string(&map, "version_mask")? {
-            c.version_mask = u32::from_str_radix(s.trim_start_matches("0x"), 16)
-                .map_err(|_| invalid("version_mask", format!("must be hex like \"1fffe000\", got `{s}`")))?;
+            c.version_mask = u32::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| {
+                invalid(
+                    "version_mask",
+                    format!("must be hex like \"1fffe000\", got `{s}`"),
+                )
+            })?;
         }
         if let Some(v) = map.get("serverurl") {
             c.serverurl = parse_serverurl(v)?;
@@ -313,17 +351,25 @@ impl Config {
             c.startdiff = d;
         }
         match number(&map, "maxdiff")? {
-            Some(d) if d < 0.0 => return Err(invalid("maxdiff", "must be 0 (no maximum) or above")),
+            Some(d) if d < 0.0 => {
+                return Err(invalid("maxdiff", "must be 0 (no maximum) or above"))
+            }
             Some(d) if d > 0.0 => c.maxdiff = Some(d),
             _ => {}
         }
         if let Some(max) = c.maxdiff {
             if max < c.mindiff {
-                return Err(invalid("maxdiff", format!("{max} is below mindiff {}", c.mindiff)));
+                return Err(invalid(
+                    "maxdiff",
+                    format!("{max} is below mindiff {}", c.mindiff),
+                ));
             }
         }
         if c.startdiff < c.mindiff {
-            c.warnings.push(format!("`startdiff` {} raised to `mindiff` {}", c.startdiff, c.mindiff));
+            c.warnings.push(format!(
+                "`startdiff` {} raised to `mindiff` {}",
+                c.startdiff, c.mindiff
+            ));
             c.startdiff = c.mindiff;
         }
         if let Some(s) = string(&map, "logdir")? {
@@ -344,7 +390,13 @@ impl Config {
             c.donaddress = Some(address("donaddress", &s)?);
         }
         if c.donation > 0.0 && c.donaddress.is_none() {
-            return Err(invalid("donaddress", format!("`donation` is {}% but no `donaddress` says where it goes", c.donation)));
+            return Err(invalid(
+                "donaddress",
+                format!(
+                    "`donation` is {}% but no `donaddress` says where it goes",
+                    c.donation
+                ),
+            ));
         }
         if let Some(v) = map.get("payouts") {
             c.payouts = parse_payouts(v)?;
@@ -356,7 +408,10 @@ impl Config {
             c.handshake_timeout = Duration::from_secs(s as u64);
         }
         if !solo && c.btcaddress.is_none() && c.payouts.is_empty() {
-            return Err(invalid("btcaddress", "is required outside solo mode (-B): the address the pool's coinbase pays"));
+            return Err(invalid(
+                "btcaddress",
+                "is required outside solo mode (-B): the address the pool's coinbase pays",
+            ));
         }
         if let Some(network) = c.network {
             c.check_network(network)?;
@@ -370,7 +425,13 @@ impl Config {
             if a.is_valid_for_network(network) {
                 Ok(())
             } else {
-                Err(invalid(key, format!("{} is not an address on {network}", a.clone().assume_checked())))
+                Err(invalid(
+                    key,
+                    format!(
+                        "{} is not an address on {network}",
+                        a.clone().assume_checked()
+                    ),
+                ))
             }
         };
         if let Some(a) = &self.btcaddress {
@@ -388,7 +449,10 @@ impl Config {
 
 fn parse_payouts(v: &Value) -> Result<Vec<PayoutEntry>, ConfigError> {
     let Value::Array(items) = v else {
-        return Err(invalid("payouts", "must be an array of {\"address\", \"weight\"}"));
+        return Err(invalid(
+            "payouts",
+            "must be an array of {\"address\", \"weight\"}",
+        ));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -398,10 +462,12 @@ fn parse_payouts(v: &Value) -> Result<Vec<PayoutEntry>, ConfigError> {
             .ok_or_else(|| invalid("payouts", format!("entry {i} needs an \"address\"")))?;
         let weight = match item.get("weight") {
             None => 1,
-            Some(w) => w
-                .as_u64()
-                .filter(|w| *w > 0)
-                .ok_or_else(|| invalid("payouts", format!("entry {i}: \"weight\" must be a whole number above 0")))?,
+            Some(w) => w.as_u64().filter(|w| *w > 0).ok_or_else(|| {
+                invalid(
+                    "payouts",
+                    format!("entry {i}: \"weight\" must be a whole number above 0"),
+                )
+            })?,
         };
         out.push(PayoutEntry {
             address: address("payouts", addr)?,
@@ -446,7 +512,11 @@ mod tests {
         assert!(e.to_string().contains("`btcaddress`"), "{e}");
         let e = Config::parse(r#"{"donation": 2}"#, true).unwrap_err();
         assert!(e.to_string().contains("`donaddress`"), "{e}");
-        let e = Config::parse(&format!(r#"{{"network":"main","btcaddress":"{ADDR}"}}"#), false).unwrap_err();
+        let e = Config::parse(
+            &format!(r#"{{"network":"main","btcaddress":"{ADDR}"}}"#),
+            false,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("`btcaddress`"), "{e}");
     }
 
@@ -466,9 +536,17 @@ mod tests {
 
     #[test]
     fn donation_limits_like_ckpool() {
-        let c = Config::parse(&format!(r#"{{"donation": 0.05, "donaddress": "{ADDR}"}}"#), true).unwrap();
+        let c = Config::parse(
+            &format!(r#"{{"donation": 0.05, "donaddress": "{ADDR}"}}"#),
+            true,
+        )
+        .unwrap();
         assert_eq!(c.donation, 0.0);
-        let c = Config::parse(&format!(r#"{{"donation": 150, "donaddress": "{ADDR}"}}"#), true).unwrap();
+        let c = Config::parse(
+            &format!(r#"{{"donation": 150, "donaddress": "{ADDR}"}}"#),
+            true,
+        )
+        .unwrap();
         assert_eq!(c.donation, 99.9);
     }
 
@@ -481,7 +559,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.btcd.len(), 2);
-        assert_eq!(c.btcd[1].auth, NodeAuth::Cookie("/var/lib/bitcoind/.cookie".into()));
+        assert_eq!(
+            c.btcd[1].auth,
+            NodeAuth::Cookie("/var/lib/bitcoind/.cookie".into())
+        );
         assert!(Config::parse(r#"{"btcd": [{"url": "x"}]}"#, true).is_err());
     }
 }

@@ -12,7 +12,12 @@ use stratumd::demo::{self, DemoOptions};
 
 /// A stratum v1 mining server: a drop-in ckpool alternative.
 #[derive(Parser, Debug)]
-#[command(name = "stratumd", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "stratumd",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// ckpool.conf to read (ckpool's -c).
     #[arg(short = 'c', long = "config")]
@@ -77,18 +82,23 @@ fn init_logging(level: u8) {
         5 | 6 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{filter},bitcoincore_rpc=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{filter},bitcoincore_rpc=warn"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.loglevel);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stratumd: cannot start the runtime: {e}");
@@ -103,7 +113,15 @@ fn valid_difficulty(d: f64) -> bool {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    if let Some(Command::Simnet { rpc, zmq, difficulty, txs, user, password }) = cli.command {
+    if let Some(Command::Simnet {
+        rpc,
+        zmq,
+        difficulty,
+        txs,
+        user,
+        password,
+    }) = cli.command
+    {
         if !valid_difficulty(difficulty) {
             eprintln!("stratumd simnet: --difficulty must be a number above 0");
             return ExitCode::FAILURE;

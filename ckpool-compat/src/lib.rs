@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert!(matches!(read_conf("{ \"a\": }"), Err(ConfReadError::Json(_))));
+        assert!(matches!(
+            read_conf("{ \"a\": }"),
+            Err(ConfReadError::Json(_))
+        ));
         assert_eq!(read_conf("[1]"), Err(ConfReadError::NotAnObject));
         assert!(matches!(read_conf(""), Err(ConfReadError::Json(_))));
     }

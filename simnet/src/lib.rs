@@ -186,7 +186,22 @@ impl SimnetHandle {
         if let Some(zmq) = self.zmq.take() {
             let _ = tokio::task::spawn_blocking(move || zmq.stop()).await;
         }
-        if let Some(path) = &self.cookie_file {
+        if let Some(path) = self.cookie_file.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for SimnetHandle {
+    /// A handle dropped without [`SimnetHandle::shutdown`] still stops its server and publisher (without waiting).
+    fn drop(&mut self) {
+        if let Some(tx) = self.http_shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(zmq) = self.zmq.take() {
+            zmq.signal_stop();
+        }
+        if let Some(path) = self.cookie_file.take() {
             let _ = std::fs::remove_file(path);
         }
     }

@@ -286,6 +286,9 @@ pub(crate) fn call(node: &Mutex<Node>, method: &str, values: &[Value]) -> Result
             if tx.is_coinbase() {
                 return Err(RpcError::new(-26, "coinbase"));
             }
+            if tx.weight().to_wu() > 400_000 {
+                return Err(RpcError::new(-26, "tx-size"));
+            }
             match lock(node).mempool.insert(tx) {
                 Some(txid) => Ok(json!(txid.to_string())),
                 None => Err(RpcError::new(-26, "txn-mempool-conflict")),

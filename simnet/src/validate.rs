@@ -44,6 +44,9 @@ pub enum BlockReject {
     /// The header's merkle root does not match the transactions.
     #[error("bad-txnmrklroot")]
     BadTxnMrklRoot,
+    /// The block without witness data is over 1,000,000 bytes (weight of the stripped block > 4,000,000).
+    #[error("bad-blk-length")]
+    BadBlkLength,
     /// There is no coinbase, or the first transaction is not one.
     #[error("bad-cb-missing")]
     BadCbMissing,
@@ -59,12 +62,45 @@ pub enum BlockReject {
     /// The witness commitment is missing or wrong.
     #[error("bad-witness-merkle-match")]
     BadWitnessMerkleMatch,
+    /// The coinbase witness is not exactly one 32-byte witness reserved value.
+    #[error("bad-witness-nonce-size")]
+    BadWitnessNonceSize,
+    /// Witness data in a block without a witness commitment.
+    #[error("unexpected-witness")]
+    UnexpectedWitness,
     /// The block weighs more than 4,000,000 WU.
     #[error("bad-blk-weight")]
     BadBlkWeight,
     /// The coinbase pays more than subsidy plus fees.
     #[error("bad-cb-amount")]
     BadCbAmount,
+}
+
+/// bitcoind's witness checks: commitment (if present) with a 32-byte reserved value, else no witness at all.
+fn check_witness(block: &Block, coinbase: &bitcoin::Transaction) -> Result<(), BlockReject> {
+    const MAGIC: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+    let has_commitment = coinbase
+        .output
+        .iter()
+        .any(|o| o.script_pubkey.len() >= 38 && o.script_pubkey.as_bytes().starts_with(&MAGIC));
+    if has_commitment {
+        let witness = coinbase.input.first().map(|i| &i.witness);
+        let nonce_ok =
+            witness.is_some_and(|w| w.len() == 1 && w.nth(0).is_some_and(|v| v.len() == 32));
+        if !nonce_ok {
+            return Err(BlockReject::BadWitnessNonceSize);
+        }
+        if !block.check_witness_commitment() {
+            return Err(BlockReject::BadWitnessMerkleMatch);
+        }
+    } else if block
+        .txdata
+        .iter()
+        .any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()))
+    {
+        return Err(BlockReject::UnexpectedWitness);
+    }
+    Ok(())
 }
 
 /// Checks `block` as the next block of `chain`, in bitcoind's order; returns the fees of its transactions.
@@ -103,6 +139,10 @@ pub(crate) fn check_block(
     if !block.check_merkle_root() {
         return Err(BlockReject::BadTxnMrklRoot);
     }
+    let stripped_size = (block.weight().to_wu() - block.total_size() as u64) / 3;
+    if block.txdata.is_empty() || stripped_size * 4 > MAX_BLOCK_WEIGHT {
+        return Err(BlockReject::BadBlkLength);
+    }
     let coinbase = match block.txdata.first() {
         Some(cb) if cb.is_coinbase() => cb,
         _ => return Err(BlockReject::BadCbMissing),
@@ -131,9 +171,7 @@ pub(crate) fn check_block(
             .ok_or(BlockReject::BadTxnsInputsMissingOrSpent)?;
         fees += entry.fee;
     }
-    if !block.check_witness_commitment() {
-        return Err(BlockReject::BadWitnessMerkleMatch);
-    }
+    check_witness(block, coinbase)?;
     if block.weight().to_wu() > MAX_BLOCK_WEIGHT {
         return Err(BlockReject::BadBlkWeight);
     }
@@ -144,5 +182,90 @@ pub(crate) fn check_block(
     match paid {
         Some(paid) if paid <= subsidy(height) + fees => Ok(fees),
         _ => Err(BlockReject::BadCbAmount),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::bits_from_difficulty;
+    use crate::generate::{grind_nonce, mine};
+    use crate::template::{now, Template};
+    use bitcoin::{ScriptBuf, Witness};
+
+    fn setup(txs: usize) -> (Chain, Mempool) {
+        let chain = Chain::new(bits_from_difficulty(1e-6).unwrap());
+        (chain, Mempool::new(txs))
+    }
+
+    fn regrind(block: &mut Block) {
+        block.header.merkle_root = block.compute_merkle_root().unwrap();
+        block.header.nonce = grind_nonce(&block.header, block.header.target()).unwrap();
+    }
+
+    fn payout() -> ScriptBuf {
+        ScriptBuf::new_op_return([1u8; 4])
+    }
+
+    #[test]
+    fn mined_block_is_valid() {
+        let (chain, pool) = setup(3);
+        let block = mine(&Template::new(&chain, &pool), &payout());
+        let fees: Amount = pool.entries().iter().map(|e| e.fee).sum();
+        assert_eq!(check_block(&block, &chain, &pool, now()), Ok(fees));
+    }
+
+    #[test]
+    fn witness_rejects_match_bitcoind() {
+        let (chain, pool) = setup(2);
+        let good = mine(&Template::new(&chain, &pool), &payout());
+
+        let mut b = good.clone();
+        b.txdata[0].output.pop(); // the commitment
+        regrind(&mut b);
+        assert_eq!(
+            check_block(&b, &chain, &pool, now()),
+            Err(BlockReject::UnexpectedWitness)
+        );
+
+        let mut b = good.clone();
+        b.txdata[0].input[0].witness = Witness::from_slice(&[[0u8; 31]]);
+        regrind(&mut b);
+        assert_eq!(
+            check_block(&b, &chain, &pool, now()),
+            Err(BlockReject::BadWitnessNonceSize)
+        );
+    }
+
+    #[test]
+    fn heavy_witness_block_is_bad_blk_weight() {
+        let (chain, mut pool) = setup(0);
+        // Eleven transactions of ~390k WU each, almost all witness.
+        let base = Mempool::new(1).entries()[0].tx.clone();
+        for i in 0..11u32 {
+            let mut tx = base.clone();
+            tx.input[0].previous_output.vout = i;
+            tx.input[0].witness = Witness::from_slice(&[vec![0u8; 380_000]]);
+            pool.insert(tx).unwrap();
+        }
+        let block = mine(&Template::new(&chain, &pool), &payout());
+        assert!(block.weight().to_wu() > MAX_BLOCK_WEIGHT);
+        assert_eq!(
+            check_block(&block, &chain, &pool, now()),
+            Err(BlockReject::BadBlkWeight)
+        );
+    }
+
+    #[test]
+    fn reject_strings_are_bitcoinds() {
+        assert_eq!(
+            BlockReject::BadVersion(3).to_string(),
+            "bad-version(0x00000003)"
+        );
+        assert_eq!(BlockReject::HighHash.to_string(), "high-hash");
+        assert_eq!(
+            BlockReject::BadTxnsInputsMissingOrSpent.to_string(),
+            "bad-txns-inputs-missingorspent"
+        );
     }
 }

@@ -83,9 +83,14 @@ impl ZmqPublisher {
         self.tx.clone()
     }
 
+    /// Asks the thread to exit without waiting for it.
+    pub(crate) fn signal_stop(&self) {
+        let _ = self.tx.send(ZmqMsg::Stop);
+    }
+
     /// Stops the thread (blocking until it exits).
     pub(crate) fn stop(mut self) {
-        let _ = self.tx.send(ZmqMsg::Stop);
+        self.signal_stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

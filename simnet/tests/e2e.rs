@@ -210,7 +210,7 @@ async fn each_broken_block_gets_bitcoinds_reason() {
     .await;
     assert_eq!(r, json!("bad-witness-merkle-match"));
 
-    // bad-blk-weight: a 1.1 MB OP_RETURN in the coinbase.
+    // bad-blk-length: a 1.1 MB OP_RETURN in the coinbase (too big even without witness data).
     let r = submit_broken(&c, false, |b| {
         let mut script = vec![0x6a, 0x4e];
         let len: u32 = 1_100_000;
@@ -222,7 +222,7 @@ async fn each_broken_block_gets_bitcoinds_reason() {
         });
     })
     .await;
-    assert_eq!(r, json!("bad-blk-weight"));
+    assert_eq!(r, json!("bad-blk-length"));
 
     // bad-cb-amount: one satoshi too many.
     let r = submit_broken(&c, false, |b| {
@@ -617,4 +617,21 @@ async fn batches_and_named_params_over_raw_http() {
     assert!(named.contains(&h.tip_hash().to_string()), "{named}");
     assert!(get.starts_with("HTTP/1.1 405"), "{get}");
     h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_stops_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = simnet::start(simnet::SimnetConfig {
+        auth: simnet::SimnetAuth::Cookie {
+            dir: dir.path().to_path_buf(),
+        },
+        ..simnet::SimnetConfig::default()
+    })
+    .await
+    .unwrap();
+    let cookie = h.cookie_file.clone().unwrap();
+    assert!(cookie.exists());
+    drop(h);
+    assert!(!cookie.exists(), "cookie removed on drop");
 }

@@ -82,10 +82,13 @@ impl Node {
     fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
         if self.client.is_none() {
             // A cookie file may appear (or change) when bitcoind restarts.
-            self.client = Some(Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
-                url: self.endpoint.url.clone(),
-                reason: e.to_string(),
-            })?);
+            self.client =
+                Some(
+                    Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
+                        url: self.endpoint.url.clone(),
+                        reason: e.to_string(),
+                    })?,
+                );
         }
         let Some(client) = self.client.as_ref() else {
             return Err(RpcError::NoNodes);
@@ -188,7 +191,12 @@ impl NodeSet {
     }
 
     /// Calls `method` on one specific node (for submitting a block to every node).
-    pub async fn call_on(&self, index: usize, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
+    pub async fn call_on(
+        &self,
+        index: usize,
+        method: &'static str,
+        params: Vec<Value>,
+    ) -> Result<Value, RpcError> {
         let nodes = self.nodes.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let node = nodes.get(index).ok_or(RpcError::NoNodes)?;
@@ -208,13 +216,24 @@ impl NodeSet {
     pub fn url(&self, index: usize) -> String {
         self.nodes
             .get(index)
-            .map(|n| n.lock().unwrap_or_else(|p| p.into_inner()).endpoint.url.clone())
+            .map(|n| {
+                n.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .endpoint
+                    .url
+                    .clone()
+            })
             .unwrap_or_default()
     }
 
     /// `getblocktemplate` with the segwit rule (and signet's on signet).
     pub async fn get_block_template(&self, signet: bool) -> Result<Value, RpcError> {
-        let rules = if signet { json!(["segwit", "signet"]) } else { json!(["segwit"]) };
-        self.call("getblocktemplate", vec![json!({ "rules": rules })]).await
+        let rules = if signet {
+            json!(["segwit", "signet"])
+        } else {
+            json!(["segwit"])
+        };
+        self.call("getblocktemplate", vec![json!({ "rules": rules })])
+            .await
     }
 }

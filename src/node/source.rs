@@ -132,7 +132,9 @@ struct Source {
 
 impl Source {
     fn log_error(&mut self, what: &str, e: &RpcError) {
-        let due = self.last_error_log.is_none_or(|t| t.elapsed() >= self.log_every);
+        let due = self
+            .last_error_log
+            .is_none_or(|t| t.elapsed() >= self.log_every);
         if due {
             self.last_error_log = Some(Instant::now());
             tracing::warn!("{what}: {e}; retrying (miners keep their current work)");
@@ -145,18 +147,33 @@ impl Source {
         loop {
             match self.nodes.call("getblockchaininfo", vec![]).await {
                 Ok(info) => {
-                    let chain = info.get("chain").and_then(Value::as_str).unwrap_or("").to_string();
-                    let ibd = info.get("initialblockdownload").and_then(Value::as_bool).unwrap_or(false);
+                    let chain = info
+                        .get("chain")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let ibd = info
+                        .get("initialblockdownload")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     if !ibd {
                         tracing::info!(%chain, blocks = info.get("blocks").and_then(serde_json::Value::as_u64).unwrap_or(0), "bitcoind ready");
                         return Some(chain);
                     }
-                    let due = self.last_error_log.is_none_or(|t| t.elapsed() >= self.log_every);
+                    let due = self
+                        .last_error_log
+                        .is_none_or(|t| t.elapsed() >= self.log_every);
                     if due {
                         self.last_error_log = Some(Instant::now());
                         tracing::warn!(
-                            blocks = info.get("blocks").and_then(serde_json::Value::as_u64).unwrap_or(0),
-                            headers = info.get("headers").and_then(serde_json::Value::as_u64).unwrap_or(0),
+                            blocks = info
+                                .get("blocks")
+                                .and_then(serde_json::Value::as_u64)
+                                .unwrap_or(0),
+                            headers = info
+                                .get("headers")
+                                .and_then(serde_json::Value::as_u64)
+                                .unwrap_or(0),
                             "bitcoind is in initial block download; waiting"
                         );
                     }
@@ -226,7 +243,10 @@ impl Source {
                 "new block template"
             );
         }
-        match self.builder.build(template.clone(), clean, self.generation, SystemTime::now()) {
+        match self
+            .builder
+            .build(template.clone(), clean, self.generation, SystemTime::now())
+        {
             Ok(job) => {
                 self.last = Some(template);
                 self.board.publish(Arc::new(job));

@@ -48,7 +48,12 @@ pub struct BlockSubmitter {
 
 impl BlockSubmitter {
     /// A submitter writing to `<logdir>/blocks`.
-    pub fn new(nodes: NodeSet, logdir: &Path, stats: Arc<Stats>, refresh: mpsc::Sender<String>) -> Self {
+    pub fn new(
+        nodes: NodeSet,
+        logdir: &Path,
+        stats: Arc<Stats>,
+        refresh: mpsc::Sender<String>,
+    ) -> Self {
         BlockSubmitter {
             nodes,
             dir: logdir.join("blocks"),
@@ -98,7 +103,9 @@ impl BlockSubmitter {
         }
         let mut accepted = false;
         for t in tasks {
-            let Ok((url, outcome)) = t.await else { continue };
+            let Ok((url, outcome)) = t.await else {
+                continue;
+            };
             match outcome {
                 SubmitOutcome::Accepted => {
                     accepted = true;
@@ -133,12 +140,19 @@ impl BlockSubmitter {
             if path.extension().and_then(|e| e.to_str()) != Some("hex") {
                 continue;
             }
-            let Ok(block) = tokio::fs::read_to_string(&path).await else { continue };
-            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let Ok(block) = tokio::fs::read_to_string(&path).await else {
+                continue;
+            };
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let (height, hash) = name.split_once('-').unwrap_or(("0", &name));
             let height = height.parse().unwrap_or(0);
             tracing::info!(path = %path.display(), "resubmitting a block archived by an earlier run");
-            self.submit_everywhere(height, hash, &path, block.trim().to_string()).await;
+            self.submit_everywhere(height, hash, &path, block.trim().to_string())
+                .await;
         }
     }
 }
@@ -154,7 +168,11 @@ pub async fn submit_with_retry(nodes: &NodeSet, index: usize, block_hex: &str) -
     for delay in std::iter::once(Duration::ZERO).chain(RETRY_DELAYS) {
         tokio::time::sleep(delay).await;
         match nodes
-            .call_on(index, "submitblock", vec![Value::String(block_hex.to_string())])
+            .call_on(
+                index,
+                "submitblock",
+                vec![Value::String(block_hex.to_string())],
+            )
             .await
         {
             Ok(Value::Null) => return SubmitOutcome::Accepted,

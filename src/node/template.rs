@@ -204,13 +204,19 @@ mod tests {
         v["transactions"][0]["txid"] = serde_json::json!("00".repeat(32));
         assert!(matches!(
             Template::from_json(v),
-            Err(TemplateError::Field { field: "transactions.txid", .. })
+            Err(TemplateError::Field {
+                field: "transactions.txid",
+                ..
+            })
         ));
     }
 
     #[test]
     fn rejects_missing_fields() {
         let v = serde_json::json!({"height": 1});
-        assert!(matches!(Template::from_json(v), Err(TemplateError::Shape(_))));
+        assert!(matches!(
+            Template::from_json(v),
+            Err(TemplateError::Shape(_))
+        ));
     }
 }

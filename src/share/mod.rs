@@ -7,4 +7,6 @@ pub mod hash;
 pub mod target;
 pub mod validate;
 
-pub use validate::{validate_share, Reject, ShareOutcome, Submission};
+pub use validate::{
+    header_and_hash, validate_share, HeaderParts, Reject, ShareOutcome, Submission,
+};

@@ -2,7 +2,8 @@
 //! floating-point difficulty miners and pools speak in.
 
 /// Difficulty 1's target as f64: 0xFFFF * 2^208.
-pub const DIFF1_TARGET_F64: f64 = 65535.0 * 411_376_139_330_301_510_538_742_295_639_337_626_245_683_966_408_394_965_837_152_256.0;
+pub const DIFF1_TARGET_F64: f64 =
+    65535.0 * 411_376_139_330_301_510_538_742_295_639_337_626_245_683_966_408_394_965_837_152_256.0;
 
 /// A hash interpreted as a little-endian 256-bit number, as a float (enough precision for
 /// difficulty; exact comparisons against the network target use [`hash_meets_target`]).

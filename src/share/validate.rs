@@ -76,17 +76,34 @@ pub struct ShareOutcome {
     pub header: [u8; 80],
 }
 
-/// The 80-byte header and its hash for a submission on `job` with `work`'s coinb2.
+/// Everything a share hash depends on, as raw bytes: a job's notify fields plus the miner's
+/// submit. Lets captured ckpool sessions be checked with the same code as live shares.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderParts<'a> {
+    /// coinb1.
+    pub coinb1: &'a [u8],
+    /// coinb2 (payee-specific).
+    pub coinb2: &'a [u8],
+    /// Merkle branch, internal byte order.
+    pub merkle_branch: &'a [[u8; 32]],
+    /// Previous block hash, internal byte order.
+    pub prevhash: &'a [u8; 32],
+    /// Compact target.
+    pub bits: u32,
+}
+
+/// The 80-byte header and its sha256d for `sub` on a job with these `parts`.
 #[inline]
-pub fn header_and_hash(job: &Job, work: &UserWork, sub: &Submission<'_>) -> ([u8; 80], [u8; 32]) {
-    let coinbase_txid = sha256d_parts(&[&job.coinb1, sub.extranonce1, sub.extranonce2, &work.coinb2]);
-    let merkle_root = root_from_branch(coinbase_txid, &job.merkle_branch);
+pub fn header_and_hash(parts: &HeaderParts<'_>, sub: &Submission<'_>) -> ([u8; 80], [u8; 32]) {
+    let coinbase_txid =
+        sha256d_parts(&[parts.coinb1, sub.extranonce1, sub.extranonce2, parts.coinb2]);
+    let merkle_root = root_from_branch(coinbase_txid, parts.merkle_branch);
     let mut header = [0u8; 80];
     header[0..4].copy_from_slice(&sub.version.to_le_bytes());
-    header[4..36].copy_from_slice(&job.prevhash);
+    header[4..36].copy_from_slice(parts.prevhash);
     header[36..68].copy_from_slice(&merkle_root);
     header[68..72].copy_from_slice(&sub.ntime.to_le_bytes());
-    header[72..76].copy_from_slice(&job.bits.to_le_bytes());
+    header[72..76].copy_from_slice(&parts.bits.to_le_bytes());
     header[76..80].copy_from_slice(&sub.nonce.to_le_bytes());
     let hash = sha256d(&header);
     (header, hash)
@@ -108,7 +125,14 @@ pub fn validate_share(
     if sub.ntime < job.ntime || sub.ntime - job.ntime > MAX_NTIME_ROLL_SECS {
         return Err((Reject::NtimeOutOfRange, None));
     }
-    let (header, hash) = header_and_hash(job, work, sub);
+    let parts = HeaderParts {
+        coinb1: &job.coinb1,
+        coinb2: &work.coinb2,
+        merkle_branch: &job.merkle_branch,
+        prevhash: &job.prevhash,
+        bits: job.bits,
+    };
+    let (header, hash) = header_and_hash(&parts, sub);
     let outcome = ShareOutcome {
         hash,
         difficulty: difficulty_of_hash(&hash),

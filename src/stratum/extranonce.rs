@@ -47,7 +47,11 @@ impl ExtranonceAllocator {
     /// An allocator for `len`-byte values (2..=8).
     pub fn new(len: usize, seed: u64) -> Self {
         let len = len.clamp(1, 8);
-        let mask = if len == 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+        let mask = if len == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        };
         ExtranonceAllocator {
             len,
             mask,
@@ -70,7 +74,10 @@ impl ExtranonceAllocator {
                 })
                 .or_insert(Slot::Live);
             if !taken {
-                return Some(Extranonce1 { value, len: self.len });
+                return Some(Extranonce1 {
+                    value,
+                    len: self.len,
+                });
             }
         }
         None
@@ -86,7 +93,10 @@ impl ExtranonceAllocator {
         match *slot {
             Slot::Resumable(since) if since.elapsed() <= RESUME_WINDOW => {
                 *slot = Slot::Live;
-                Some(Extranonce1 { value, len: self.len })
+                Some(Extranonce1 {
+                    value,
+                    len: self.len,
+                })
             }
             _ => None,
         }
@@ -124,7 +134,11 @@ mod tests {
         let first = *seen.iter().next().unwrap();
         a.release(first, false);
         let again: Vec<_> = std::iter::from_fn(|| a.allocate()).take(70_000).collect();
-        assert_eq!(again.len(), 65_536 - 1000 + 1, "every free value once, then none");
+        assert_eq!(
+            again.len(),
+            65_536 - 1000 + 1,
+            "every free value once, then none"
+        );
         assert!(again.contains(&first));
         assert!(again.iter().all(|e| !seen.contains(e) || *e == first));
     }
@@ -134,7 +148,10 @@ mod tests {
         let a = ExtranonceAllocator::new(4, 7);
         let e = a.allocate().unwrap();
         assert_eq!(e.hex(), "00000007");
-        assert!(a.resume(&e.hex()).is_none(), "live sessions cannot be taken over");
+        assert!(
+            a.resume(&e.hex()).is_none(),
+            "live sessions cannot be taken over"
+        );
         a.release(e, true);
         assert_eq!(a.resume("00000007"), Some(e));
         a.release(e, false);

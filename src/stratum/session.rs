@@ -170,7 +170,9 @@ impl Session {
     }
 
     fn send_job(&mut self, job: Arc<Job>, force_clean: bool) {
-        let Some(payee) = self.payee.clone() else { return };
+        let Some(payee) = self.payee.clone() else {
+            return;
+        };
         if self.sent.back().is_some_and(|s| s.job.id == job.id) {
             return;
         }
@@ -186,7 +188,11 @@ impl Session {
                 return;
             }
         };
-        let line = if force_clean || job.clean { &work.notify_clean } else { &work.notify };
+        let line = if force_clean || job.clean {
+            &work.notify_clean
+        } else {
+            &work.notify
+        };
         self.outbox.extend_from_slice(line);
         if self.sent.len() == SENT_JOBS_KEPT {
             self.sent.pop_front();
@@ -239,7 +245,8 @@ impl Session {
     /// Whether the handshake deadline has passed without subscribe and authorize.
     pub fn handshake_expired(&self, now: Instant) -> bool {
         !self.is_ready()
-            && now.saturating_duration_since(self.connected_at) > self.ctx.settings.handshake_timeout
+            && now.saturating_duration_since(self.connected_at)
+                > self.ctx.settings.handshake_timeout
     }
 
     /// The connection is gone: free or park the extranonce1.

@@ -156,7 +156,11 @@ mod tests {
     use std::time::Duration;
 
     fn bounds() -> DiffBounds {
-        DiffBounds { min: 0.0001, max: None, network: 1e12 }
+        DiffBounds {
+            min: 0.0001,
+            max: None,
+            network: 1e12,
+        }
     }
 
     #[test]
@@ -200,7 +204,11 @@ mod tests {
 
     #[test]
     fn clamps_to_bounds() {
-        let b = DiffBounds { min: 0.5, max: Some(8.0), network: 4.0 };
+        let b = DiffBounds {
+            min: 0.5,
+            max: Some(8.0),
+            network: 4.0,
+        };
         assert_eq!(b.clamp(100.0), 4.0);
         assert_eq!(b.clamp(0.01), 0.5);
         assert_eq!(round_sig(0.012345), 0.01235);

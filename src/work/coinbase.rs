@@ -107,7 +107,10 @@ pub fn build_coinb1_and_tail(p: &ScriptSigParts<'_>) -> Result<(Vec<u8>, Vec<u8>
 }
 
 /// Serializes the outputs and locktime that end coinb2.
-pub fn outputs_and_locktime(outputs: &[(ScriptBuf, u64)], commitment: Option<&ScriptBuf>) -> Vec<u8> {
+pub fn outputs_and_locktime(
+    outputs: &[(ScriptBuf, u64)],
+    commitment: Option<&ScriptBuf>,
+) -> Vec<u8> {
     let count = outputs.len() + usize::from(commitment.is_some());
     let mut out = Vec::with_capacity(count * 44 + 13);
     let write = |out: &mut Vec<u8>, script: &ScriptBuf, value: u64| {
@@ -150,7 +153,10 @@ mod tests {
             hex::encode(coinb1),
             "01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff2d02f90100048602306804d299b00b0c"
         );
-        assert_eq!(hex::encode(tail), "0a636b706f6f6c0a2f7032706f6f6c76322fffffffff");
+        assert_eq!(
+            hex::encode(tail),
+            "0a636b706f6f6c0a2f7032706f6f6c76322fffffffff"
+        );
     }
 
     #[test]
@@ -168,7 +174,9 @@ mod tests {
         for h in [1u32, 16, 17, 127, 128, 255, 256, 65535, 840_000] {
             let mut ours = Vec::new();
             push_height(&mut ours, h);
-            let theirs = bitcoin::script::Builder::new().push_int(i64::from(h)).into_script();
+            let theirs = bitcoin::script::Builder::new()
+                .push_int(i64::from(h))
+                .into_script();
             assert_eq!(ours, theirs.as_bytes(), "height {h}");
         }
     }
@@ -187,7 +195,10 @@ mod tests {
         let (_, tail) = build_coinb1_and_tail(&parts).unwrap();
         assert_eq!(tail.len(), 7 + 1 + MAX_BTCSIG_LEN + 4);
         let flags = [0u8; 60];
-        let too_long = ScriptSigParts { flags: &flags, ..parts };
+        let too_long = ScriptSigParts {
+            flags: &flags,
+            ..parts
+        };
         assert!(build_coinb1_and_tail(&too_long).is_err());
     }
 }

@@ -48,7 +48,10 @@ mod tests {
         let id = a.next(0x6878_b602);
         assert_eq!(id.to_string(), "6878b60200000000");
         assert_eq!(a.next(0x6878_b602).to_string(), "6878b60200000001");
-        assert_eq!(JobId::parse("6878b60200000001"), Some(JobId(0x6878_b602_0000_0001)));
+        assert_eq!(
+            JobId::parse("6878b60200000001"),
+            Some(JobId(0x6878_b602_0000_0001))
+        );
         assert_eq!(JobId::parse("zz"), None);
         assert_eq!(JobId::parse(""), None);
         assert_eq!(JobId::parse("00000000000000000"), None);

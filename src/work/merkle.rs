@@ -46,7 +46,11 @@ mod tests {
             let mut leaves = vec![cb];
             leaves.extend_from_slice(&txids);
             let branch = coinbase_branch(&txids);
-            assert_eq!(root_from_branch(cb, &branch), reference_root(&leaves), "n={n}");
+            assert_eq!(
+                root_from_branch(cb, &branch),
+                reference_root(&leaves),
+                "n={n}"
+            );
         }
     }
 }

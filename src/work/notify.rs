@@ -25,7 +25,8 @@ pub struct NotifyFields<'a> {
 
 /// The full `mining.notify` line (with its newline) for `clean_jobs` = `clean`.
 pub fn notify_line(f: &NotifyFields<'_>, clean: bool) -> String {
-    let mut s = String::with_capacity(160 + 2 * (f.coinb1.len() + f.coinb2.len()) + 67 * f.branch.len());
+    let mut s =
+        String::with_capacity(160 + 2 * (f.coinb1.len() + f.coinb2.len()) + 67 * f.branch.len());
     s.push_str("{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"");
     s.push_str(f.job_id);
     s.push_str("\",\"");
@@ -72,7 +73,9 @@ mod tests {
     fn prevhash_of_captured_notify() {
         // gbt-notify/one-txn: previousblockhash 45f85fa6…aadbdeb0 → notify aadbdeb0…45f85fa6
         let prev: bitcoin::BlockHash =
-            "45f85fa6e71b3d91c0cd7ddb1732c422aa0a34e9c9115a42c770ef1caadbdeb0".parse().unwrap();
+            "45f85fa6e71b3d91c0cd7ddb1732c422aa0a34e9c9115a42c770ef1caadbdeb0"
+                .parse()
+                .unwrap();
         assert_eq!(
             prevhash_words_swapped(&prev.to_byte_array()),
             "aadbdeb0c770ef1cc9115a42aa0a34e91732c422c0cd7ddbe71b3d9145f85fa6"

@@ -95,7 +95,10 @@ fn donation_amount(value: u64, percent: f64) -> u64 {
 }
 
 /// Splits `value` by weight, each share rounded down, the remainder to the first payee.
-fn split_by_weight(value: u64, list: &[WeightedPayee]) -> Result<Vec<(ScriptBuf, u64)>, PayoutError> {
+fn split_by_weight(
+    value: u64,
+    list: &[WeightedPayee],
+) -> Result<Vec<(ScriptBuf, u64)>, PayoutError> {
     let total: u128 = list.iter().map(|p| u128::from(p.weight)).sum();
     if total == 0 {
         return Err(PayoutError::NoPayees);
@@ -129,7 +132,10 @@ mod tests {
         // donation address and 612502764 to the miner (read from ckpool's coinb2).
         let plan = PayoutPlan {
             mode: PayoutMode::Solo,
-            donation: Some(Donation { script: script(9), percent: 2.0 }),
+            donation: Some(Donation {
+                script: script(9),
+                percent: 2.0,
+            }),
         };
         let out = plan.outputs(625_002_820, &Payee::Solo(script(1))).unwrap();
         assert_eq!(out, vec![(script(1), 612_502_764), (script(9), 12_500_056)]);
@@ -138,9 +144,15 @@ mod tests {
     #[test]
     fn weights_sum_to_value_exactly() {
         let list: Vec<WeightedPayee> = (1..=7)
-            .map(|i| WeightedPayee { script: script(i), weight: u64::from(i) * 3 })
+            .map(|i| WeightedPayee {
+                script: script(i),
+                weight: u64::from(i) * 3,
+            })
             .collect();
-        let plan = PayoutPlan { mode: PayoutMode::Pool(list), donation: None };
+        let plan = PayoutPlan {
+            mode: PayoutMode::Pool(list),
+            donation: None,
+        };
         let out = plan.outputs(5_000_000_001, &Payee::Pool).unwrap();
         assert_eq!(out.iter().map(|o| o.1).sum::<u64>(), 5_000_000_001);
         // weight 3/84 of 5_000_000_001 = 178571428 (floor) plus the remainder of rounding
@@ -150,9 +162,15 @@ mod tests {
 
     #[test]
     fn mode_mismatch_is_an_error() {
-        let plan = PayoutPlan { mode: PayoutMode::Solo, donation: None };
+        let plan = PayoutPlan {
+            mode: PayoutMode::Solo,
+            donation: None,
+        };
         assert_eq!(plan.outputs(1, &Payee::Pool), Err(PayoutError::WrongPayee));
-        let plan = PayoutPlan { mode: PayoutMode::Pool(vec![]), donation: None };
+        let plan = PayoutPlan {
+            mode: PayoutMode::Pool(vec![]),
+            donation: None,
+        };
         assert_eq!(plan.outputs(1, &Payee::Pool), Err(PayoutError::NoPayees));
     }
 }

@@ -46,7 +46,10 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
     };
     if let Some(current) = &s.payee {
         if current != &payee {
-            return Err(StratumError::new(24, "Address differs from the first authorized worker"));
+            return Err(StratumError::new(
+                24,
+                "Address differs from the first authorized worker",
+            ));
         }
     }
     if let Some(d) = password_difficulty(password) {

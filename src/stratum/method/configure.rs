@@ -30,10 +30,15 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
                 let mask = requested & s.ctx.settings.version_mask;
                 s.version_mask = mask;
                 result.insert(name.into(), Value::Bool(true));
-                result.insert("version-rolling.mask".into(), Value::String(format!("{mask:08x}")));
+                result.insert(
+                    "version-rolling.mask".into(),
+                    Value::String(format!("{mask:08x}")),
+                );
             }
             "minimum-difficulty" => {
-                let floor = opts.get("minimum-difficulty.value").and_then(params::difficulty);
+                let floor = opts
+                    .get("minimum-difficulty.value")
+                    .and_then(params::difficulty);
                 if let Some(d) = floor {
                     s.suggested = Some(s.suggested.map_or(d, |x| x.max(d)));
                     if s.difficulty < d {

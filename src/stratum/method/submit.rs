@@ -146,8 +146,14 @@ fn judge(
         Err((r, _)) => return reject(s, r),
     };
     let key = u64::from_le_bytes([
-        outcome.hash[0], outcome.hash[1], outcome.hash[2], outcome.hash[3],
-        outcome.hash[4], outcome.hash[5], outcome.hash[6], outcome.hash[7],
+        outcome.hash[0],
+        outcome.hash[1],
+        outcome.hash[2],
+        outcome.hash[3],
+        outcome.hash[4],
+        outcome.hash[5],
+        outcome.hash[6],
+        outcome.hash[7],
     ]);
     if !sent.seen.insert(key) {
         return reject(s, Reject::Duplicate);
@@ -178,7 +184,10 @@ fn judge(
     }
     s.ctx.stats.share_accepted(share_diff);
     let bounds = s.bounds_for(None);
-    if let Some(new_diff) = s.vardiff.on_share(Instant::now(), share_diff, current_diff, &bounds) {
+    if let Some(new_diff) = s
+        .vardiff
+        .on_share(Instant::now(), share_diff, current_diff, &bounds)
+    {
         s.change_difficulty(new_diff);
     }
     Reply::Result(Value::Bool(true))
