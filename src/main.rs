@@ -31,9 +31,9 @@ struct Cli {
     /// Run against an in-process simnet instead of the configured bitcoinds.
     #[arg(long)]
     simnet: bool,
-    /// simnet's block difficulty (fractional allowed).
-    #[arg(long, default_value_t = 0.001)]
-    simnet_difficulty: f64,
+    /// simnet's block difficulty (fractional allowed); 0.001 with --simnet, 0.004 with --demo.
+    #[arg(long)]
+    simnet_difficulty: Option<f64>,
     /// Synthetic segwit transactions in each simnet template.
     #[arg(long, default_value_t = 8)]
     simnet_txs: usize,
@@ -108,6 +108,11 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
+/// simnet's block difficulty with --simnet: blocks in about a second for one CPU miner.
+const SIMNET_DIFFICULTY: f64 = 0.001;
+/// The demo's: a block every few seconds from two CPU miners, shares in between.
+const DEMO_DIFFICULTY: f64 = 0.004;
+
 fn valid_difficulty(d: f64) -> bool {
     d.is_finite() && d > 0.0
 }
@@ -141,7 +146,12 @@ async fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    if (cli.simnet || cli.demo) && !valid_difficulty(cli.simnet_difficulty) {
+    let simnet_difficulty = cli.simnet_difficulty.unwrap_or(if cli.demo {
+        DEMO_DIFFICULTY
+    } else {
+        SIMNET_DIFFICULTY
+    });
+    if !valid_difficulty(simnet_difficulty) {
         eprintln!("stratumd: --simnet-difficulty must be a number above 0");
         return ExitCode::FAILURE;
     }
@@ -166,7 +176,7 @@ async fn run(cli: Cli) -> ExitCode {
         let opts = DemoOptions {
             miners: cli.demo_miners.max(1),
             blocks: cli.demo_blocks,
-            simnet_difficulty: cli.simnet_difficulty,
+            simnet_difficulty,
             status_every: Duration::from_secs(3),
         };
         return match demo::run(config, opts).await {
@@ -183,8 +193,8 @@ async fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    let simnet = cli.simnet.then(|| SimnetOptions {
-        difficulty: cli.simnet_difficulty,
+    let simnet = cli.simnet.then_some(SimnetOptions {
+        difficulty: simnet_difficulty,
         transactions: cli.simnet_txs,
     });
     let running = match app::start(config, cli.btcsolo, simnet).await {

@@ -28,7 +28,7 @@ fn load(case: &str, file: &str) -> Value {
 /// Reads the (seconds, nanoseconds) pushes that follow height and flags in ckpool's coinb1.
 fn time_pushes(coinb1: &[u8]) -> (u32, u32) {
     let mut i = 4 + 1 + 32 + 4 + 1; // version, input count, prevout, index, script length
-    let mut read_push = |i: &mut usize| -> Vec<u8> {
+    let read_push = |i: &mut usize| -> Vec<u8> {
         let len = coinb1[*i] as usize;
         let data = coinb1[*i + 1..*i + 1 + len].to_vec();
         *i += 1 + len;

@@ -118,12 +118,12 @@ pub fn validate_share(
     sub: &Submission<'_>,
     share_difficulty: f64,
     tip_generation: u64,
-) -> Result<ShareOutcome, (Reject, Option<ShareOutcome>)> {
+) -> Result<ShareOutcome, Reject> {
     if job.generation < tip_generation {
-        return Err((Reject::Stale, None));
+        return Err(Reject::Stale);
     }
     if sub.ntime < job.ntime || sub.ntime - job.ntime > MAX_NTIME_ROLL_SECS {
-        return Err((Reject::NtimeOutOfRange, None));
+        return Err(Reject::NtimeOutOfRange);
     }
     let parts = HeaderParts {
         coinb1: &job.coinb1,
@@ -140,7 +140,7 @@ pub fn validate_share(
         header,
     };
     if !outcome.is_block && outcome.difficulty < share_difficulty {
-        return Err((Reject::AboveTarget, Some(outcome)));
+        return Err(Reject::AboveTarget);
     }
     Ok(outcome)
 }

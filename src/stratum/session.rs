@@ -113,15 +113,25 @@ impl Session {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let req: Request = match serde_json::from_slice(line) {
+        // serde would map a JSON array onto the struct's fields in order: only an object
+        // is a request.
+        let is_object = line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let parsed = if is_object {
+            serde_json::from_slice::<Request>(line)
+                .map_err(|_| StratumError::new(-32700, "Parse error"))
+        } else if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+            Err(StratumError::new(
+                -32600,
+                "Invalid request: not a JSON object",
+            ))
+        } else {
+            Err(StratumError::new(-32700, "Parse error"))
+        };
+        let req = match parsed {
             Ok(r) => r,
-            Err(_) => {
+            Err(e) => {
                 self.bad_lines += 1;
-                message::err(
-                    &mut self.outbox,
-                    &Value::Null,
-                    &StratumError::new(-32700, "Parse error"),
-                );
+                message::err(&mut self.outbox, &Value::Null, &e);
                 if self.bad_lines >= MAX_BAD_LINES {
                     tracing::info!(peer = %self.peer, "dropping connection after {MAX_BAD_LINES} unparseable lines");
                     self.closing = true;

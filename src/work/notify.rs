@@ -45,9 +45,9 @@ pub fn notify_line(f: &NotifyFields<'_>, clean: bool) -> String {
         s.push('"');
     }
     // Writing into a String cannot fail.
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "],\"{:08x}\",\"{:08x}\",\"{:08x}\",{}]}}\n",
+        "],\"{:08x}\",\"{:08x}\",\"{:08x}\",{}]}}",
         f.version, f.bits, f.ntime, clean
     );
     s

@@ -143,7 +143,7 @@ fn judge(
     let share_diff = sent.difficulty.min(current_diff);
     let outcome = match validate_share(&sent.job, &sent.work, &sub, share_diff, tip_generation) {
         Ok(o) => o,
-        Err((r, _)) => return reject(s, r),
+        Err(r) => return reject(s, r),
     };
     let key = u64::from_le_bytes([
         outcome.hash[0],

@@ -1,0 +1,205 @@
+//! Harness for end-to-end tests: starts the real `stratumd` binary on its in-process simnet
+//! with a config written to a temporary directory, reads the bound addresses from its log,
+//! and talks to simnet over its JSON-RPC with the `bitcoincore-rpc` client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bitcoincore_rpc::{Auth, Client, RpcApi};
+use serde_json::{json, Value};
+
+/// How long start-up may take.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `stratumd` binary next to this test's executable (built by `cargo test --workspace`,
+/// or `cargo build` first).
+pub fn stratumd_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("stratumd{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build --workspace` (or `cargo test --workspace`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `stratumd --simnet`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// The stratum listener.
+    pub stratum: SocketAddr,
+    /// simnet's JSON-RPC address.
+    pub rpc_addr: SocketAddr,
+    /// simnet's cookie file.
+    pub cookie: PathBuf,
+    /// The temp dir holding config and logs.
+    pub dir: tempfile::TempDir,
+    /// Every stderr line so far.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options for [`Server::start`].
+pub struct ServerOptions {
+    /// Extra/overriding ckpool.conf keys (serverurl and logdir are set by the harness).
+    pub config: Value,
+    /// ckpool -B.
+    pub solo: bool,
+    /// simnet block difficulty.
+    pub simnet_difficulty: f64,
+    /// simnet transactions per template.
+    pub simnet_txs: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            config: json!({ "mindiff": 0.00001, "startdiff": 0.0001 }),
+            solo: true,
+            // High enough that the test's own CPU miners rarely find blocks by accident.
+            simnet_difficulty: 1000.0,
+            simnet_txs: 4,
+        }
+    }
+}
+
+fn find_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let i = line.find(marker)?;
+    line[i + marker.len()..].split([' ', ',']).next()
+}
+
+impl Server {
+    /// Starts the binary and waits until it listens and has published its first job.
+    pub fn start(opts: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conf = opts.config.clone();
+        conf["serverurl"] = json!("127.0.0.1:0");
+        conf["logdir"] = json!(dir.path().join("logs").display().to_string());
+        let conf_path = dir.path().join("ckpool.conf");
+        std::fs::write(&conf_path, serde_json::to_string_pretty(&conf).unwrap()).unwrap();
+        let mut cmd = Command::new(stratumd_bin());
+        cmd.arg("-c")
+            .arg(&conf_path)
+            .arg("--simnet")
+            .arg("--simnet-difficulty")
+            .arg(opts.simnet_difficulty.to_string())
+            .arg("--simnet-txs")
+            .arg(opts.simnet_txs.to_string())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if opts.solo {
+            cmd.arg("-B");
+        }
+        let mut child = cmd.spawn().expect("spawn stratumd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                log2.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (mut stratum, mut rpc_addr, mut cookie, mut job) = (None, None, None, false);
+        while stratum.is_none() || rpc_addr.is_none() || !job {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => panic!(
+                    "stratumd did not start; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                ),
+            };
+            if let Some(a) = find_after(&line, "stratum listening on ") {
+                stratum = a.parse().ok();
+            }
+            if let Some(a) = find_after(&line, "simnet JSON-RPC on http://") {
+                rpc_addr = a.parse().ok();
+                cookie = find_after(&line, " cookie ").map(PathBuf::from);
+            }
+            if line.contains("new block template") {
+                job = true;
+            }
+        }
+        Server {
+            child,
+            stratum: stratum.unwrap(),
+            rpc_addr: rpc_addr.unwrap(),
+            cookie: cookie.expect("cookie path in log"),
+            dir,
+            log,
+        }
+    }
+
+    /// A blocking JSON-RPC client for simnet.
+    pub fn rpc(&self) -> Client {
+        Client::new(
+            &format!("http://{}", self.rpc_addr),
+            Auth::CookieFile(self.cookie.clone()),
+        )
+        .expect("rpc client")
+    }
+
+    /// Calls a simnet RPC method (blocking; call from spawn_blocking in async tests).
+    pub fn call(&self, method: &str, params: &[Value]) -> Value {
+        self.rpc()
+            .call::<Value>(method, params)
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits until a log line contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A regtest P2WPKH address whose 20-byte program is `[n; 20]` (nobody holds the key).
+pub fn regtest_address(n: u8) -> String {
+    use bitcoin::{Address, KnownHrp, WitnessProgram, WitnessVersion};
+    let program = WitnessProgram::new(WitnessVersion::V0, &[n; 20]).unwrap();
+    Address::from_witness_program(program, KnownHrp::Regtest).to_string()
+}
+
+/// Waits (polling, bounded) until `cond` holds.
+pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
