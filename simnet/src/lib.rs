@@ -152,6 +152,13 @@ impl SimnetHandle {
         lock(&self.node).accepted_by_submit
     }
 
+    /// Makes simnet behave like a syncing bitcoind (or stop doing so): `getblockchaininfo`
+    /// reports `initialblockdownload` and `getblocktemplate` answers error -10, so that
+    /// clients' handling of a node in initial block download can be tested.
+    pub fn set_initial_block_download(&self, syncing: bool) {
+        lock(&self.node).initial_block_download = syncing;
+    }
+
     /// Number of ZMQ subscriptions the publisher has seen so far (monotonic).
     ///
     /// Lets tests know that a subscriber is really connected before a block is

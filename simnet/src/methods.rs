@@ -185,7 +185,7 @@ pub(crate) fn call(node: &Mutex<Node>, method: &str, values: &[Value]) -> Result
                 "time": tip.header.time,
                 "mediantime": c.median_time_past(h),
                 "verificationprogress": 1,
-                "initialblockdownload": false,
+                "initialblockdownload": n.initial_block_download,
                 "chainwork": c.chainwork_hex(h),
                 "size_on_disk": 0,
                 "pruned": false,
@@ -316,6 +316,13 @@ fn find_block<'n>(n: &'n Node, hash: &BlockHash) -> Result<(u32, &'n Block), Rpc
 }
 
 fn get_block_template(node: &Mutex<Node>, p: &Params) -> Result<Value, RpcError> {
+    if lock(node).initial_block_download {
+        // bitcoind's RPC_CLIENT_IN_INITIAL_DOWNLOAD.
+        return Err(RpcError::new(
+            -10,
+            "Bitcoin Core is in initial block download.",
+        ));
+    }
     let request = match p.opt(0) {
         None => None,
         Some(Value::Object(o)) => Some(o),

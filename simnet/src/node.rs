@@ -17,6 +17,8 @@ pub(crate) struct Node {
     pub(crate) chain: Chain,
     pub(crate) mempool: Mempool,
     pub(crate) accepted_by_submit: u64,
+    /// Pretend to be syncing: getblockchaininfo says so and getblocktemplate refuses.
+    pub(crate) initial_block_download: bool,
     zmq: Sender<ZmqMsg>,
 }
 
@@ -27,6 +29,7 @@ impl Node {
             chain: Chain::new(bits),
             mempool: Mempool::new(txs_per_template),
             accepted_by_submit: 0,
+            initial_block_download: false,
             zmq,
         }
     }

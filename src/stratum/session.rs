@@ -158,38 +158,44 @@ impl Session {
         }
     }
 
-    /// First moment subscribed and authorized: difficulty, then a clean job.
+    /// First moment subscribed and authorized: difficulty, then a clean job (as soon as
+    /// there is one).
     fn on_ready(&mut self) {
         if !self.counted_authorized {
             self.counted_authorized = true;
             self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
         }
         self.difficulty = self.bounds_for(None).clamp(self.difficulty);
-        message::set_difficulty(&mut self.outbox, self.difficulty);
         if let Some(job) = self.ctx.board.latest() {
-            self.send_job(job, true);
+            self.send_job(job);
         }
     }
 
     /// A new job was published.
     pub fn on_new_job(&mut self, job: Arc<Job>) {
         if self.is_ready() {
-            let clean = job.clean;
-            self.send_job(job, clean);
+            self.send_job(job);
         }
     }
 
-    fn send_job(&mut self, job: Arc<Job>, force_clean: bool) {
+    /// Sends `job`; a session's first job comes after its first `mining.set_difficulty`
+    /// and always with `clean_jobs=true`.
+    fn send_job(&mut self, job: Arc<Job>) {
         let Some(payee) = self.payee.clone() else {
             return;
         };
         if self.sent.back().is_some_and(|s| s.job.id == job.id) {
             return;
         }
+        let first = self.sent.is_empty();
         let network = job.network_difficulty;
-        if self.difficulty > network {
+        let capped = self.bounds_for(Some(network)).clamp(self.difficulty);
+        if first {
+            self.difficulty = capped;
+            message::set_difficulty(&mut self.outbox, self.difficulty);
+        } else if capped != self.difficulty {
             // A share never needs to be harder than a block.
-            self.change_difficulty(self.bounds_for(Some(network)).clamp(self.difficulty));
+            self.change_difficulty(capped);
         }
         let work = match job.work_for(&payee) {
             Ok(w) => w,
@@ -198,7 +204,7 @@ impl Session {
                 return;
             }
         };
-        let line = if force_clean || job.clean {
+        let line = if first || job.clean {
             &work.notify_clean
         } else {
             &work.notify
@@ -242,7 +248,8 @@ impl Session {
         }
         self.difficulty = diff;
         self.vardiff.changed(Instant::now());
-        if self.is_ready() {
+        // Before the first job, the difficulty goes out with it.
+        if self.is_ready() && !self.sent.is_empty() {
             message::set_difficulty(&mut self.outbox, diff);
         }
     }
