@@ -1,0 +1,346 @@
+//! Operating the real binary: keepalive work, vardiff, the block archive, start-up errors,
+//! the demo and the standalone simnet.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoincore_rpc::{Auth, Client, RpcApi};
+use common::{regtest_address, stratumd_bin, wait_until, Server, ServerOptions};
+use serde_json::{json, Value};
+use stratum_tests::client::StratumClient;
+use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use tokio_util::sync::CancellationToken;
+
+fn miner_config(server: &Server, n: u8) -> MinerConfig {
+    MinerConfig {
+        server: server.stratum,
+        username: format!("{}.rig{n}", regtest_address(n)),
+        password: "x".into(),
+        user_agent: "e2e-ops/1".into(),
+        threads: 1,
+        version_rolling: true,
+        suggest_difficulty: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_interval_sends_fresh_work_without_a_new_block() {
+    let server = Server::start(ServerOptions {
+        config: json!({ "mindiff": 0.00001, "startdiff": 0.0001, "update_interval": 1 }),
+        ..ServerOptions::default()
+    });
+    let t = Duration::from_secs(5);
+    let mut c = StratumClient::connect(server.stratum).await.unwrap();
+    let id = c
+        .request("mining.subscribe", json!(["e2e-ops/1"]))
+        .await
+        .unwrap();
+    c.wait_reply(id, t).await.unwrap();
+    let user = format!("{}.k", regtest_address(3));
+    let id = c
+        .request("mining.authorize", json!([user, "x"]))
+        .await
+        .unwrap();
+    assert_eq!(c.wait_reply(id, t).await.unwrap()["result"], true);
+
+    let first = c.wait_method("mining.notify", t).await.unwrap();
+    assert_eq!(first["params"][8], true, "{first}");
+    let started = Instant::now();
+    let second = c.wait_method("mining.notify", t).await.unwrap();
+    assert!(started.elapsed() < t);
+    assert_eq!(
+        second["params"][8], false,
+        "a refresh is not clean: {second}"
+    );
+    assert_ne!(second["params"][0], first["params"][0], "a new job id");
+    assert_eq!(second["params"][1], first["params"][1], "the same prevhash");
+    let height = tokio::task::block_in_place(|| server.call("getblockcount", &[]));
+    assert_eq!(height, 0, "no block was found meanwhile");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vardiff_raises_difficulty_without_rejects() {
+    let server = Server::start(ServerOptions {
+        config: json!({ "mindiff": 0.000001, "startdiff": 0.00001 }),
+        ..ServerOptions::default()
+    });
+    let stats = Arc::new(MinerStats::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_miner(
+        miner_config(&server, 4),
+        stats.clone(),
+        stop.clone(),
+    ));
+    wait_until(
+        "a difficulty above startdiff",
+        Duration::from_secs(15),
+        || stats.snapshot().difficulty > 0.00001,
+    )
+    .await;
+    let at_raise = stats.snapshot().accepted;
+    // Shares keep being accepted across the change.
+    wait_until(
+        "accepted shares after the raise",
+        Duration::from_secs(10),
+        || stats.snapshot().accepted >= at_raise + 2,
+    )
+    .await;
+    let s = stats.snapshot();
+    assert_eq!(s.rejected, 0, "{:?}", stats.reject_reasons());
+    assert!(s.difficulty > 0.00001, "{s:?}");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// The `<height>-<hash>.hex.accepted` files in `dir`.
+fn accepted_block_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".hex.accepted"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_blocks_are_archived_as_submitted() {
+    let server = Server::start(ServerOptions {
+        simnet_difficulty: 0.0005,
+        ..ServerOptions::default()
+    });
+    let blocks_dir = server.dir.path().join("logs").join("blocks");
+    let stats = Arc::new(MinerStats::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_miner(
+        miner_config(&server, 5),
+        stats.clone(),
+        stop.clone(),
+    ));
+    wait_until("an accepted block file", Duration::from_secs(15), || {
+        !accepted_block_files(&blocks_dir).is_empty()
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    let path = accepted_block_files(&blocks_dir).remove(0);
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let stem = name.strip_suffix(".hex.accepted").unwrap();
+    let (height, hash) = stem.split_once('-').expect("<height>-<hash>");
+    let height: u64 = height.parse().unwrap();
+    let archived = std::fs::read_to_string(&path).unwrap();
+    let archived = archived.trim();
+    hex::decode(archived).expect("the archive is hex");
+    let (node_hex, hash_at_height) = tokio::task::block_in_place(|| {
+        (
+            server.call("getblock", &[json!(hash), json!(0)]),
+            server.call("getblockhash", &[json!(height)]),
+        )
+    });
+    assert_eq!(hash_at_height, json!(hash), "{name} is on simnet's chain");
+    assert_eq!(
+        node_hex.as_str().unwrap(),
+        archived,
+        "the archived block is the block simnet holds"
+    );
+}
+
+/// Runs the binary to its exit (bounded), returning its status, stdout and stderr.
+fn run_to_exit(mut cmd: Command, timeout: Duration) -> (ExitStatus, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stratumd");
+    let out = reader(&mut child, true);
+    let err = reader(&mut child, false);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "stratumd still running after {timeout:?}; stderr:\n{}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
+fn reader(child: &mut Child, stdout: bool) -> std::thread::JoinHandle<String> {
+    let mut pipe: Box<dyn Read + Send> = if stdout {
+        Box::new(child.stdout.take().unwrap())
+    } else {
+        Box::new(child.stderr.take().unwrap())
+    };
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+fn conf_command(dir: &Path, conf: &str, extra: &[&str]) -> Command {
+    let path = dir.join("ckpool.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(stratumd_bin());
+    cmd.arg("-c").arg(&path).args(extra).current_dir(dir);
+    cmd
+}
+
+#[test]
+fn start_up_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = Duration::from_secs(10);
+    for (conf, extra, key) in [
+        (
+            r#"{"nonce2length": 12}"#,
+            &["-B", "--simnet"][..],
+            "nonce2length",
+        ),
+        (r#"{"mindiff": -1}"#, &["-B", "--simnet"][..], "mindiff"),
+        (r#"{}"#, &["--simnet"][..], "btcaddress"),
+    ] {
+        let started = Instant::now();
+        let (status, _, stderr) = run_to_exit(conf_command(dir.path(), conf, extra), quick);
+        assert!(!status.success(), "{conf} {extra:?}: {status}");
+        assert!(
+            stderr.contains(key),
+            "{conf}: stderr names `{key}`:\n{stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{conf} exits quickly"
+        );
+    }
+
+    let missing = dir.path().join("nowhere").join("missing.conf");
+    let mut cmd = Command::new(stratumd_bin());
+    cmd.arg("-c")
+        .arg(&missing)
+        .arg("-B")
+        .current_dir(dir.path());
+    let (status, _, stderr) = run_to_exit(cmd, quick);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&missing.display().to_string()),
+        "stderr names the missing file:\n{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_only_a_warning() {
+    let mut server = Server::start(ServerOptions {
+        config: json!({ "mindiff": 0.00001, "startdiff": 0.0001, "frobnicate": 1 }),
+        ..ServerOptions::default()
+    });
+    assert!(server.is_running());
+    let log = server.log.lock().unwrap().clone();
+    let line = log
+        .iter()
+        .find(|l| l.contains("frobnicate"))
+        .unwrap_or_else(|| panic!("no warning naming the key:\n{}", log.join("\n")));
+    assert!(line.contains("WARN"), "{line}");
+}
+
+#[test]
+fn the_demo_mines_the_blocks_it_was_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(stratumd_bin());
+    cmd.args(["--demo", "--demo-blocks", "2", "--demo-miners", "1"])
+        .current_dir(dir.path());
+    let started = Instant::now();
+    let (status, stdout, stderr) = run_to_exit(cmd, Duration::from_secs(60));
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains("demo summary"))
+        .unwrap_or_else(|| panic!("no summary line:\n{stdout}"));
+    let accepted: u64 = summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" accepted by simnet"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no block count in {summary}"));
+    assert!(accepted >= 2, "{summary}");
+    assert!(dir.path().join("logs").join("demo").exists());
+    eprintln!("demo took {:?}", started.elapsed());
+}
+
+/// Kills the standalone simnet even when an assertion fails.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn the_standalone_simnet_answers_rpc() {
+    let rpc = format!("127.0.0.1:{}", free_port());
+    let zmq = format!("tcp://127.0.0.1:{}", free_port());
+    let child = Command::new(stratumd_bin())
+        .args([
+            "simnet",
+            "--rpc",
+            &rpc,
+            "--zmq",
+            &zmq,
+            "--difficulty",
+            "0.0001",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn stratumd simnet");
+    let mut child = Killed(child);
+    let client = Client::new(
+        &format!("http://{rpc}"),
+        Auth::UserPass("simnet".into(), "simnet".into()),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let info = loop {
+        match client.call::<Value>("getblockchaininfo", &[]) {
+            Ok(v) => break v,
+            Err(e) => {
+                assert!(
+                    child.0.try_wait().unwrap().is_none(),
+                    "stratumd simnet exited: {e}"
+                );
+                assert!(Instant::now() < deadline, "simnet never answered: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    assert_eq!(info["chain"], "regtest", "{info}");
+    assert_eq!(info["blocks"], 0, "{info}");
+    let wrong = Client::new(
+        &format!("http://{rpc}"),
+        Auth::UserPass("simnet".into(), "wrong".into()),
+    )
+    .unwrap();
+    assert!(wrong.call::<Value>("getblockchaininfo", &[]).is_err());
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+}
