@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::events::EventsBuilder;
 use crate::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
 use crate::node::source::{self, SourceConfig};
 use crate::node::submitter::BlockSubmitter;
@@ -166,6 +167,7 @@ pub async fn start(
         },
         payout_plan(&config, solo),
     ));
+    let events = Arc::new(EventsBuilder::default().build());
     let (block_tx, block_rx) = mpsc::unbounded_channel();
     let (refresh_tx, refresh_rx) = mpsc::channel(16);
 
@@ -199,6 +201,7 @@ pub async fn start(
         network.clone(),
         stats.clone(),
         block_tx,
+        events.clone(),
     ));
 
     let mut stratum_addrs = Vec::new();
@@ -240,6 +243,7 @@ pub async fn start(
         },
         builder,
         board.clone(),
+        events,
         network,
         address_check,
         refresh_tx,

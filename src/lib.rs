@@ -8,6 +8,7 @@
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod hex_util;
 pub mod node;
 pub mod share;

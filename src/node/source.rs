@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::rpc::{NodeSet, RpcError};
 use super::template::Template;
+use crate::events::{Event, Events};
 use crate::work::{JobBoard, JobBuilder};
 
 /// How the source polls and refreshes.
@@ -36,6 +37,7 @@ pub async fn run(
     config: SourceConfig,
     builder: Arc<JobBuilder>,
     board: Arc<JobBoard>,
+    events: Arc<Events>,
     network: Arc<OnceLock<Network>>,
     address_check: Box<dyn FnOnce(Network) + Send>,
     refresh_tx: mpsc::Sender<String>,
@@ -46,6 +48,7 @@ pub async fn run(
         nodes,
         builder,
         board,
+        events,
         last: None,
         generation: 0,
         last_error_log: None,
@@ -123,6 +126,7 @@ struct Source {
     nodes: NodeSet,
     builder: Arc<JobBuilder>,
     board: Arc<JobBoard>,
+    events: Arc<Events>,
     last: Option<Arc<Template>>,
     generation: u64,
     last_error_log: Option<Instant>,
@@ -249,7 +253,11 @@ impl Source {
         {
             Ok(job) => {
                 self.last = Some(template);
-                self.board.publish(Arc::new(job));
+                let job = Arc::new(job);
+                self.board.publish(job.clone());
+                if self.events.interest().jobs {
+                    self.events.publish(Event::Job(job));
+                }
             }
             Err(e) => tracing::error!("cannot build a job from the template: {e}"),
         }

@@ -63,7 +63,7 @@ impl Reject {
     }
 }
 
-/// A share that passed: its hash, what it achieved, and whether it solves a block.
+/// A hashed share: its hash, what it achieved, and whether it counts or solves a block.
 #[derive(Debug, Clone, Copy)]
 pub struct ShareOutcome {
     /// sha256d of the header, internal (little-endian) byte order.
@@ -72,6 +72,8 @@ pub struct ShareOutcome {
     pub difficulty: f64,
     /// True when the hash meets the network target.
     pub is_block: bool,
+    /// True when the hash meets the share difficulty it was judged at.
+    pub meets_share_difficulty: bool,
     /// The 80-byte header, for block assembly.
     pub header: [u8; 80],
 }
@@ -92,6 +94,14 @@ pub struct HeaderParts<'a> {
     pub bits: u32,
 }
 
+impl ShareOutcome {
+    /// Accepted: it meets the share difficulty or solves a block.
+    #[inline]
+    pub fn accepted(&self) -> bool {
+        self.is_block || self.meets_share_difficulty
+    }
+}
+
 /// The 80-byte header and its sha256d for `sub` on a job with these `parts`.
 #[inline]
 pub fn header_and_hash(parts: &HeaderParts<'_>, sub: &Submission<'_>) -> ([u8; 80], [u8; 32]) {
@@ -109,8 +119,10 @@ pub fn header_and_hash(parts: &HeaderParts<'_>, sub: &Submission<'_>) -> ([u8; 8
     (header, hash)
 }
 
-/// Validates a share on `job` at `share_difficulty`; `tip_generation` is the board's
-/// current generation. A block solution is accepted whatever the share difficulty.
+/// Judges a share on `job` at `share_difficulty`; `tip_generation` is the board's current
+/// generation. `Err` for shares rejected before hashing (stale, ntime); otherwise the
+/// hashed outcome, which [`ShareOutcome::accepted`] classifies (a block solution is
+/// accepted whatever the share difficulty).
 #[inline]
 pub fn validate_share(
     job: &Job,
@@ -133,14 +145,12 @@ pub fn validate_share(
         bits: job.bits,
     };
     let (header, hash) = header_and_hash(&parts, sub);
-    let outcome = ShareOutcome {
+    let difficulty = difficulty_of_hash(&hash);
+    Ok(ShareOutcome {
         hash,
-        difficulty: difficulty_of_hash(&hash),
+        difficulty,
         is_block: hash_meets_target(&hash, &job.network_target),
+        meets_share_difficulty: difficulty >= share_difficulty,
         header,
-    };
-    if !outcome.is_block && outcome.difficulty < share_difficulty {
-        return Err(Reject::AboveTarget);
-    }
-    Ok(outcome)
+    })
 }

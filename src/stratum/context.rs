@@ -1,6 +1,7 @@
 //! What every session shares: settings, the job board, the extranonce allocator, counters
 //! and the channel found blocks leave by.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use bitcoin::Network;
 use tokio::sync::mpsc;
 
 use super::extranonce::ExtranonceAllocator;
+use crate::events::Events;
 use crate::share::block_found::FoundBlock;
 use crate::stats::Stats;
 use crate::work::JobBoard;
@@ -59,6 +61,9 @@ pub struct ServerContext {
     pub stats: Arc<Stats>,
     /// Where solving shares go; unbounded so a block is never dropped or waited on.
     pub blocks: mpsc::UnboundedSender<FoundBlock>,
+    /// Consumers of shares, jobs and sessions (ZMQ output, stats).
+    pub events: Arc<Events>,
+    client_ids: AtomicU64,
 }
 
 impl ServerContext {
@@ -70,6 +75,7 @@ impl ServerContext {
         network: Arc<OnceLock<Network>>,
         stats: Arc<Stats>,
         blocks: mpsc::UnboundedSender<FoundBlock>,
+        events: Arc<Events>,
     ) -> Self {
         ServerContext {
             settings,
@@ -78,6 +84,13 @@ impl ServerContext {
             network,
             stats,
             blocks,
+            events,
+            client_ids: AtomicU64::new(0),
         }
+    }
+
+    /// A number for a new session (ckpool's `clientid`), starting at 1.
+    pub fn next_client_id(&self) -> u64 {
+        self.client_ids.fetch_add(1, Ordering::Relaxed) + 1
     }
 }

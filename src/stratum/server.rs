@@ -21,6 +21,8 @@ const BATCH: usize = 64;
 /// A bound stratum listener.
 pub struct StratumServer {
     listener: TcpListener,
+    /// The address as configured (ckpool reports it as a share's `createinet`).
+    configured: SocketAddr,
     ctx: Arc<ServerContext>,
 }
 
@@ -28,7 +30,11 @@ impl StratumServer {
     /// Binds `addr` (port 0 picks a free port).
     pub async fn bind(addr: SocketAddr, ctx: Arc<ServerContext>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(StratumServer { listener, ctx })
+        Ok(StratumServer {
+            listener,
+            configured: addr,
+            ctx,
+        })
     }
 
     /// The address actually bound.
@@ -47,9 +53,10 @@ impl StratumServer {
                 Ok((stream, peer)) => {
                     let ctx = self.ctx.clone();
                     let shutdown = shutdown.clone();
+                    let listener = self.configured;
                     tokio::spawn(async move {
                         ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
-                        serve_connection(stream, peer, ctx.clone(), shutdown).await;
+                        serve_connection(stream, peer, listener, ctx.clone(), shutdown).await;
                         ctx.stats.connections.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
@@ -66,6 +73,7 @@ impl StratumServer {
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    listener: SocketAddr,
     ctx: Arc<ServerContext>,
     shutdown: CancellationToken,
 ) {
@@ -74,7 +82,7 @@ async fn serve_connection(
     let mut lines = FramedRead::new(rd, LineCodec::new(ctx.settings.max_line));
     let mut jobs = ctx.board.subscribe();
     jobs.mark_unchanged();
-    let mut session = Session::new(ctx.clone(), peer);
+    let mut session = Session::new(ctx.clone(), peer, listener);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
     loop {

@@ -14,6 +14,7 @@ use super::extranonce::Extranonce1;
 use super::message::{self, Request, StratumError};
 use super::method;
 use super::vardiff::{DiffBounds, Vardiff};
+use crate::events::Event;
 use crate::work::{Job, JobId, Payee, UserWork};
 
 /// How many jobs a session remembers: shares on older ones get "Invalid JobID".
@@ -37,8 +38,10 @@ pub struct SentJob {
 /// One authorized worker name.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    /// Full username as sent.
-    pub username: String,
+    /// Full worker name as sent (`user.rig1`).
+    pub name: Arc<str>,
+    /// The user: the worker name up to the first '.' (the address in solo mode).
+    pub user: Arc<str>,
 }
 
 /// Per-connection state.
@@ -47,10 +50,14 @@ pub struct Session {
     pub(crate) ctx: Arc<ServerContext>,
     /// Peer address.
     pub peer: SocketAddr,
+    /// The listener (as configured) the miner connected to.
+    pub listener: SocketAddr,
+    /// ckpool's `clientid` for this session.
+    pub client_id: u64,
     /// When the connection opened.
     pub connected_at: Instant,
-    /// The miner's user agent from subscribe.
-    pub user_agent: Option<String>,
+    /// The miner's user agent from subscribe (empty if none).
+    pub agent: Arc<str>,
     /// Set once subscribed.
     pub extranonce1: Option<Extranonce1>,
     pub(crate) extranonce1_bytes: Vec<u8>,
@@ -78,14 +85,17 @@ pub struct Session {
 
 impl Session {
     /// A fresh session for a connection from `peer`.
-    pub fn new(ctx: Arc<ServerContext>, peer: SocketAddr) -> Self {
+    pub fn new(ctx: Arc<ServerContext>, peer: SocketAddr, listener: SocketAddr) -> Self {
         let now = Instant::now();
         let startdiff = ctx.settings.startdiff;
+        let client_id = ctx.next_client_id();
         Session {
             ctx,
             peer,
+            listener,
+            client_id,
             connected_at: now,
-            user_agent: None,
+            agent: Arc::from(""),
             extranonce1: None,
             extranonce1_bytes: Vec::new(),
             workers: Vec::new(),
@@ -268,6 +278,14 @@ impl Session {
 
     /// The connection is gone: free or park the extranonce1.
     pub fn end(&mut self) {
+        if self.ctx.events.interest().sessions {
+            for w in &self.workers {
+                self.ctx.events.publish(Event::Disconnected {
+                    username: w.user.clone(),
+                    worker: w.name.clone(),
+                });
+            }
+        }
         if self.counted_authorized {
             self.ctx.stats.authorized.fetch_sub(1, Ordering::Relaxed);
         }

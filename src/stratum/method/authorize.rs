@@ -3,12 +3,15 @@
 //! carry `d=<difficulty>`.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::Address;
 use serde_json::Value;
 
 use super::params;
+use crate::events::Event;
 use crate::stratum::context::Mode;
 use crate::stratum::message::StratumError;
 use crate::stratum::session::{Session, Worker};
@@ -56,10 +59,19 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
         s.suggested = Some(d);
         s.difficulty = d;
     }
-    if !s.workers.iter().any(|w| w.username == username) {
-        s.workers.push(Worker {
-            username: username.to_string(),
-        });
+    if !s.workers.iter().any(|w| &*w.name == username) {
+        let worker = Worker {
+            name: Arc::from(username),
+            user: Arc::from(username.split('.').next().unwrap_or(username)),
+        };
+        if s.ctx.events.interest().sessions {
+            s.ctx.events.publish(Event::Authorized {
+                username: worker.user.clone(),
+                worker: worker.name.clone(),
+                at: SystemTime::now(),
+            });
+        }
+        s.workers.push(worker);
     }
     s.payee = Some(payee);
     Ok(Value::Bool(true))

@@ -3,16 +3,17 @@
 //! `result: false` with ckpool's `reject-reason`.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
 use super::Reply;
+use crate::events::{Event, ShareRecord};
 use crate::hex_util::{decode_exact, parse_u32_be};
 use crate::share::block_found::FoundBlock;
-use crate::share::{validate_share, Reject, Submission};
+use crate::share::{validate_share, Reject, ShareOutcome, Submission};
 use crate::stratum::message::StratumError;
-use crate::stratum::session::Session;
+use crate::stratum::session::{Session, Worker};
 use crate::work::JobId;
 
 /// Longest extranonce2 we support (Whatsminer and cgminer forks break above 8 anyway).
@@ -58,9 +59,9 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Reply {
     if s.payee.is_none() {
         return Reply::Error(StratumError::new(24, "Unauthorized worker"));
     }
-    if !s.workers.iter().any(|w| w.username == worker) {
+    let Some(worker) = s.workers.iter().find(|w| &*w.name == worker).cloned() else {
         return Reply::Error(StratumError::new(24, "Worker mismatch"));
-    }
+    };
     let nonce2_len = s.ctx.settings.nonce2_len;
     let mut nonce2 = [0u8; MAX_NONCE2];
     if nonce2_len > MAX_NONCE2 || !decode_exact(nonce2_hex, &mut nonce2[..nonce2_len]) {
@@ -89,62 +90,69 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Reply {
 
     let tip_generation = s.ctx.board.generation();
     let current_diff = s.difficulty;
-    let Some(job_id) = JobId::parse(job_id) else {
-        return reject(s, Reject::InvalidJobId);
-    };
+    // Moved out for the duration so the session can be borrowed mutably beside it.
     let extranonce1 = std::mem::take(&mut s.extranonce1_bytes);
-    let reply = judge(
-        s,
-        &extranonce1,
-        &nonce2[..nonce2_len],
-        job_id,
+    let mut share = Share {
+        job_id: JobId(0),
+        extranonce1: &extranonce1,
+        extranonce2: &nonce2[..nonce2_len],
         ntime,
         nonce,
         version_bits,
         mask,
-        tip_generation,
-        current_diff,
-        worker,
-    );
+        worker: &worker,
+        diff: current_diff,
+    };
+    let reply = match JobId::parse(job_id) {
+        None => finish(s, &share, Err(Reject::InvalidJobId), None),
+        Some(id) => {
+            share.job_id = id;
+            judge(s, &mut share, tip_generation, current_diff)
+        }
+    };
     s.extranonce1_bytes = extranonce1;
     reply
 }
 
-#[allow(clippy::too_many_arguments)]
-fn judge(
-    s: &mut Session,
-    extranonce1: &[u8],
-    extranonce2: &[u8],
+/// A decoded, well-formed submit.
+struct Share<'a> {
     job_id: JobId,
+    extranonce1: &'a [u8],
+    extranonce2: &'a [u8],
     ntime: u32,
     nonce: u32,
     version_bits: Option<u32>,
     mask: u32,
-    tip_generation: u64,
-    current_diff: f64,
-    worker: &str,
-) -> Reply {
-    let Some(sent) = s.sent_job(job_id) else {
-        return reject(s, Reject::InvalidJobId);
+    worker: &'a Worker,
+    /// The difficulty it is judged at (set once the job is known).
+    diff: f64,
+}
+
+fn judge(s: &mut Session, share: &mut Share<'_>, tip_generation: u64, current_diff: f64) -> Reply {
+    let Some(sent) = s.sent_job(share.job_id) else {
+        return finish(s, share, Err(Reject::InvalidJobId), None);
     };
-    let version = match version_bits {
-        Some(bits) => (sent.job.version & !mask) | (bits & mask),
+    let version = match share.version_bits {
+        Some(bits) => (sent.job.version & !share.mask) | (bits & share.mask),
         None => sent.job.version,
     };
     let sub = Submission {
-        extranonce1,
-        extranonce2,
-        ntime,
-        nonce,
+        extranonce1: share.extranonce1,
+        extranonce2: share.extranonce2,
+        ntime: share.ntime,
+        nonce: share.nonce,
         version,
     };
     // Shares on jobs sent before a change are judged at the lower of the two difficulties,
     // so that neither an increase nor a decrease causes rejects.
-    let share_diff = sent.difficulty.min(current_diff);
-    let outcome = match validate_share(&sent.job, &sent.work, &sub, share_diff, tip_generation) {
+    share.diff = sent.difficulty.min(current_diff);
+    let outcome = match validate_share(&sent.job, &sent.work, &sub, share.diff, tip_generation) {
         Ok(o) => o,
-        Err(r) => return reject(s, r),
+        Err(r) => return finish(s, share, Err(r), None),
     };
+    if !outcome.accepted() {
+        return finish(s, share, Err(Reject::AboveTarget), Some(&outcome));
+    }
     let key = u64::from_le_bytes([
         outcome.hash[0],
         outcome.hash[1],
@@ -156,39 +164,97 @@ fn judge(
         outcome.hash[7],
     ]);
     if !sent.seen.insert(key) {
-        return reject(s, Reject::Duplicate);
+        return finish(s, share, Err(Reject::Duplicate), Some(&outcome));
     }
     if outcome.is_block {
         let found = FoundBlock {
             job: sent.job.clone(),
             work: sent.work.clone(),
-            extranonce1: extranonce1.to_vec(),
-            extranonce2: extranonce2.to_vec(),
-            ntime,
-            nonce,
+            extranonce1: share.extranonce1.to_vec(),
+            extranonce2: share.extranonce2.to_vec(),
+            ntime: share.ntime,
+            nonce: share.nonce,
             version,
             header: outcome.header,
             hash: outcome.hash,
-            worker: worker.to_string(),
+            worker: share.worker.name.to_string(),
         };
         s.ctx.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             height = found.job.template.height,
             hash = %found.hash_hex(),
-            worker,
+            worker = %share.worker.name,
             "block solved"
         );
         if s.ctx.blocks.send(found).is_err() {
             tracing::error!("block submitter is gone; block not submitted");
         }
     }
-    s.ctx.stats.share_accepted(share_diff);
+    s.ctx.stats.share_accepted(share.diff);
     let bounds = s.bounds_for(None);
     if let Some(new_diff) = s
         .vardiff
-        .on_share(Instant::now(), share_diff, current_diff, &bounds)
+        .on_share(Instant::now(), share.diff, current_diff, &bounds)
     {
         s.change_difficulty(new_diff);
     }
-    Reply::Result(Value::Bool(true))
+    finish(s, share, Ok(()), Some(&outcome))
+}
+
+/// Counts the result, tells the event consumers that want it, and builds the reply.
+fn finish(
+    s: &Session,
+    share: &Share<'_>,
+    result: Result<(), Reject>,
+    outcome: Option<&ShareOutcome>,
+) -> Reply {
+    let interest = s.ctx.events.interest();
+    let wanted = if result.is_ok() {
+        interest.accepted_shares
+    } else {
+        interest.rejected_shares
+    };
+    if wanted {
+        s.ctx
+            .events
+            .publish(Event::Share(record(s, share, result, outcome)));
+    }
+    match result {
+        Ok(()) => Reply::Result(Value::Bool(true)),
+        Err(r) => reject(s, r),
+    }
+}
+
+fn record(
+    s: &Session,
+    share: &Share<'_>,
+    result: Result<(), Reject>,
+    outcome: Option<&ShareOutcome>,
+) -> ShareRecord {
+    let mut extranonce1 = [0u8; 8];
+    let en1 = &share.extranonce1[..share.extranonce1.len().min(8)];
+    extranonce1[..en1.len()].copy_from_slice(en1);
+    let mut extranonce2 = [0u8; MAX_NONCE2];
+    extranonce2[..share.extranonce2.len()].copy_from_slice(share.extranonce2);
+    ShareRecord {
+        job_id: share.job_id,
+        client_id: s.client_id,
+        extranonce1,
+        extranonce1_len: en1.len() as u8,
+        extranonce2,
+        extranonce2_len: share.extranonce2.len() as u8,
+        nonce: share.nonce,
+        ntime: share.ntime,
+        diff: share.diff,
+        sdiff: outcome.map_or(0.0, |o| o.difficulty),
+        hash: outcome.map_or([0; 32], |o| o.hash),
+        result,
+        is_block: outcome.is_some_and(|o| o.is_block),
+        at: SystemTime::now(),
+        listener: s.listener,
+        worker: share.worker.name.clone(),
+        username: share.worker.user.clone(),
+        peer: s.peer,
+        agent: s.agent.clone(),
+    }
 }

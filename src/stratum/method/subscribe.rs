@@ -15,7 +15,7 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
     // rather than refused, since they only carry hints.
     let a = params::array(params).unwrap_or(&[]);
     if let Ok(Some(ua)) = params::opt_str(a, 0) {
-        s.user_agent = Some(ua.chars().take(MAX_USER_AGENT).collect());
+        s.agent = ua.chars().take(MAX_USER_AGENT).collect::<String>().into();
     }
     if s.extranonce1.is_none() {
         let resumed = match params::opt_str(a, 1) {

@@ -1,0 +1,284 @@
+//! Fan-out of what happens on the server (new jobs, the notify each user got, shares,
+//! sessions) to independent consumers: ZMQ output, stats files, share logs. Each consumer
+//! has its own bounded channel and is fed with `try_send`: a slow consumer loses events (they
+//! are counted), it never slows a miner. Found blocks do not travel here: they have their
+//! own unbounded path to the block submitter.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use crate::share::Reject;
+use crate::work::{Job, JobId, UserWork};
+
+/// One submitted share, accepted or not, with everything ckpool's share records carry.
+#[derive(Debug, Clone)]
+pub struct ShareRecord {
+    /// The job (ckpool workinfoid).
+    pub job_id: JobId,
+    /// The session's number (ckpool clientid).
+    pub client_id: u64,
+    /// Session extranonce1 (up to 8 bytes used).
+    pub extranonce1: [u8; 8],
+    /// Bytes of `extranonce1` used.
+    pub extranonce1_len: u8,
+    /// Miner extranonce2 (up to 16 bytes used).
+    pub extranonce2: [u8; 16],
+    /// Bytes of `extranonce2` used.
+    pub extranonce2_len: u8,
+    /// Header nonce.
+    pub nonce: u32,
+    /// Header time.
+    pub ntime: u32,
+    /// Difficulty the share was judged at (ckpool `diff`).
+    pub diff: f64,
+    /// Difficulty the hash achieves (ckpool `sdiff`); 0 when not hashed.
+    pub sdiff: f64,
+    /// Header hash, internal byte order (all zero when not hashed).
+    pub hash: [u8; 32],
+    /// Accepted, or why not.
+    pub result: Result<(), Reject>,
+    /// True when the share solves a block.
+    pub is_block: bool,
+    /// When it was judged.
+    pub at: SystemTime,
+    /// The listener it arrived on (ckpool `createinet`).
+    pub listener: SocketAddr,
+    /// Worker name as submitted.
+    pub worker: Arc<str>,
+    /// The user (worker name up to the first '.').
+    pub username: Arc<str>,
+    /// The miner's address.
+    pub peer: SocketAddr,
+    /// User agent from subscribe.
+    pub agent: Arc<str>,
+}
+
+impl ShareRecord {
+    /// extranonce1 bytes.
+    pub fn extranonce1(&self) -> &[u8] {
+        &self.extranonce1[..usize::from(self.extranonce1_len)]
+    }
+
+    /// extranonce2 bytes.
+    pub fn extranonce2(&self) -> &[u8] {
+        &self.extranonce2[..usize::from(self.extranonce2_len)]
+    }
+}
+
+/// Something consumers may want to know.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new job was published (ckpool's Workbase).
+    Job(Arc<Job>),
+    /// A user was sent a job's notify (ckpool's UserWorkbase). Sent per session; consumers
+    /// dedupe by (job, user).
+    UserNotify {
+        /// The job.
+        job: Arc<Job>,
+        /// The payee-specific coinb2 and notify.
+        work: Arc<UserWork>,
+        /// Who got it.
+        username: Arc<str>,
+    },
+    /// A share was judged.
+    Share(ShareRecord),
+    /// A worker authorized.
+    Authorized {
+        /// The user.
+        username: Arc<str>,
+        /// The full worker name.
+        worker: Arc<str>,
+        /// When.
+        at: SystemTime,
+    },
+    /// A worker's connection ended.
+    Disconnected {
+        /// The user.
+        username: Arc<str>,
+        /// The full worker name.
+        worker: Arc<str>,
+    },
+}
+
+/// Which events a consumer wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interest {
+    /// [`Event::Job`].
+    pub jobs: bool,
+    /// [`Event::UserNotify`].
+    pub user_notifies: bool,
+    /// [`Event::Share`] for accepted shares.
+    pub accepted_shares: bool,
+    /// [`Event::Share`] for rejected shares.
+    pub rejected_shares: bool,
+    /// [`Event::Authorized`] and [`Event::Disconnected`].
+    pub sessions: bool,
+}
+
+impl Interest {
+    fn wants(&self, e: &Event) -> bool {
+        match e {
+            Event::Job(_) => self.jobs,
+            Event::UserNotify { .. } => self.user_notifies,
+            Event::Share(s) if s.result.is_ok() => self.accepted_shares,
+            Event::Share(_) => self.rejected_shares,
+            Event::Authorized { .. } | Event::Disconnected { .. } => self.sessions,
+        }
+    }
+
+    fn union(self, o: Interest) -> Interest {
+        Interest {
+            jobs: self.jobs || o.jobs,
+            user_notifies: self.user_notifies || o.user_notifies,
+            accepted_shares: self.accepted_shares || o.accepted_shares,
+            rejected_shares: self.rejected_shares || o.rejected_shares,
+            sessions: self.sessions || o.sessions,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    name: &'static str,
+    interest: Interest,
+    tx: mpsc::Sender<Event>,
+    dropped: AtomicU64,
+}
+
+/// The fan-out. Built once at start-up with its consumers, then shared read-only.
+#[derive(Debug, Default)]
+pub struct Events {
+    subscribers: Vec<Subscriber>,
+    any: Interest,
+}
+
+/// Builds an [`Events`] by registering consumers.
+#[derive(Debug, Default)]
+pub struct EventsBuilder {
+    events: Events,
+}
+
+impl EventsBuilder {
+    /// Registers a consumer `name` for `interest`; returns its receiving end.
+    pub fn subscribe(
+        &mut self,
+        name: &'static str,
+        interest: Interest,
+        capacity: usize,
+    ) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        self.events.any = self.events.any.union(interest);
+        self.events.subscribers.push(Subscriber {
+            name,
+            interest,
+            tx,
+            dropped: AtomicU64::new(0),
+        });
+        rx
+    }
+
+    /// The finished fan-out.
+    pub fn build(self) -> Events {
+        self.events
+    }
+}
+
+impl Events {
+    /// Whether any consumer wants this kind of event: lets the hot path skip building
+    /// records nobody reads.
+    #[inline]
+    pub fn interest(&self) -> Interest {
+        self.any
+    }
+
+    /// Hands `event` to every consumer that wants it, never waiting.
+    pub fn publish(&self, event: Event) {
+        for s in &self.subscribers {
+            if !s.interest.wants(&event) {
+                continue;
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(event.clone()) {
+                let n = s.dropped.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        consumer = s.name,
+                        dropped = n + 1,
+                        "event consumer is behind; events dropped"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Events dropped so far for consumer `name`.
+    pub fn dropped(&self, name: &str) -> u64 {
+        self.subscribers
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.dropped.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorized() -> Event {
+        Event::Authorized {
+            username: "u".into(),
+            worker: "u.w".into(),
+            at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn slow_consumer_loses_events_without_blocking() {
+        let mut b = EventsBuilder::default();
+        let mut fast = b.subscribe(
+            "fast",
+            Interest {
+                sessions: true,
+                ..Interest::default()
+            },
+            100,
+        );
+        let _slow = b.subscribe(
+            "slow",
+            Interest {
+                sessions: true,
+                ..Interest::default()
+            },
+            2,
+        );
+        let _none = b.subscribe(
+            "jobs-only",
+            Interest {
+                jobs: true,
+                ..Interest::default()
+            },
+            1,
+        );
+        let events = b.build();
+        for _ in 0..10 {
+            events.publish(authorized());
+        }
+        assert_eq!(events.dropped("slow"), 8);
+        assert_eq!(events.dropped("fast"), 0);
+        assert_eq!(events.dropped("jobs-only"), 0);
+        let mut n = 0;
+        while fast.try_recv().is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, 10);
+        assert!(
+            events.interest().sessions
+                && events.interest().jobs
+                && !events.interest().accepted_shares
+        );
+    }
+}
