@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::control::Control;
 use crate::events::EventsBuilder;
 use crate::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
 use crate::node::source::{self, SourceConfig};
@@ -64,6 +65,8 @@ pub struct Running {
     pub fatal: Arc<OnceLock<String>>,
     /// Cancelling this stops everything.
     pub shutdown: CancellationToken,
+    /// Operator controls (payouts, difficulty, reconnect).
+    pub control: Control,
 }
 
 fn payout_plan(config: &Config, solo: bool) -> PayoutPlan {
@@ -221,6 +224,14 @@ pub async fn start(
         tokio::spawn(server.run(shutdown.clone()));
     }
 
+    let control = Control::new(
+        ctx.clone(),
+        builder.clone(),
+        refresh_tx.clone(),
+        network.clone(),
+        stats.clone(),
+        solo,
+    );
     let address_check = {
         let config = config.clone();
         let fatal = fatal.clone();
@@ -258,6 +269,7 @@ pub async fn start(
         simnet,
         fatal,
         shutdown,
+        control,
     })
 }
 

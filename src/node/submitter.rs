@@ -25,13 +25,18 @@ const RETRY_DELAYS: [Duration; 4] = [
 
 /// Suffix of a block file once a bitcoind has accepted it.
 const DONE_SUFFIX: &str = ".accepted";
+/// Suffix of a block file every bitcoind rejected (kept for inspection, not resubmitted).
+const REJECTED_SUFFIX: &str = ".rejected";
 
 /// What bitcoind said about a block.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubmitOutcome {
     /// `null`: accepted.
     Accepted,
-    /// A reject string (`high-hash`, `duplicate`, …).
+    /// `"duplicate"`: bitcoind already has this block and found it valid (e.g. our first
+    /// attempt reached it before timing out, or an earlier run submitted it).
+    AlreadyKnown,
+    /// A reject string (`high-hash`, `bad-cb-amount`, …).
     Rejected(String),
     /// Never reached the node.
     Unreachable(String),
@@ -65,7 +70,8 @@ impl BlockSubmitter {
     /// Runs until the sending side closes.
     pub async fn run(self, mut rx: mpsc::UnboundedReceiver<FoundBlock>) {
         let me = Arc::new(self);
-        me.clone().resubmit_pending().await;
+        // Old blocks must not delay new ones.
+        tokio::spawn(me.clone().resubmit_pending());
         while let Some(found) = rx.recv().await {
             let me = me.clone();
             tokio::spawn(async move { me.handle(found).await });
@@ -102,6 +108,7 @@ impl BlockSubmitter {
             }));
         }
         let mut accepted = false;
+        let mut any_unreachable = false;
         for t in tasks {
             let Ok((url, outcome)) = t.await else {
                 continue;
@@ -111,21 +118,32 @@ impl BlockSubmitter {
                     accepted = true;
                     tracing::info!(height, %hash, %url, "block accepted by bitcoind");
                 }
+                SubmitOutcome::AlreadyKnown => {
+                    accepted = true;
+                    tracing::info!(height, %hash, %url, "bitcoind already has the block (duplicate)");
+                }
                 SubmitOutcome::Rejected(reason) => {
                     tracing::error!(height, %hash, %url, %reason, "block REJECTED by bitcoind");
                 }
                 SubmitOutcome::Unreachable(reason) => {
+                    any_unreachable = true;
                     tracing::error!(height, %hash, %url, %reason, "block not submitted: bitcoind unreachable");
                 }
             }
         }
-        if accepted {
+        let suffix = if accepted {
             self.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
-            let mut done = path.as_os_str().to_owned();
-            done.push(DONE_SUFFIX);
-            let _ = tokio::fs::rename(path, PathBuf::from(done)).await;
+            Some(DONE_SUFFIX)
         } else {
             self.stats.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+            // Keep a block nobody could be asked about for the next start; a block every
+            // reachable node rejected is kept for inspection only.
+            (!any_unreachable).then_some(REJECTED_SUFFIX)
+        };
+        if let Some(suffix) = suffix {
+            let mut done = path.as_os_str().to_owned();
+            done.push(suffix);
+            let _ = tokio::fs::rename(path, PathBuf::from(done)).await;
         }
         let _ = self.refresh.try_send(hash.to_string());
     }
@@ -176,6 +194,9 @@ pub async fn submit_with_retry(nodes: &NodeSet, index: usize, block_hex: &str) -
             .await
         {
             Ok(Value::Null) => return SubmitOutcome::Accepted,
+            Ok(Value::String(reason)) if reason == "duplicate" => {
+                return SubmitOutcome::AlreadyKnown
+            }
             Ok(Value::String(reason)) => return SubmitOutcome::Rejected(reason),
             Ok(other) => return SubmitOutcome::Rejected(other.to_string()),
             Err(RpcError::Node { code, message, .. }) => {

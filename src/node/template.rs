@@ -105,7 +105,7 @@ fn field(field: &'static str, reason: impl ToString) -> TemplateError {
 impl Template {
     /// Parses and checks a getblocktemplate result.
     pub fn from_json(value: serde_json::Value) -> Result<Self, TemplateError> {
-        let raw: RawTemplate = serde_json::from_value(value.clone())?;
+        let raw = RawTemplate::deserialize(&value)?;
         let previous_block_hash: BlockHash = raw
             .previousblockhash
             .parse()

@@ -64,6 +64,10 @@ pub struct ServerContext {
     /// Consumers of shares, jobs and sessions (ZMQ output, stats).
     pub events: Arc<Events>,
     client_ids: AtomicU64,
+    /// An operator-set difficulty for every miner (f64 bits; 0 = none, vardiff rules).
+    fixed_difficulty: AtomicU64,
+    /// Bumped to ask every session to send `client.reconnect` and close.
+    reconnect: tokio::sync::watch::Sender<u64>,
 }
 
 impl ServerContext {
@@ -86,7 +90,37 @@ impl ServerContext {
             blocks,
             events,
             client_ids: AtomicU64::new(0),
+            fixed_difficulty: AtomicU64::new(0),
+            reconnect: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Sets (or with `None` clears) one difficulty for every miner, applied from each
+    /// miner's next job; while set, vardiff and suggestions do not move it.
+    pub fn set_fixed_difficulty(&self, diff: Option<f64>) {
+        let bits = diff
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .map_or(0, f64::to_bits);
+        self.fixed_difficulty.store(bits, Ordering::Relaxed);
+    }
+
+    /// The operator-set difficulty, if any.
+    #[inline]
+    pub fn fixed_difficulty(&self) -> Option<f64> {
+        match self.fixed_difficulty.load(Ordering::Relaxed) {
+            0 => None,
+            bits => Some(f64::from_bits(bits)),
+        }
+    }
+
+    /// Asks every connected miner to reconnect (ckpool's `reconnect` command).
+    pub fn reconnect_all(&self) {
+        self.reconnect.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that changes when [`ServerContext::reconnect_all`] is called.
+    pub fn reconnect_requests(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reconnect.subscribe()
     }
 
     /// A number for a new session (ckpool's `clientid`), starting at 1.

@@ -1,7 +1,9 @@
 //! extranonce1 allocation: unique among live sessions (a random value can collide), and
 //! resumable by the session id a reconnecting miner (cgminer) sends back in subscribe.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -22,6 +24,11 @@ pub struct ExtranonceAllocator {
     mask: u64,
     next: AtomicU64,
     slots: DashMap<u64, Slot>,
+    /// Parked (resumable) values in the order they were parked, so expired ones are freed
+    /// without scanning the map. Only touched when a session ends or starts.
+    parked: Mutex<VecDeque<(Instant, u64)>>,
+    /// Most values parked at once: half the space, so new sessions always find room.
+    max_parked: usize,
 }
 
 /// An allocated extranonce1; its bytes are the big-endian low `len` bytes of `value`.
@@ -57,11 +64,31 @@ impl ExtranonceAllocator {
             mask,
             next: AtomicU64::new(seed),
             slots: DashMap::new(),
+            parked: Mutex::new(VecDeque::new()),
+            max_parked: usize::try_from(mask / 2).unwrap_or(usize::MAX).min(1 << 20),
+        }
+    }
+
+    /// Frees parked values older than the resume window (and the oldest beyond the cap).
+    fn expire_parked(&self, now: Instant) {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(&(since, value)) = parked.front() {
+            let expired = now.saturating_duration_since(since) > RESUME_WINDOW;
+            if !expired && parked.len() <= self.max_parked {
+                break;
+            }
+            parked.pop_front();
+            // Only if still parked from that time (not resumed, not re-parked since).
+            self.slots.remove_if(
+                &value,
+                |_, slot| matches!(slot, Slot::Resumable(t) if *t == since),
+            );
         }
     }
 
     /// A value no live session holds, or `None` if the space is exhausted.
     pub fn allocate(&self) -> Option<Extranonce1> {
+        self.expire_parked(Instant::now());
         // Bounded: the space has at least 65536 values and is rarely crowded.
         for _ in 0..65_536 {
             let value = self.next.fetch_add(1, Ordering::Relaxed) & self.mask;
@@ -105,15 +132,16 @@ impl ExtranonceAllocator {
     /// Ends a session: its value becomes resumable if it had authorized, free otherwise.
     pub fn release(&self, e: Extranonce1, resumable: bool) {
         if resumable {
-            self.slots.insert(e.value, Slot::Resumable(Instant::now()));
+            let now = Instant::now();
+            self.slots.insert(e.value, Slot::Resumable(now));
+            self.parked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back((now, e.value));
+            self.expire_parked(now);
         } else {
             self.slots.remove(&e.value);
         }
-    }
-
-    /// Number of values held (live or resumable), for stats.
-    pub fn held(&self) -> usize {
-        self.slots.len()
     }
 }
 
@@ -141,6 +169,23 @@ mod tests {
         );
         assert!(again.contains(&first));
         assert!(again.iter().all(|e| !seen.contains(e) || *e == first));
+    }
+
+    #[test]
+    fn parked_values_are_capped_and_freed() {
+        // 2-byte space: at most 32767 parked; parking more frees the oldest.
+        let a = ExtranonceAllocator::new(2, 0);
+        let all: Vec<_> = std::iter::from_fn(|| a.allocate()).take(70_000).collect();
+        assert_eq!(all.len(), 65_536);
+        for e in &all {
+            a.release(*e, true);
+        }
+        assert!(a.slots.len() <= 32_768, "{} held", a.slots.len());
+        // New sessions find room again.
+        assert!(a.allocate().is_some());
+        // The most recently parked can still be resumed; the oldest cannot.
+        assert!(a.resume(&all[65_535].hex()).is_some());
+        assert!(a.resume(&all[0].hex()).is_none());
     }
 
     #[test]

@@ -82,6 +82,8 @@ async fn serve_connection(
     let mut lines = FramedRead::new(rd, LineCodec::new(ctx.settings.max_line));
     let mut jobs = ctx.board.subscribe();
     jobs.mark_unchanged();
+    let mut reconnects = ctx.reconnect_requests();
+    reconnects.mark_unchanged();
     let mut session = Session::new(ctx.clone(), peer, listener);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
@@ -89,6 +91,15 @@ async fn serve_connection(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
+            changed = jobs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let job = jobs.borrow_and_update().clone();
+                if let Some(job) = job {
+                    session.on_new_job(job);
+                }
+            }
             line = lines.next() => {
                 if !handle_input(&mut session, line) {
                     break;
@@ -109,15 +120,7 @@ async fn serve_connection(
                     }
                 }
             }
-            changed = jobs.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let job = jobs.borrow_and_update().clone();
-                if let Some(job) = job {
-                    session.on_new_job(job);
-                }
-            }
+            Ok(()) = reconnects.changed() => session.reconnect(),
             _ = tokio::time::sleep_until(handshake_deadline), if !session.is_ready() => {
                 tracing::debug!(%peer, "no subscribe and authorize in time; closing");
                 break;

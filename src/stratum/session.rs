@@ -21,6 +21,8 @@ use crate::work::{Job, JobId, Payee, UserWork};
 pub const SENT_JOBS_KEPT: usize = 16;
 /// Consecutive unparseable lines before the connection is dropped.
 pub const MAX_BAD_LINES: u32 = 16;
+/// Worker names one connection may authorize (each costs memory and a scan per submit).
+pub const MAX_WORKERS: usize = 32;
 
 /// A job as this session was sent it.
 #[derive(Debug)]
@@ -154,7 +156,11 @@ impl Session {
             return; // a reply to our ping, or noise: nothing to answer
         };
         let was_ready = self.is_ready();
+        let mark = self.outbox.len();
         let reply = method::dispatch(self, method_name, &req.params);
+        // The reply goes before anything the method queued (e.g. a vardiff
+        // set_difficulty), as ckpool orders them.
+        let queued = self.outbox.split_off(mark);
         match reply {
             method::Reply::Result(v) => message::ok(&mut self.outbox, &req.id, v),
             method::Reply::Error(e) => message::err(&mut self.outbox, &req.id, &e),
@@ -163,6 +169,7 @@ impl Session {
             }
             method::Reply::None => {}
         }
+        self.outbox.extend_from_slice(&queued);
         if !was_ready && self.is_ready() {
             self.on_ready();
         }
@@ -199,13 +206,17 @@ impl Session {
         }
         let first = self.sent.is_empty();
         let network = job.network_difficulty;
-        let capped = self.bounds_for(Some(network)).clamp(self.difficulty);
+        // The operator's fixed difficulty overrides the bounds; a share never needs to be
+        // harder than a block either way.
+        let target = match self.ctx.fixed_difficulty() {
+            Some(fixed) => fixed.min(network),
+            None => self.bounds_for(Some(network)).clamp(self.difficulty),
+        };
         if first {
-            self.difficulty = capped;
+            self.difficulty = target;
             message::set_difficulty(&mut self.outbox, self.difficulty);
-        } else if capped != self.difficulty {
-            // A share never needs to be harder than a block.
-            self.change_difficulty(capped);
+        } else if target != self.difficulty {
+            self.apply_difficulty(target);
         }
         let work = match job.work_for(&payee) {
             Ok(w) => w,
@@ -251,8 +262,28 @@ impl Session {
         }
     }
 
+    /// A difficulty the miner asked for (suggest_difficulty, password `d=`, configure's
+    /// minimum-difficulty): it becomes the floor and, clamped, the session's difficulty.
+    pub(crate) fn apply_suggested(&mut self, d: f64) {
+        self.suggested = Some(d);
+        let clamped = self.bounds_for(None).clamp(d);
+        if self.sent.is_empty() {
+            // Not yet sent any work: it goes out with the first job.
+            self.difficulty = clamped;
+        } else {
+            self.change_difficulty(clamped);
+        }
+    }
+
     /// Sets a new difficulty now; it applies to jobs sent from here on.
+    /// Does nothing while the operator has fixed the difficulty.
     pub(crate) fn change_difficulty(&mut self, diff: f64) {
+        if self.ctx.fixed_difficulty().is_none() {
+            self.apply_difficulty(diff);
+        }
+    }
+
+    fn apply_difficulty(&mut self, diff: f64) {
         if diff == self.difficulty || !diff.is_finite() || diff <= 0.0 {
             return;
         }
@@ -269,11 +300,13 @@ impl Session {
         self.sent.iter_mut().rev().find(|s| s.job.id == id)
     }
 
-    /// Whether the handshake deadline has passed without subscribe and authorize.
-    pub fn handshake_expired(&self, now: Instant) -> bool {
-        !self.is_ready()
-            && now.saturating_duration_since(self.connected_at)
-                > self.ctx.settings.handshake_timeout
+    /// Tells the miner to reconnect (ckpool's `reconnect`); the connection closes after.
+    pub fn reconnect(&mut self) {
+        message::push_line(
+            &mut self.outbox,
+            &serde_json::json!({"id": null, "method": "client.reconnect", "params": []}),
+        );
+        self.closing = true;
     }
 
     /// The connection is gone: free or park the extranonce1.

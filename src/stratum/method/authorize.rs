@@ -14,7 +14,7 @@ use super::params;
 use crate::events::Event;
 use crate::stratum::context::Mode;
 use crate::stratum::message::StratumError;
-use crate::stratum::session::{Session, Worker};
+use crate::stratum::session::{Session, Worker, MAX_WORKERS};
 use crate::work::Payee;
 
 /// Longest username accepted (ckpool's limit).
@@ -55,11 +55,14 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
             ));
         }
     }
-    if let Some(d) = password_difficulty(password) {
-        s.suggested = Some(d);
-        s.difficulty = d;
+    let known = s.workers.iter().any(|w| &*w.name == username);
+    if !known && s.workers.len() >= MAX_WORKERS {
+        return Err(StratumError::new(24, "Too many workers on one connection"));
     }
-    if !s.workers.iter().any(|w| &*w.name == username) {
+    if let Some(d) = password_difficulty(password) {
+        s.apply_suggested(d);
+    }
+    if !known {
         let worker = Worker {
             name: Arc::from(username),
             user: Arc::from(username.split('.').next().unwrap_or(username)),

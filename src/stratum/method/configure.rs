@@ -40,10 +40,11 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
                     .get("minimum-difficulty.value")
                     .and_then(params::difficulty);
                 if let Some(d) = floor {
-                    s.suggested = Some(s.suggested.map_or(d, |x| x.max(d)));
-                    if s.difficulty < d {
-                        let clamped = s.bounds_for(None).clamp(d);
-                        s.change_difficulty(clamped);
+                    let floor = s.suggested.map_or(d, |x| x.max(d));
+                    if floor > s.difficulty {
+                        s.apply_suggested(floor);
+                    } else {
+                        s.suggested = Some(floor); // a floor only: never lowers
                     }
                 }
                 result.insert(name.into(), Value::Bool(floor.is_some()));

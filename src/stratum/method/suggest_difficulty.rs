@@ -13,12 +13,6 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
         .first()
         .and_then(params::difficulty)
         .ok_or_else(|| StratumError::other("Invalid difficulty"))?;
-    s.suggested = Some(d);
-    let clamped = s.bounds_for(None).clamp(d);
-    if s.is_ready() {
-        s.change_difficulty(clamped);
-    } else {
-        s.difficulty = clamped;
-    }
+    s.apply_suggested(d);
     Ok(Value::Bool(true))
 }
