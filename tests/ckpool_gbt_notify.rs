@@ -141,3 +141,72 @@ fn two_txns() {
 fn three_txns() {
     check_case("three-txns");
 }
+
+/// The ZMQ Workbase's coinb2/coinb3 split and header, rebuilt from the captured UserWorkbase
+/// notify's parts: our split of our own coinb2 joins back (around the user's script) to the
+/// notify coinb2, and the header has ckpool's layout.
+#[test]
+fn workbase_split_and_header_match_ckpool_layout() {
+    let path = format!(
+        "{}/tests/fixtures/ckpool/zmq/workbases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let wb: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let wb = &wb[0]["Workbase"];
+    let path = format!(
+        "{}/tests/fixtures/ckpool/zmq/userworkbases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let uwb: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let notify = &uwb[0]["UserWorkbase"]["params"];
+    let ck_coinb2 = hex::decode(notify[3].as_str().unwrap()).unwrap();
+    let outputs = coinb2_outputs(&ck_coinb2);
+
+    // The captured Workbase's template (signet-like, no transactions), built our way with
+    // the captured payee and donation and a 1 BTC donation as in the capture.
+    let mut gbt = wb["gbt"].clone();
+    for k in ["diff", "ntime", "bbversion", "nbit"] {
+        gbt.as_object_mut().unwrap().remove(k);
+    }
+    let template = Arc::new(Template::from_json(gbt).unwrap());
+    let value = template.coinbase_value as f64;
+    let builder = JobBuilder::new(
+        JobConfig {
+            nonce1_len: 4,
+            nonce2_len: 8,
+            btcsig: b"/p2poolv2/".to_vec(),
+        },
+        PayoutPlan {
+            mode: PayoutMode::Solo,
+            donation: Some(Donation {
+                script: outputs[1].script_pubkey.clone(),
+                percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
+            }),
+        },
+    );
+    let ck_coinb1 = hex::decode(wb["coinb1"].as_str().unwrap()).unwrap();
+    let (secs, nanos) = time_pushes(&ck_coinb1);
+    let at = SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos);
+    let job = builder.build(template, true, 1, at).unwrap();
+    let work = job
+        .work_for(&Payee::Solo(outputs[0].script_pubkey.clone()))
+        .unwrap();
+    assert_eq!(hex::encode(&job.coinb1), wb["coinb1"].as_str().unwrap());
+    assert_eq!(hex::encode(&work.coinb2), notify[3].as_str().unwrap());
+
+    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3().unwrap();
+    assert_eq!(hex::encode(&coinb2), wb["coinb2"].as_str().unwrap());
+    assert_eq!(hex::encode(&coinb3), wb["coinb3"].as_str().unwrap());
+
+    // Header: same layout; ntime differs (ckpool stamps its own clock), so compare with
+    // ckpool's ntime swapped in.
+    let header = job.ckpool_header_hex();
+    let ck_header = wb["header"].as_str().unwrap();
+    assert_eq!(header.len(), ck_header.len());
+    assert_eq!(
+        &header[..136],
+        &ck_header[..136],
+        "version, prevhash, merkle"
+    );
+    assert_eq!(&header[144..], &ck_header[144..], "nbits, nonce, padding");
+}

@@ -103,6 +103,47 @@ impl Job {
         Ok(self.plan.outputs(self.template.coinbase_value, payee)?)
     }
 
+    /// ckpool-solo's split of coinb2 around the first payout's script, as its ZMQ
+    /// `Workbase` carries it: `coinb2` ends with the first output's amount, and a user's
+    /// notify coinb2 is `coinb2 + varint(script length) + script + coinb3`.
+    pub fn ckpool_coinb2_coinb3(&self) -> Result<(Vec<u8>, Vec<u8>), JobError> {
+        // Amounts do not depend on the payee's script, so any solo script serves.
+        let payee = self
+            .plan
+            .shared_payee()
+            .unwrap_or_else(|| Payee::Solo(bitcoin::ScriptBuf::new()));
+        let outputs = self.payouts(&payee)?;
+        let full = outputs_and_locktime(&outputs, self.template.witness_commitment.as_ref());
+        let count_len = bitcoin::VarInt(
+            (outputs.len() + usize::from(self.template.witness_commitment.is_some())) as u64,
+        )
+        .size();
+        let first_script_len = outputs.first().map_or(0, |(s, _)| s.len());
+        let head_len = count_len + 8;
+        let script_field = bitcoin::VarInt(first_script_len as u64).size() + first_script_len;
+        let mut coinb2 = self.coinb2_head.clone();
+        coinb2.extend_from_slice(&full[..head_len.min(full.len())]);
+        let coinb3 = full[(head_len + script_field).min(full.len())..].to_vec();
+        Ok((coinb2, coinb3))
+    }
+
+    /// ckpool's `header` field: its 112-byte pre-swapped header template (version, prevhash
+    /// in notify form, zero merkle root, ntime, nbits, zero nonce, then SHA-256 padding
+    /// words), hex.
+    pub fn ckpool_header_hex(&self) -> String {
+        format!(
+            "{:08x}{}{}{:08x}{:08x}{}{}{}",
+            self.version,
+            prevhash_words_swapped(&self.prevhash),
+            "0".repeat(64),
+            self.ntime,
+            self.bits,
+            "00000000",
+            "00000080",
+            "0".repeat(56)
+        )
+    }
+
     fn build_user_work(&self, payee: &Payee) -> Result<UserWork, JobError> {
         let outputs = self.payouts(payee)?;
         let mut coinb2 = self.coinb2_head.clone();
