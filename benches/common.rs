@@ -28,6 +28,8 @@ pub fn template(transactions: usize) -> Arc<Template> {
                 txid: Txid::from_byte_array(h),
                 wtxid: Wtxid::from_byte_array(h),
                 fee: 1000,
+                weight: 560,
+                sigops: 1,
             }
         })
         .collect();

@@ -14,7 +14,37 @@ use serde_json::{Map, Value};
 use crate::node::rpc::{NodeAuth, NodeEndpoint};
 
 /// Keys this project adds to ckpool's.
-pub const OWN_KEYS: &[&str] = &["donaddress", "payouts", "network", "handshake_timeout"];
+pub const OWN_KEYS: &[&str] = &[
+    "donaddress",
+    "payouts",
+    "network",
+    "handshake_timeout",
+    "zmqpub",
+    "zmqpub_mindiff",
+    "sockdir",
+];
+
+/// ckpool keys that only matter to ckpool modes stratumd does not serve, with what they
+/// are for. They are checked for ckpool's shape and ignored with a warning.
+pub const OTHER_MODE_KEYS: &[(&str, &str)] = &[
+    ("upstream", "the upstream pool of a trusted remote (-t)"),
+    ("nodeserver", "listeners for ckpool nodes (-N)"),
+    ("trusted", "listeners for trusted remotes (-t)"),
+    ("proxy", "the upstream pools of proxy modes (-p, -P, -u)"),
+    ("redirecturl", "the redirector's targets (-R)"),
+    ("redirectport", "the redirector (-R)"),
+    ("useragent", "proxy modes (-p, -P, -u)"),
+];
+
+/// ckpool's default `highdiff`: where miners on a high-difficulty port start.
+pub const DEFAULT_HIGHDIFF: f64 = 1_000_000.0;
+
+/// A `serverurl` port above this is a high-difficulty port (ckpool's rule): miners
+/// connecting there start at `highdiff`.
+pub const HIGHDIFF_PORT_ABOVE: u16 = 4000;
+
+/// ckpool's default instance name (`-n`).
+pub const DEFAULT_NAME: &str = "ckpool";
 
 /// A config problem, naming the key.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -53,6 +83,34 @@ pub struct PayoutEntry {
     pub weight: u64,
 }
 
+/// One stratum listener from `serverurl`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Listener {
+    /// The address to bind, as configured.
+    pub addr: SocketAddr,
+    /// The configured port is above 4000: miners start at `highdiff` (ckpool's rule).
+    pub high_diff: bool,
+}
+
+impl Listener {
+    /// A listener for `addr`, high-difficulty when its configured port is above 4000.
+    pub fn new(addr: SocketAddr) -> Listener {
+        Listener {
+            addr,
+            high_diff: addr.port() > HIGHDIFF_PORT_ABOVE,
+        }
+    }
+}
+
+/// The group that owns the unix sockets (ckpool's `-g`), resolved at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketGroup {
+    /// The group name given.
+    pub name: String,
+    /// Its numeric id.
+    pub gid: u32,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -76,6 +134,23 @@ pub struct Config {
     pub serverurl: Vec<SocketAddr>,
     /// Lowest difficulty.
     pub mindiff: f64,
+    /// Where miners on a high-difficulty port (above 4000) start; ckpool's default 1,000,000.
+    pub highdiff: f64,
+    /// Most connected clients at once, `None` for no limit (ckpool: 0 or absent).
+    pub maxclients: Option<usize>,
+    /// Our ZMQ PUB endpoint for events (e.g. `tcp://*:8881`); off when `None`.
+    pub zmqpub: Option<String>,
+    /// Lowest share difficulty published as a Share message on `zmqpub` (0 = all).
+    pub zmqpub_mindiff: f64,
+    /// Instance name (ckpool's `-n`, default `ckpool`): names the default socket
+    /// directory `/tmp/<name>` and the daemon's log file `<logdir>/<name>.log`.
+    pub name: String,
+    /// Socket directory set by `-s` or our `sockdir` key; see [`Config::socket_dir`].
+    pub sockdir: Option<PathBuf>,
+    /// Group owning the unix sockets (ckpool's `-g`); the process's group when `None`.
+    pub group: Option<SocketGroup>,
+    /// Log every share (ckpool's `-L`).
+    pub log_shares: bool,
     /// First difficulty.
     pub startdiff: f64,
     /// Highest difficulty, `None` for none.
@@ -114,6 +189,14 @@ impl Default for Config {
             version_mask: 0x1fff_e000,
             serverurl: vec![SocketAddr::from(([0, 0, 0, 0], 3333))],
             mindiff: 1.0,
+            highdiff: DEFAULT_HIGHDIFF,
+            maxclients: None,
+            zmqpub: None,
+            zmqpub_mindiff: 0.0,
+            name: DEFAULT_NAME.to_string(),
+            sockdir: None,
+            group: None,
+            log_shares: false,
             startdiff: 42.0,
             maxdiff: None,
             logdir: PathBuf::from("logs"),
@@ -255,6 +338,58 @@ fn parse_serverurl(v: &Value) -> Result<Vec<SocketAddr>, ConfigError> {
     Ok(out)
 }
 
+fn is_string_array(v: &Value) -> bool {
+    matches!(v, Value::Array(a) if a.iter().all(Value::is_string))
+}
+
+/// ckpool's shape for a key of a mode stratumd does not serve, or `None` when anything goes.
+fn other_mode_shape_ok(key: &str, v: &Value) -> Option<(bool, &'static str)> {
+    match key {
+        "upstream" => Some((v.is_string(), "a \"host:port\" string")),
+        "nodeserver" | "trusted" | "redirecturl" => {
+            Some((is_string_array(v), "an array of \"host:port\" strings"))
+        }
+        "proxy" => Some((
+            matches!(v, Value::Array(a) if a.iter().all(|p| {
+                p.get("url").is_some_and(Value::is_string)
+                    && p.get("auth").is_some_and(Value::is_string)
+            })),
+            "an array of {\"url\", \"auth\", \"pass\"} objects",
+        )),
+        _ => None,
+    }
+}
+
+fn other_mode_warnings(map: &Map<String, Value>, warnings: &mut Vec<String>) {
+    for (key, what) in OTHER_MODE_KEYS {
+        let Some(v) = map.get(*key) else { continue };
+        if v.is_null() {
+            continue;
+        }
+        let mut w = format!(
+            "config key `{key}` is for {what}, a ckpool mode stratumd does not serve; ignored"
+        );
+        if let Some((false, shape)) = other_mode_shape_ok(key, v) {
+            w.push_str(&format!(" (and ckpool expects {shape})"));
+        }
+        warnings.push(w);
+    }
+}
+
+fn parse_zmq_endpoint(key: &'static str, s: &str) -> Result<String, ConfigError> {
+    const SCHEMES: &[&str] = &["tcp://", "ipc://", "inproc://", "pgm://", "epgm://"];
+    let rest = SCHEMES.iter().find_map(|p| s.strip_prefix(p));
+    match rest {
+        Some(r) if !r.is_empty() => Ok(s.to_string()),
+        _ => Err(invalid(
+            key,
+            format!(
+                "`{s}` is not a ZMQ endpoint like \"tcp://*:8881\" or \"ipc:///tmp/stratumd.pub\""
+            ),
+        )),
+    }
+}
+
 fn parse_network(s: &str) -> Result<Network, ConfigError> {
     match s {
         "main" | "mainnet" | "bitcoin" => Ok(Network::Bitcoin),
@@ -350,6 +485,12 @@ impl Config {
         if let Some(d) = positive_diff(&map, "startdiff")? {
             c.startdiff = d;
         }
+        if let Some(d) = positive_diff(&map, "highdiff")? {
+            c.highdiff = d;
+        }
+        if let Some(n) = integer_in(&map, "maxclients", 0, i64::from(i32::MAX))? {
+            c.maxclients = (n > 0).then_some(n as usize);
+        }
         match number(&map, "maxdiff")? {
             Some(d) if d < 0.0 => {
                 return Err(invalid("maxdiff", "must be 0 (no maximum) or above"))
@@ -362,6 +503,14 @@ impl Config {
                 return Err(invalid(
                     "maxdiff",
                     format!("{max} is below mindiff {}", c.mindiff),
+                ));
+            }
+        }
+        if let Some(max) = c.maxdiff {
+            if c.highdiff > max {
+                c.warnings.push(format!(
+                    "`highdiff` {} is above `maxdiff` {max}: high-difficulty ports start at {max}",
+                    c.highdiff
                 ));
             }
         }
@@ -407,6 +556,31 @@ impl Config {
         if let Some(s) = integer_in(&map, "handshake_timeout", 1, 86_400)? {
             c.handshake_timeout = Duration::from_secs(s as u64);
         }
+        if let Some(s) = string(&map, "zmqpub")? {
+            if !s.is_empty() {
+                c.zmqpub = Some(parse_zmq_endpoint("zmqpub", &s)?);
+            }
+        }
+        match number(&map, "zmqpub_mindiff")? {
+            Some(d) if d < 0.0 => {
+                return Err(invalid(
+                    "zmqpub_mindiff",
+                    format!("must be 0 (publish every share) or above, got {d}"),
+                ))
+            }
+            Some(d) => c.zmqpub_mindiff = d,
+            None => {}
+        }
+        if let Some(s) = string(&map, "sockdir")? {
+            if s.is_empty() {
+                return Err(invalid(
+                    "sockdir",
+                    "must be a directory path; leave it out for /tmp/<name>",
+                ));
+            }
+            c.sockdir = Some(PathBuf::from(s));
+        }
+        other_mode_warnings(&map, &mut c.warnings);
         if !solo && c.btcaddress.is_none() && c.payouts.is_empty() {
             return Err(invalid(
                 "btcaddress",
@@ -417,6 +591,31 @@ impl Config {
             c.check_network(network)?;
         }
         Ok(c)
+    }
+
+    /// The stratum listeners, in `serverurl` order, each marked high-difficulty when its
+    /// configured port is above 4000.
+    pub fn listeners(&self) -> Vec<Listener> {
+        self.serverurl.iter().copied().map(Listener::new).collect()
+    }
+
+    /// The difficulty a new miner on `listener` starts at: `startdiff`, or `highdiff` on a
+    /// high-difficulty port when that is higher (ckpool's rule), capped at `maxdiff`.
+    pub fn start_diff_for(&self, listener: &Listener) -> f64 {
+        let d = if listener.high_diff {
+            self.startdiff.max(self.highdiff)
+        } else {
+            self.startdiff
+        };
+        self.maxdiff.map_or(d, |max| d.min(max))
+    }
+
+    /// The socket directory (pid file, unix sockets): `-s`, else our `sockdir` key, else
+    /// ckpool's `/tmp/<name>`.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.sockdir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/tmp").join(&self.name))
     }
 
     /// Checks every configured address belongs to `network`.
@@ -564,5 +763,156 @@ mod tests {
             NodeAuth::Cookie("/var/lib/bitcoind/.cookie".into())
         );
         assert!(Config::parse(r#"{"btcd": [{"url": "x"}]}"#, true).is_err());
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse(text, true).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn highdiff_default_range_and_listeners() {
+        let c = Config::parse("{}", true).unwrap();
+        assert_eq!(c.highdiff, 1_000_000.0);
+        let c = Config::parse(
+            r#"{"highdiff": 0.5, "serverurl": ["127.0.0.1:3333", "127.0.0.1:4000", "127.0.0.1:4001"]}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(c.highdiff, 0.5);
+        let l = c.listeners();
+        assert_eq!(
+            l.iter().map(|l| l.high_diff).collect::<Vec<_>>(),
+            [false, false, true]
+        );
+        assert_eq!(l[2].addr.port(), 4001);
+        // startdiff 42 is above highdiff 0.5: the higher one wins.
+        assert_eq!(c.start_diff_for(&l[2]), 42.0);
+        let c = Config::parse(r#"{"serverurl": "127.0.0.1:5000", "maxdiff": 5000}"#, true).unwrap();
+        let l = c.listeners();
+        assert_eq!(c.start_diff_for(&l[0]), 5000.0);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("`highdiff`")),
+            "{:?}",
+            c.warnings
+        );
+        let c = Config::parse(r#"{"serverurl": "127.0.0.1:5000"}"#, true).unwrap();
+        assert_eq!(c.start_diff_for(&c.listeners()[0]), 1_000_000.0);
+        for bad in [
+            r#"{"highdiff": 0}"#,
+            r#"{"highdiff": -3}"#,
+            r#"{"highdiff": "x"}"#,
+        ] {
+            let e = err(bad);
+            assert!(e.contains("`highdiff`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn maxclients_default_and_range() {
+        assert_eq!(Config::parse("{}", true).unwrap().maxclients, None);
+        assert_eq!(
+            Config::parse(r#"{"maxclients": 0}"#, true)
+                .unwrap()
+                .maxclients,
+            None
+        );
+        assert_eq!(
+            Config::parse(r#"{"maxclients": 250}"#, true)
+                .unwrap()
+                .maxclients,
+            Some(250)
+        );
+        for bad in [
+            r#"{"maxclients": -1}"#,
+            r#"{"maxclients": 2.5}"#,
+            r#"{"maxclients": "10"}"#,
+            r#"{"maxclients": 99999999999}"#,
+        ] {
+            let e = err(bad);
+            assert!(
+                e.contains("`maxclients`") && e.contains("whole number"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn zmqpub_keys() {
+        let c = Config::parse("{}", true).unwrap();
+        assert_eq!(c.zmqpub, None);
+        assert_eq!(c.zmqpub_mindiff, 0.0);
+        let c = Config::parse(
+            r#"{"zmqpub": "tcp://*:8881", "zmqpub_mindiff": 0.25}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(c.zmqpub.as_deref(), Some("tcp://*:8881"));
+        assert_eq!(c.zmqpub_mindiff, 0.25);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            Config::parse(r#"{"zmqpub": ""}"#, true).unwrap().zmqpub,
+            None
+        );
+        assert!(err(r#"{"zmqpub": "localhost:8881"}"#).contains("`zmqpub`"));
+        assert!(err(r#"{"zmqpub": "tcp://"}"#).contains("`zmqpub`"));
+        assert!(err(r#"{"zmqpub": 8881}"#).contains("`zmqpub`"));
+        let e = err(r#"{"zmqpub_mindiff": -1}"#);
+        assert!(e.contains("`zmqpub_mindiff`") && e.contains("0"), "{e}");
+        assert!(err(r#"{"zmqpub_mindiff": "big"}"#).contains("`zmqpub_mindiff`"));
+    }
+
+    #[test]
+    fn sockdir_and_name() {
+        let mut c = Config::parse("{}", true).unwrap();
+        assert_eq!(c.name, "ckpool");
+        assert_eq!(c.socket_dir(), PathBuf::from("/tmp/ckpool"));
+        c.name = "pool2".into();
+        assert_eq!(c.socket_dir(), PathBuf::from("/tmp/pool2"));
+        let c = Config::parse(r#"{"sockdir": "/run/stratumd"}"#, true).unwrap();
+        assert_eq!(c.socket_dir(), PathBuf::from("/run/stratumd"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(err(r#"{"sockdir": ""}"#).contains("`sockdir`"));
+        assert!(err(r#"{"sockdir": 1}"#).contains("`sockdir`"));
+    }
+
+    #[test]
+    fn other_mode_keys_are_accepted_with_a_warning() {
+        let c = Config::parse(
+            r#"{"upstream": "pool.example:3333",
+                "nodeserver": ["0.0.0.0:3335"],
+                "trusted": ["0.0.0.0:3336"],
+                "proxy": [{"url": "pool.example:3333", "auth": "user", "pass": "x"}],
+                "redirecturl": ["other.example:3333"],
+                "redirectport": 3334,
+                "useragent": ["cgminer"]}"#,
+            true,
+        )
+        .unwrap();
+        for (key, _) in OTHER_MODE_KEYS {
+            let w = c
+                .warnings
+                .iter()
+                .find(|w| w.contains(&format!("`{key}`")))
+                .unwrap_or_else(|| panic!("no warning for {key}: {:?}", c.warnings));
+            assert!(w.contains("does not serve"), "{w}");
+            assert!(!w.contains("expects"), "{w}");
+        }
+        // A shape ckpool would not read is still only a warning, saying what ckpool expects.
+        let c = Config::parse(r#"{"nodeserver": "0.0.0.0:3335", "proxy": {}}"#, true).unwrap();
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("`nodeserver`") && w.contains("array of")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.contains("`proxy`") && w.contains("\"url\"")));
+    }
+
+    #[test]
+    fn btcsig_truncated_to_38_bytes() {
+        let c = Config::parse(&format!(r#"{{"btcsig": "{}"}}"#, "x".repeat(50)), true).unwrap();
+        assert_eq!(c.btcsig.len(), 38);
+        assert!(c.warnings.iter().any(|w| w.contains("`btcsig`")));
     }
 }

@@ -1,6 +1,8 @@
 //! The `stratumd` binary: ckpool's command line, plus `--simnet`, `--demo` and the
 //! `simnet` subcommand.
 
+mod instance;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,15 +21,59 @@ use stratumd::demo::{self, DemoOptions};
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
-    /// ckpool.conf to read (ckpool's -c).
+    /// Config file to read; <NAME>.conf (ckpool.conf) by default.
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
-    /// Solo mining: each miner's coinbase pays the address it authorizes as (ckpool's -B).
+    /// Solo mining: each miner's coinbase pays the address it authorizes as.
     #[arg(short = 'B', long = "btcsolo")]
     btcsolo: bool,
-    /// Log level as ckpool's -l: 0 (emergency) to 7 (debug); 5 (notice) by default.
+    /// Fork to the background; logs go to <logdir>/<NAME>.log.
+    #[arg(short = 'D', long = "daemonise")]
+    daemonise: bool,
+    /// Group owning the unix sockets (default: the process's group).
+    #[arg(short = 'g', long = "group")]
+    group: Option<String>,
+    /// Take over from a running instance. stratumd does not inherit its listening
+    /// sockets: this stops it as -k does.
+    #[arg(short = 'H', long = "handover")]
+    handover: bool,
+    /// Kill an old instance with the same socket directory, found by its pid file.
+    #[arg(short = 'k', long = "killold")]
+    killold: bool,
+    /// Log every share.
+    #[arg(short = 'L', long = "log-shares")]
+    log_shares: bool,
+    /// Log level: 0 (emergency) to 7 (debug); 5 (notice) by default.
     #[arg(short = 'l', long = "loglevel", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=7))]
     loglevel: u8,
+    /// Instance name: the default socket directory is /tmp/<NAME> and the default config
+    /// <NAME>.conf.
+    #[arg(short = 'n', long = "name", default_value = stratumd::config::DEFAULT_NAME)]
+    name: String,
+    /// Socket directory holding the pid file main.pid (default /tmp/<NAME>).
+    #[arg(short = 's', long = "sockdir")]
+    sockdir: Option<PathBuf>,
+    /// Less output: warnings and errors only on the console.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// ckpool's node mode: not served by stratumd.
+    #[arg(short = 'N', long = "node")]
+    node: bool,
+    /// ckpool's passthrough mode: not served by stratumd.
+    #[arg(short = 'P', long = "passthrough")]
+    passthrough: bool,
+    /// ckpool's proxy mode: not served by stratumd.
+    #[arg(short = 'p', long = "proxy")]
+    proxy: bool,
+    /// ckpool's redirector mode: not served by stratumd.
+    #[arg(short = 'R', long = "redirector")]
+    redirector: bool,
+    /// ckpool's trusted remote mode: not served by stratumd.
+    #[arg(short = 't', long = "trusted")]
+    trusted: bool,
+    /// ckpool's user proxy mode: not served by stratumd.
+    #[arg(short = 'u', long = "userproxy")]
+    userproxy: bool,
     /// Run against an in-process simnet instead of the configured bitcoinds.
     #[arg(long)]
     simnet: bool,
@@ -75,8 +121,9 @@ enum Command {
     },
 }
 
-fn init_logging(level: u8) {
+fn init_logging(level: u8, quiet: bool) {
     let filter = match level {
+        _ if quiet => "warn",
         0..=3 => "error",
         4 => "warn",
         5 | 6 => "info",
@@ -92,20 +139,149 @@ fn init_logging(level: u8) {
         .init();
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.loglevel);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The ckpool mode a flag asks for, when it is one stratumd does not serve.
+fn unserved_mode(cli: &Cli) -> Option<(&'static str, &'static str)> {
+    [
+        (cli.proxy, "proxy", "-p/--proxy"),
+        (cli.passthrough, "passthrough", "-P/--passthrough"),
+        (cli.node, "node", "-N/--node"),
+        (cli.redirector, "redirector", "-R/--redirector"),
+        (cli.userproxy, "userproxy", "-u/--userproxy"),
+        (cli.trusted, "trusted remote", "-t/--trusted"),
+    ]
+    .into_iter()
+    .find_map(|(on, mode, flag)| on.then_some((mode, flag)))
+}
+
+fn build_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(r) => r,
+        Ok(r) => Some(r),
         Err(e) => {
             eprintln!("stratumd: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some((mode, flag)) = unserved_mode(&cli) {
+        eprintln!(
+            "stratumd: ckpool's {mode} mode ({flag}) is not served by stratumd; \
+             it runs ckpool's pool mode and solo mode (-B) only"
+        );
+        return ExitCode::FAILURE;
+    }
+    if let Some(Command::Simnet { .. }) = cli.command {
+        init_logging(cli.loglevel, cli.quiet);
+        let Some(runtime) = build_runtime() else {
+            return ExitCode::FAILURE;
+        };
+        return runtime.block_on(run_simnet(cli));
+    }
+    let Some(simnet_difficulty) = simnet_difficulty(&cli) else {
+        return ExitCode::FAILURE;
+    };
+    let mut config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    config.name = cli.name.clone();
+    if cli.sockdir.is_some() {
+        config.sockdir = cli.sockdir.clone();
+    }
+    config.log_shares = cli.log_shares;
+    if let Some(g) = &cli.group {
+        match instance::resolve_group(g) {
+            Ok(g) => config.group = Some(g),
+            Err(e) => {
+                eprintln!("stratumd: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let sockdir = config.socket_dir();
+    // simnet and demo runs (tests, trying things out) share no pid file unless asked to.
+    let manage_instance = !(cli.simnet || cli.demo)
+        || cli.sockdir.is_some()
+        || config.sockdir.is_some()
+        || cli.killold
+        || cli.handover
+        || cli.daemonise
+        || cli.name != stratumd::config::DEFAULT_NAME;
+    let mut replaced = None;
+    if manage_instance {
+        match instance::manage_old_instance(&sockdir, cli.killold || cli.handover) {
+            Ok(instance::OldInstance::Replaced(pid)) => replaced = Some(pid),
+            Ok(instance::OldInstance::None) => {}
+            Err(e) => {
+                eprintln!("stratumd: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if cli.daemonise {
+        let log_file = config.logdir.join(format!("{}.log", config.name));
+        if let Err(e) = instance::daemonise(&log_file) {
+            eprintln!("stratumd: {e}");
             return ExitCode::FAILURE;
         }
+    }
+    let pid_file = if manage_instance {
+        match instance::PidFile::write(&sockdir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("stratumd: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
     };
-    runtime.block_on(run(cli))
+    init_logging(cli.loglevel, cli.quiet);
+    tracing::info!(
+        "{} starting, pid {}, socket directory {}",
+        config.name,
+        std::process::id(),
+        sockdir.display()
+    );
+    if let Some(pid) = replaced {
+        tracing::warn!("stopped the old instance, pid {pid}");
+    }
+    if cli.handover {
+        tracing::warn!(
+            "-H: listening sockets are not handed over; the old instance was stopped as with -k"
+        );
+    }
+    if let Some(g) = &config.group {
+        tracing::info!("unix sockets group {} (gid {})", g.name, g.gid);
+    }
+    let Some(runtime) = build_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let code = runtime.block_on(run(cli, config, simnet_difficulty));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    drop(pid_file);
+    code
+}
+
+/// Reads the config: `-c`, else `<name>.conf` (ckpool's default), else the demo's.
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
+    let solo = cli.btcsolo || cli.demo;
+    match &cli.config {
+        Some(path) => Config::load(path, solo).map_err(|e| {
+            eprintln!("stratumd: {e}");
+            ExitCode::FAILURE
+        }),
+        None if cli.demo => Ok(demo_config()),
+        None => Config::load(&PathBuf::from(format!("{}.conf", cli.name)), solo).map_err(|e| {
+            eprintln!("stratumd: {e} (use -c to name the config file)");
+            ExitCode::FAILURE
+        }),
+    }
 }
 
 /// simnet's block difficulty with --simnet: blocks in about a second for one CPU miner.
@@ -117,8 +293,9 @@ fn valid_difficulty(d: f64) -> bool {
     d.is_finite() && d > 0.0
 }
 
-async fn run(cli: Cli) -> ExitCode {
-    if let Some(Command::Simnet {
+/// The `simnet` subcommand: simnet alone.
+async fn run_simnet(cli: Cli) -> ExitCode {
+    let Some(Command::Simnet {
         rpc,
         zmq,
         difficulty,
@@ -126,52 +303,61 @@ async fn run(cli: Cli) -> ExitCode {
         user,
         password,
     }) = cli.command
-    {
-        if !valid_difficulty(difficulty) {
-            eprintln!("stratumd simnet: --difficulty must be a number above 0");
-            return ExitCode::FAILURE;
-        }
-        let config = stratumd::node::simnet::SimnetConfig {
-            rpc_bind: rpc,
-            zmq_bind: zmq,
-            difficulty,
-            transactions_per_template: txs,
-            auth: stratumd::node::simnet::SimnetAuth::UserPass { user, password },
-        };
-        return match stratumd::node::simnet::run_standalone(config).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("stratumd simnet: {e}");
-                ExitCode::FAILURE
-            }
-        };
+    else {
+        return ExitCode::FAILURE;
+    };
+    if !valid_difficulty(difficulty) {
+        eprintln!("stratumd simnet: --difficulty must be a number above 0");
+        return ExitCode::FAILURE;
     }
-    let simnet_difficulty = cli.simnet_difficulty.unwrap_or(if cli.demo {
+    let config = stratumd::node::simnet::SimnetConfig {
+        rpc_bind: rpc,
+        zmq_bind: zmq,
+        difficulty,
+        transactions_per_template: txs,
+        auth: stratumd::node::simnet::SimnetAuth::UserPass { user, password },
+    };
+    match stratumd::node::simnet::run_standalone(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stratumd simnet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// simnet's difficulty for `--simnet`/`--demo`, `None` (after saying why) when invalid.
+fn simnet_difficulty(cli: &Cli) -> Option<f64> {
+    let d = cli.simnet_difficulty.unwrap_or(if cli.demo {
         DEMO_DIFFICULTY
     } else {
         SIMNET_DIFFICULTY
     });
-    if !valid_difficulty(simnet_difficulty) {
+    if valid_difficulty(d) {
+        Some(d)
+    } else {
         eprintln!("stratumd: --simnet-difficulty must be a number above 0");
-        return ExitCode::FAILURE;
+        None
     }
-    let config = match &cli.config {
-        Some(path) => match Config::load(path, cli.btcsolo || cli.demo) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("stratumd: {e}");
-                return ExitCode::FAILURE;
+}
+
+/// Waits for SIGINT or SIGTERM (what `-k` sends); `term` is registered before start-up so
+/// an early SIGTERM is not lost.
+async fn stop_signal(term: Option<tokio::signal::unix::Signal>) {
+    match term {
+        Some(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-        },
-        None if cli.demo => demo_config(),
-        None => match Config::load(std::path::Path::new("ckpool.conf"), cli.btcsolo) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("stratumd: {e} (use -c to name the config file)");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config, simnet_difficulty: f64) -> ExitCode {
     if cli.demo {
         let opts = DemoOptions {
             miners: cli.demo_miners.max(1),
@@ -193,6 +379,13 @@ async fn run(cli: Cli) -> ExitCode {
             }
         };
     }
+    let term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!("cannot watch for SIGTERM: {e}");
+            None
+        }
+    };
     let simnet = cli.simnet.then_some(SimnetOptions {
         difficulty: simnet_difficulty,
         transactions: cli.simnet_txs,
@@ -205,7 +398,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = stop_signal(term) => tracing::info!("shutting down"),
         _ = running.shutdown.cancelled() => {}
     }
     running.shutdown.cancel();

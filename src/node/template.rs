@@ -33,6 +33,10 @@ pub struct TemplateTransaction {
     pub wtxid: Wtxid,
     /// Fee in satoshis, as bitcoind reports it.
     pub fee: u64,
+    /// Block weight it takes (computed from `data`).
+    pub weight: u64,
+    /// Signature-operation cost, as bitcoind reports it (0 when not reported).
+    pub sigops: u64,
 }
 
 /// A parsed `getblocktemplate` result.
@@ -69,6 +73,8 @@ struct RawTx {
     hash: Option<String>,
     #[serde(default)]
     fee: u64,
+    #[serde(default)]
+    sigops: u64,
 }
 
 #[derive(Deserialize)]
@@ -130,10 +136,12 @@ impl Template {
                 }
             }
             transactions.push(TemplateTransaction {
+                weight: parsed.weight().to_wu(),
                 data,
                 txid,
                 wtxid,
                 fee: tx.fee,
+                sigops: tx.sigops,
             });
         }
         let coinbaseaux_flags = match raw.coinbaseaux.and_then(|a| a.flags) {

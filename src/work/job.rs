@@ -9,6 +9,7 @@ use bitcoin::pow::Target;
 use dashmap::DashMap;
 
 use super::coinbase::{build_coinb1_and_tail, outputs_and_locktime, CoinbaseError, ScriptSigParts};
+use super::fit::{fit_template, output_sigops_cost, CoinbaseCost};
 use super::job_id::{JobId, JobIdAllocator};
 use super::merkle::coinbase_branch;
 use super::notify::{notify_line, prevhash_words_swapped, NotifyFields};
@@ -211,6 +212,32 @@ impl JobBuilder {
         &self.config
     }
 
+    /// The largest coinbase any payee of `plan` gets: pool mode's shared one, or in solo mode
+    /// one paying a 34-byte script (the longest standard one) with a P2PKH's sigops.
+    fn coinbase_cost(
+        &self,
+        plan: &PayoutPlan,
+        template: &Template,
+        fixed_len: usize,
+    ) -> Result<CoinbaseCost, JobError> {
+        let (payee, extra_sigops) = match plan.shared_payee() {
+            Some(p) => (p, 0),
+            None => (Payee::Solo(bitcoin::ScriptBuf::from_bytes(vec![0; 34])), 4),
+        };
+        let outputs = plan.outputs(template.coinbase_value, &payee)?;
+        let tail = outputs_and_locktime(&outputs, template.witness_commitment.as_ref());
+        let size = fixed_len + self.config.nonce1_len + self.config.nonce2_len + tail.len();
+        let sigops_cost = outputs
+            .iter()
+            .map(|(s, _)| output_sigops_cost(s))
+            .sum::<u64>()
+            + extra_sigops;
+        Ok(CoinbaseCost {
+            size: size as u64,
+            sigops_cost,
+        })
+    }
+
     /// Builds a job from `template` at wall-clock time `now`.
     pub fn build(
         &self,
@@ -231,8 +258,12 @@ impl JobBuilder {
             extranonce_len: self.config.nonce1_len + self.config.nonce2_len,
             btcsig: &self.config.btcsig,
         })?;
-        let target = Target::from_compact(template.bits).to_le_bytes();
         let plan = self.plan();
+        let template = fit_template(
+            &template,
+            self.coinbase_cost(&plan, &template, coinb1.len() + coinb2_head.len())?,
+        );
+        let target = Target::from_compact(template.bits).to_le_bytes();
         let job = Job {
             id: self.ids.next(secs),
             clean,
