@@ -170,7 +170,12 @@ pub async fn start(
         },
         payout_plan(&config, solo),
     ));
-    let events = Arc::new(EventsBuilder::default().build());
+    #[allow(unused_mut)]
+    let mut events = EventsBuilder::default();
+    // [consumers: subscribe here] Each consumer registers its interest and gets a receiver.
+    // [zmq_out subscribe]
+    // [stats subscribe]
+    let events = Arc::new(events.build());
     let (block_tx, block_rx) = mpsc::unbounded_channel();
     let (refresh_tx, refresh_rx) = mpsc::channel(16);
 
@@ -192,12 +197,12 @@ pub async fn start(
             mode: if solo { Mode::Solo } else { Mode::Pool },
             version_mask: config.version_mask,
             mindiff: config.mindiff,
-            startdiff: config.startdiff,
             maxdiff: config.maxdiff,
             nonce2_len: config.nonce2length,
             max_line: crate::stratum::codec::DEFAULT_MAX_LINE,
             handshake_timeout: config.handshake_timeout,
             write_timeout: Duration::from_secs(10),
+            max_clients: config.maxclients,
         },
         board.clone(),
         ExtranonceAllocator::new(config.nonce1length, seed),
@@ -208,8 +213,9 @@ pub async fn start(
     ));
 
     let mut stratum_addrs = Vec::new();
-    for addr in &config.serverurl {
-        let server = StratumServer::bind(*addr, ctx.clone())
+    for listener in config.listeners() {
+        let addr = &listener.addr;
+        let server = StratumServer::bind(*addr, config.start_diff_for(&listener), ctx.clone())
             .await
             .map_err(|source| AppError::Bind {
                 addr: *addr,
@@ -261,6 +267,11 @@ pub async fn start(
         refresh_rx,
         shutdown.clone(),
     ));
+
+    // [consumers: spawn here]
+    // [zmq_out spawn]
+    // [stats spawn]
+    // [control socket spawn]
 
     Ok(Running {
         stratum_addrs,

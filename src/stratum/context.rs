@@ -32,8 +32,6 @@ pub struct StratumSettings {
     pub version_mask: u32,
     /// Lowest difficulty (ckpool `mindiff`, fractional allowed).
     pub mindiff: f64,
-    /// First difficulty (ckpool `startdiff`).
-    pub startdiff: f64,
     /// Highest difficulty (ckpool `maxdiff`; `None` = no cap).
     pub maxdiff: Option<f64>,
     /// Bytes of extranonce2 miners roll.
@@ -44,6 +42,8 @@ pub struct StratumSettings {
     pub handshake_timeout: Duration,
     /// How long a write to a miner may block before the miner is dropped.
     pub write_timeout: Duration,
+    /// Most connections served at once (ckpool `maxclients`); `None` = no limit.
+    pub max_clients: Option<usize>,
 }
 
 /// Shared by all sessions of one server.

@@ -23,16 +23,23 @@ pub struct StratumServer {
     listener: TcpListener,
     /// The address as configured (ckpool reports it as a share's `createinet`).
     configured: SocketAddr,
+    /// Difficulty new miners on this listener start at (ckpool: `highdiff` above port 4000).
+    startdiff: f64,
     ctx: Arc<ServerContext>,
 }
 
 impl StratumServer {
-    /// Binds `addr` (port 0 picks a free port).
-    pub async fn bind(addr: SocketAddr, ctx: Arc<ServerContext>) -> std::io::Result<Self> {
+    /// Binds `addr` (port 0 picks a free port); miners here start at `startdiff`.
+    pub async fn bind(
+        addr: SocketAddr,
+        startdiff: f64,
+        ctx: Arc<ServerContext>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         Ok(StratumServer {
             listener,
             configured: addr,
+            startdiff,
             ctx,
         })
     }
@@ -54,9 +61,20 @@ impl StratumServer {
                     let ctx = self.ctx.clone();
                     let shutdown = shutdown.clone();
                     let listener = self.configured;
+                    let startdiff = self.startdiff;
+                    let open = ctx.stats.connections.load(Ordering::Relaxed);
+                    if ctx
+                        .settings
+                        .max_clients
+                        .is_some_and(|max| open >= max as u64)
+                    {
+                        tokio::spawn(refuse(stream, peer, ctx.settings.write_timeout));
+                        continue;
+                    }
                     tokio::spawn(async move {
                         ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
-                        serve_connection(stream, peer, listener, ctx.clone(), shutdown).await;
+                        serve_connection(stream, peer, listener, startdiff, ctx.clone(), shutdown)
+                            .await;
                         ctx.stats.connections.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
@@ -74,6 +92,7 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     listener: SocketAddr,
+    startdiff: f64,
     ctx: Arc<ServerContext>,
     shutdown: CancellationToken,
 ) {
@@ -84,7 +103,7 @@ async fn serve_connection(
     jobs.mark_unchanged();
     let mut reconnects = ctx.reconnect_requests();
     reconnects.mark_unchanged();
-    let mut session = Session::new(ctx.clone(), peer, listener);
+    let mut session = Session::new(ctx.clone(), peer, listener, startdiff);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
     loop {
@@ -143,6 +162,14 @@ async fn serve_connection(
     }
     let _ = wr.shutdown().await;
     session.end();
+}
+
+/// Past `maxclients`: one error line, then close (ckpool drops such connections silently).
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, timeout: std::time::Duration) {
+    tracing::warn!(%peer, "maxclients reached; refusing connection");
+    let line = b"{\"id\":null,\"result\":null,\"error\":[20,\"Server full (maxclients)\",null]}\n";
+    let _ = tokio::time::timeout(timeout, stream.write_all(line)).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Feeds one framing result to the session; false when the connection must close.

@@ -87,9 +87,13 @@ pub struct Session {
 
 impl Session {
     /// A fresh session for a connection from `peer`.
-    pub fn new(ctx: Arc<ServerContext>, peer: SocketAddr, listener: SocketAddr) -> Self {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        peer: SocketAddr,
+        listener: SocketAddr,
+        startdiff: f64,
+    ) -> Self {
         let now = Instant::now();
-        let startdiff = ctx.settings.startdiff;
         let client_id = ctx.next_client_id();
         Session {
             ctx,
