@@ -16,6 +16,9 @@ use super::template::Template;
 use crate::events::{Event, Events};
 use crate::work::{JobBoard, JobBuilder};
 
+/// The longest a miner may go without hearing from us.
+pub const MAX_SILENCE: Duration = Duration::from_secs(55);
+
 /// How the source polls and refreshes.
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
@@ -88,7 +91,17 @@ pub async fn run(
     src.refresh(false).await;
     let mut poll = tokio::time::interval(config.blockpoll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut update = tokio::time::interval(config.update_interval);
+    // Some firmware treats a minute of silence as a dead pool: never wait longer than 55 s.
+    let every = config.update_interval.min(MAX_SILENCE);
+    if every < config.update_interval {
+        tracing::warn!(
+            "update_interval {}s is above {}s; fresh work is sent every {}s so miners never see a minute of silence",
+            config.update_interval.as_secs(),
+            MAX_SILENCE.as_secs(),
+            MAX_SILENCE.as_secs()
+        );
+    }
+    let mut update = tokio::time::interval(every);
     update.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     update.reset();
     loop {
@@ -209,30 +222,28 @@ impl Source {
     /// Fetches a template and publishes a job. On failure, a timed refresh re-issues the
     /// last template with a fresh time so miners still hear from us.
     async fn refresh(&mut self, timed: bool) {
-        let fetched = self.nodes.get_block_template(self.signet).await;
-        let template = match fetched {
-            Ok(v) => match Template::from_json(v) {
-                Ok(t) => Arc::new(t),
-                Err(e) => {
-                    tracing::error!("unusable block template: {e}");
-                    return;
-                }
-            },
+        let fetched = match self.nodes.get_block_template(self.signet).await {
+            Ok(v) => Template::from_json(v).map(Arc::new).map_err(|e| {
+                tracing::error!("unusable block template: {e}");
+            }),
             Err(e) => {
                 self.log_error("getblocktemplate failed", &e);
-                match (&self.last, timed) {
-                    (Some(last), true) => {
-                        let mut t = (**last).clone();
-                        let now = SystemTime::now()
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .map(|d| d.as_secs() as u32)
-                            .unwrap_or(t.curtime);
-                        t.curtime = t.curtime.max(now);
-                        Arc::new(t)
-                    }
-                    _ => return,
-                }
+                Err(())
             }
+        };
+        let template = match (fetched, &self.last, timed) {
+            (Ok(t), _, _) => t,
+            // A timed refresh always sends something: the last template, time updated.
+            (Err(()), Some(last), true) => {
+                let mut t = (**last).clone();
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as u32)
+                    .unwrap_or(t.curtime);
+                t.curtime = t.curtime.max(now);
+                Arc::new(t)
+            }
+            (Err(()), _, _) => return,
         };
         let clean = self
             .last
