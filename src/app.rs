@@ -173,8 +173,11 @@ pub async fn start(
     #[allow(unused_mut)]
     let mut events = EventsBuilder::default();
     // [consumers: subscribe here] Each consumer registers its interest and gets a receiver.
-    // [zmq_out subscribe]
-    // [stats subscribe]
+    let zmq_rx = crate::zmq_out::subscribe(&mut events, &config);
+    let stats_rx = events.subscribe("stats", crate::stats::files::INTEREST, 65_536);
+    let sharelog_rx = config
+        .log_shares
+        .then(|| events.subscribe("sharelog", crate::stats::sharelog::INTEREST, 65_536));
     let events = Arc::new(events.build());
     let (block_tx, block_rx) = mpsc::unbounded_channel();
     let (refresh_tx, refresh_rx) = mpsc::channel(16);
@@ -269,9 +272,28 @@ pub async fn start(
     ));
 
     // [consumers: spawn here]
-    // [zmq_out spawn]
-    // [stats spawn]
+    crate::zmq_out::start(zmq_rx, &config, solo)?;
+    let resumable_sessions: crate::stats::files::DisconnectedCount = {
+        let ctx = ctx.clone();
+        Arc::new(move || ctx.extranonces.resumable() as u64)
+    };
+    crate::stats::files::spawn(
+        stats_rx,
+        crate::stats::files::StatsSettings {
+            logdir: config.logdir.clone(),
+            interval: config.stats_interval,
+        },
+        stats.clone(),
+        resumable_sessions,
+        shutdown.clone(),
+    );
+    if let Some(rx) = sharelog_rx {
+        if let Err(e) = crate::stats::sharelog::spawn(rx, config.logdir.clone()) {
+            tracing::error!("cannot start the share log: {e}");
+        }
+    }
     // [control socket spawn]
+    crate::control::socket::spawn_for(&config, control.clone(), shutdown.clone())?;
 
     Ok(Running {
         stratum_addrs,

@@ -22,6 +22,7 @@ pub const OWN_KEYS: &[&str] = &[
     "zmqpub",
     "zmqpub_mindiff",
     "sockdir",
+    "stats_interval",
 ];
 
 /// ckpool keys that only matter to ckpool modes stratumd does not serve, with what they
@@ -169,6 +170,8 @@ pub struct Config {
     pub network: Option<Network>,
     /// Seconds a connection has to subscribe and authorize.
     pub handshake_timeout: Duration,
+    /// How often the stats files are written (our `stats_interval`, seconds; ckpool: 60).
+    pub stats_interval: Duration,
     /// Non-fatal remarks (unknown keys, adjusted values) to log at start.
     pub warnings: Vec<String>,
 }
@@ -206,6 +209,7 @@ impl Default for Config {
             payouts: Vec::new(),
             network: None,
             handshake_timeout: Duration::from_secs(60),
+            stats_interval: Duration::from_secs(60),
             warnings: Vec::new(),
         }
     }
@@ -556,6 +560,9 @@ impl Config {
         if let Some(s) = integer_in(&map, "handshake_timeout", 1, 86_400)? {
             c.handshake_timeout = Duration::from_secs(s as u64);
         }
+        if let Some(s) = integer_in(&map, "stats_interval", 1, 86_400)? {
+            c.stats_interval = Duration::from_secs(s as u64);
+        }
         if let Some(s) = string(&map, "zmqpub")? {
             if !s.is_empty() {
                 c.zmqpub = Some(parse_zmq_endpoint("zmqpub", &s)?);
@@ -696,6 +703,23 @@ mod tests {
         assert_eq!(c.blockpoll, Duration::from_millis(100));
         assert_eq!(c.update_interval, Duration::from_secs(30));
         assert_eq!(c.maxdiff, None);
+    }
+
+    #[test]
+    fn stats_interval_is_whole_seconds() {
+        let c = Config::parse("{}", true).unwrap();
+        assert_eq!(c.stats_interval, Duration::from_secs(60));
+        let c = Config::parse(r#"{"stats_interval": 2}"#, true).unwrap();
+        assert_eq!(c.stats_interval, Duration::from_secs(2));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        for bad in [
+            r#"{"stats_interval": 0}"#,
+            r#"{"stats_interval": 1.5}"#,
+            r#"{"stats_interval": "60"}"#,
+        ] {
+            let e = Config::parse(bad, true).unwrap_err();
+            assert!(e.to_string().contains("`stats_interval`"), "{e}");
+        }
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum Event {
         job: Arc<Job>,
         /// The payee-specific coinb2 and notify.
         work: Arc<UserWork>,
+        /// Whether the user was sent the `clean_jobs=true` line.
+        clean: bool,
         /// Who got it.
         username: Arc<str>,
     },

@@ -16,3 +16,4 @@ pub mod share;
 pub mod stats;
 pub mod stratum;
 pub mod work;
+pub mod zmq_out;

@@ -121,7 +121,7 @@ enum Command {
     },
 }
 
-fn init_logging(level: u8, quiet: bool) {
+fn init_logging(level: u8, quiet: bool) -> stratumd::control::commands::LogLevelSetter {
     let filter = match level {
         _ if quiet => "warn",
         0..=3 => "error",
@@ -132,11 +132,19 @@ fn init_logging(level: u8, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{filter},bitcoincore_rpc=warn"))
     });
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.init();
+    Box::new(move |level| {
+        let filter = stratumd::control::commands::log_filter(level);
+        handle
+            .reload(tracing_subscriber::EnvFilter::new(filter))
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The ckpool mode a flag asks for, when it is one stratumd does not serve.
@@ -176,7 +184,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     if let Some(Command::Simnet { .. }) = cli.command {
-        init_logging(cli.loglevel, cli.quiet);
+        let _ = init_logging(cli.loglevel, cli.quiet);
         let Some(runtime) = build_runtime() else {
             return ExitCode::FAILURE;
         };
@@ -241,7 +249,7 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    init_logging(cli.loglevel, cli.quiet);
+    stratumd::control::commands::install_log_level_setter(init_logging(cli.loglevel, cli.quiet));
     tracing::info!(
         "{} starting, pid {}, socket directory {}",
         config.name,

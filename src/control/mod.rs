@@ -14,6 +14,9 @@ use crate::stratum::ServerContext;
 use crate::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
 use crate::work::JobBuilder;
 
+pub mod commands;
+pub mod socket;
+
 /// Most payout outputs a control request may set.
 pub const MAX_PAYOUTS: usize = 500;
 

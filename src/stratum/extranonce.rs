@@ -129,6 +129,14 @@ impl ExtranonceAllocator {
         }
     }
 
+    /// Sessions that ended and may still be resumed (ckpool's disconnected sessions).
+    pub fn resumable(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s.value(), Slot::Resumable(t) if t.elapsed() <= RESUME_WINDOW))
+            .count()
+    }
+
     /// Ends a session: its value becomes resumable if it had authorized, free otherwise.
     pub fn release(&self, e: Extranonce1, resumable: bool) {
         if resumable {

@@ -160,8 +160,9 @@ async fn serve_connection(
             break;
         }
     }
-    let _ = wr.shutdown().await;
+    // Release the session first: once the miner sees the close it may resume right away.
     session.end();
+    let _ = wr.shutdown().await;
 }
 
 /// Past `maxclients`: one error line, then close (ckpool drops such connections silently).

@@ -229,12 +229,30 @@ impl Session {
                 return;
             }
         };
-        let line = if first || job.clean {
+        // Clean when the previous block changed since this session's last job, even if the
+        // board's clean job was replaced before this session saw it.
+        let clean = first
+            || job.clean
+            || self
+                .sent
+                .back()
+                .is_none_or(|s| s.job.generation != job.generation);
+        let line = if clean {
             &work.notify_clean
         } else {
             &work.notify
         };
         self.outbox.extend_from_slice(line);
+        if self.ctx.events.interest().user_notifies {
+            if let Some(w) = self.workers.first() {
+                self.ctx.events.publish(Event::UserNotify {
+                    job: job.clone(),
+                    work: work.clone(),
+                    clean,
+                    username: w.user.clone(),
+                });
+            }
+        }
         if self.sent.len() == SENT_JOBS_KEPT {
             self.sent.pop_front();
         }

@@ -1,4 +1,15 @@
-//! Server-wide counters, read by the demo's status line and (later) the stats files.
+//! Server-wide counters, read by the demo's status line, and ckpool's stats files and share
+//! logs:
+//!
+//! - [`accounting`]: ckpool's per-pool, per-user and per-worker share accounting (decaying
+//!   hashrates, share totals, best shares, connected workers), fed by [`crate::events`].
+//! - [`files`]: writes `<logdir>/pool/pool.status` and `<logdir>/users/<user>` every interval
+//!   and at shutdown, and logs found blocks as ckpool does.
+//! - [`sharelog`]: the `-L` share log, one line per share in ckpool's layout.
+
+pub mod accounting;
+pub mod files;
+pub mod sharelog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,0 +1,434 @@
+//! ckpool's stats files, which third-party dashboards read: `<logdir>/pool/pool.status` and
+//! `<logdir>/users/<user>`, written every interval (ckpool: 60 s) and at shutdown, each
+//! atomically (a temporary file in the same directory, then a rename, so a reader never
+//! sees half a file). The pool's rolling averages are updated 32 times per interval, as
+//! ckpool's `statsupdate` does. At start the files of an earlier run are read back
+//! (ckpool's `read_poolstats` and `read_userstats`), so totals and best shares carry on.
+//!
+//! Found blocks are logged to the main log as ckpool's `block_solve` and `block_reject`
+//! do: `Solved and confirmed block <height> by <worker>` once bitcoind accepted it, or
+//! `Submitted, but rejected block <height>`. ckpool keeps no other record of them (the
+//! block itself is archived by the submitter under `<logdir>/blocks/`).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ckpool_compat::stats::{
+    parse_pool_status, parse_user_stats, pool_status_text, user_stats_text,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::accounting::{unix_secs, Accounting, Report};
+use super::sharelog::JobHeights;
+use super::Stats;
+use crate::events::{Event, Interest};
+
+/// The events the stats files need.
+pub const INTEREST: Interest = Interest {
+    jobs: true,
+    user_notifies: false,
+    accepted_shares: true,
+    rejected_shares: true,
+    sessions: true,
+};
+
+/// ckpool's stats interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Pool averages are updated this many times per interval (ckpool: every 1.875 s).
+const UPDATES_PER_INTERVAL: u32 = 32;
+
+/// Counts resumable (disconnected) sessions for `pool.status`'s `Disconnected`.
+pub type DisconnectedCount = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Whether `name` can be a file name under `users/` (it comes from miners).
+fn safe_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes a [`Report`]: `pool/pool.status` and one `users/<user>` per user.
+pub fn write_report(logdir: &Path, report: &Report) -> std::io::Result<()> {
+    let users = logdir.join("users");
+    std::fs::create_dir_all(&users)?;
+    for (name, stats) in &report.users {
+        if !safe_file_name(name) {
+            tracing::debug!(
+                user = name,
+                "user name cannot be a file name; stats not written"
+            );
+            continue;
+        }
+        write_atomic(&users.join(name), &user_stats_text(stats))?;
+    }
+    let pool = logdir.join("pool");
+    std::fs::create_dir_all(&pool)?;
+    let p = &report.pool;
+    write_atomic(
+        &pool.join("pool.status"),
+        &pool_status_text(&p.counts, &p.hashrates, &p.shares),
+    )
+}
+
+/// Reads an earlier run's files back into `acc` (missing or unreadable ones are skipped).
+pub fn restore(acc: &mut Accounting, logdir: &Path, now: f64) {
+    if let Ok(text) = std::fs::read_to_string(logdir.join("pool").join("pool.status")) {
+        match parse_pool_status(&text) {
+            Ok(status) => acc.restore_pool(&status, now),
+            Err(e) => tracing::info!("cannot read the old pool.status: {e}"),
+        }
+    }
+    let Ok(dir) = std::fs::read_dir(logdir.join("users")) else {
+        return;
+    };
+    let mut users = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| safe_file_name(n)) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        match parse_user_stats(&text) {
+            Ok(stats) => {
+                acc.restore_user(name, &stats, now);
+                users += 1;
+            }
+            Err(e) => tracing::info!(user = name, "cannot read old user stats: {e}"),
+        }
+    }
+    if users > 0 {
+        tracing::info!("loaded the stats of {users} users");
+    }
+}
+
+/// Where and how often.
+#[derive(Debug, Clone)]
+pub struct StatsSettings {
+    /// The pool's logdir.
+    pub logdir: PathBuf,
+    /// How often the files are written.
+    pub interval: Duration,
+}
+
+/// A block solve seen in the shares, waiting for the submitter's verdict.
+#[derive(Debug)]
+struct PendingBlock {
+    height: u32,
+    worker: Arc<str>,
+}
+
+struct Writer {
+    acc: Accounting,
+    logdir: PathBuf,
+    disconnected: DisconnectedCount,
+    counters: Arc<Stats>,
+    jobs: JobHeights,
+    pending: VecDeque<PendingBlock>,
+    seen_accepted: u64,
+    seen_rejected: u64,
+}
+
+impl Writer {
+    fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::Job(job) => self.jobs.add(job.id, job.template.height),
+            Event::Share(rec) if rec.is_block => {
+                let height = self
+                    .jobs
+                    .height(rec.job_id)
+                    .or_else(|| self.jobs.current().map(|c| c.1))
+                    .unwrap_or(0);
+                tracing::warn!(
+                    "Possible block solve diff {:.6} at height {height} by {}",
+                    rec.sdiff,
+                    rec.worker
+                );
+                self.pending.push_back(PendingBlock {
+                    height,
+                    worker: rec.worker.clone(),
+                });
+            }
+            _ => {}
+        }
+        self.acc.on_event(event);
+    }
+
+    /// Matches the submitter's verdicts (in order) with the solves seen.
+    fn check_blocks(&mut self) {
+        let accepted = self.counters.blocks_accepted.load(Ordering::Relaxed);
+        let rejected = self.counters.blocks_rejected.load(Ordering::Relaxed);
+        for _ in self.seen_accepted..accepted {
+            match self.pending.pop_front() {
+                Some(b) => {
+                    tracing::warn!("Solved and confirmed block {} by {}", b.height, b.worker)
+                }
+                None => tracing::warn!("Solved and confirmed block"),
+            }
+            self.acc.reset_bestshares();
+        }
+        for _ in self.seen_rejected..rejected {
+            match self.pending.pop_front() {
+                Some(b) => tracing::warn!("Submitted, but rejected block {}", b.height),
+                None => tracing::warn!("Submitted, but rejected block"),
+            }
+        }
+        self.seen_accepted = accepted;
+        self.seen_rejected = rejected;
+    }
+
+    fn report(&mut self) -> Report {
+        self.acc
+            .report(unix_secs(SystemTime::now()), (self.disconnected)())
+    }
+
+    fn write_now(&mut self) {
+        let report = self.report();
+        if let Err(e) = write_report(&self.logdir, &report) {
+            tracing::error!(logdir = %self.logdir.display(), "cannot write stats files: {e}");
+        }
+    }
+}
+
+/// Writes the files one last time when the task ends, also when the runtime drops it at
+/// shutdown without polling it again.
+struct FinalWrite(Option<Writer>);
+
+impl Drop for FinalWrite {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.as_mut() {
+            w.acc.update_pool(unix_secs(SystemTime::now()));
+            w.write_now();
+        }
+    }
+}
+
+/// Starts the stats writer: it accounts every event from `rx`, writes the files every
+/// `settings.interval`, and once more when `shutdown` is cancelled or the task is dropped.
+/// `counters` tells it when the submitter got a verdict on a block.
+pub fn spawn(
+    mut rx: mpsc::Receiver<Event>,
+    settings: StatsSettings,
+    counters: Arc<Stats>,
+    disconnected: DisconnectedCount,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let now = unix_secs(SystemTime::now());
+    let mut acc = Accounting::new(now);
+    restore(&mut acc, &settings.logdir, now);
+    let seen_accepted = counters.blocks_accepted.load(Ordering::Relaxed);
+    let seen_rejected = counters.blocks_rejected.load(Ordering::Relaxed);
+    let writer = Writer {
+        acc,
+        logdir: settings.logdir,
+        disconnected,
+        counters,
+        jobs: JobHeights::default(),
+        pending: VecDeque::new(),
+        seen_accepted,
+        seen_rejected,
+    };
+    let tick = (settings.interval / UPDATES_PER_INTERVAL).max(Duration::from_millis(1));
+    tokio::spawn(async move {
+        let mut guard = FinalWrite(Some(writer));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks_to_write: u32 = 0;
+        loop {
+            let Some(w) = guard.0.as_mut() else { return };
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                event = rx.recv() => match event {
+                    Some(event) => w.on_event(&event),
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    // ckpool writes first, then updates the averages 32 times.
+                    if ticks_to_write == 0 {
+                        ticks_to_write = UPDATES_PER_INTERVAL;
+                        let report = w.report();
+                        let logdir = w.logdir.clone();
+                        let written =
+                            tokio::task::spawn_blocking(move || write_report(&logdir, &report))
+                                .await;
+                        match written {
+                            Ok(Err(e)) => tracing::error!(
+                                "cannot write stats files under {}: {e}",
+                                w.logdir.display()
+                            ),
+                            Err(e) => tracing::error!("stats writer failed: {e}"),
+                            Ok(Ok(())) => {}
+                        }
+                    }
+                    ticks_to_write -= 1;
+                    // Events that arrived meanwhile count in this update.
+                    while let Ok(event) = rx.try_recv() {
+                        w.on_event(&event);
+                    }
+                    w.acc.update_pool(unix_secs(SystemTime::now()));
+                    w.check_blocks();
+                }
+            }
+        }
+        // Shutdown: account what is still queued, then the guard writes the last files.
+        if let Some(w) = guard.0.as_mut() {
+            while let Ok(event) = rx.try_recv() {
+                w.on_event(&event);
+            }
+            w.check_blocks();
+        }
+        drop(guard);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EventsBuilder, ShareRecord};
+    use ckpool_compat::stats::parse_suffixed;
+    use std::time::Instant;
+
+    fn share(worker: &str, diff: f64) -> ShareRecord {
+        ShareRecord {
+            job_id: crate::work::JobId(1),
+            client_id: 1,
+            extranonce1: [0; 8],
+            extranonce1_len: 4,
+            extranonce2: [0; 16],
+            extranonce2_len: 8,
+            nonce: 0,
+            ntime: 0,
+            diff,
+            sdiff: diff * 3.0,
+            hash: [0; 32],
+            result: Ok(()),
+            is_block: false,
+            at: SystemTime::now(),
+            listener: "127.0.0.1:3333".parse().unwrap(),
+            worker: worker.into(),
+            username: "u".into(),
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            agent: "test".into(),
+        }
+    }
+
+    /// Polls `cond` until it holds or 20 s pass.
+    async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn read_user(dir: &Path) -> Option<ckpool_compat::stats::UserStats> {
+        let text = std::fs::read_to_string(dir.join("users").join("u")).ok()?;
+        Some(parse_user_stats(&text).expect("users/u parses"))
+    }
+
+    #[tokio::test]
+    async fn writes_parseable_files_every_interval_and_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = EventsBuilder::default();
+        let rx = b.subscribe("stats", INTEREST, 1024);
+        let events = b.build();
+        let shutdown = CancellationToken::new();
+        let counters = Arc::new(Stats::default());
+        let handle = spawn(
+            rx,
+            StatsSettings {
+                logdir: dir.path().to_path_buf(),
+                interval: Duration::from_millis(200),
+            },
+            counters,
+            Arc::new(|| 5),
+            shutdown.clone(),
+        );
+        events.publish(Event::Authorized {
+            username: "u".into(),
+            worker: "u.rig".into(),
+            at: SystemTime::now(),
+        });
+        for _ in 0..3 {
+            events.publish(Event::Share(share("u.rig", 2.0)));
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        let status = dir.path().join("pool").join("pool.status");
+        eventually("accepted shares in pool.status", || {
+            std::fs::read_to_string(&status)
+                .ok()
+                .and_then(|t| parse_pool_status(&t).ok())
+                .is_some_and(|s| s.shares.accepted == 6)
+        })
+        .await;
+        let s = parse_pool_status(&std::fs::read_to_string(&status).unwrap()).unwrap();
+        assert_eq!((s.counts.users, s.counts.workers), (1, 1));
+        assert_eq!(s.counts.disconnected, 5);
+        assert!(s.shares.sps1m > 0.0);
+        assert!(parse_suffixed(&s.hashrates.hashrate1m).unwrap() > 0.0);
+        let u = read_user(dir.path()).expect("users/u written");
+        assert_eq!((u.shares, u.workers, u.bestever), (6, 1, 6));
+        assert_eq!(u.bestshare, 6.0);
+        assert_eq!(u.worker.len(), 1);
+        assert_eq!(u.worker[0].workername, "u.rig");
+        assert!(u.lastshare > 0 && u.authorised > 0);
+        // Byte for byte what ckpool_compat writes.
+        let text = std::fs::read_to_string(dir.path().join("users").join("u")).unwrap();
+        assert_eq!(text, user_stats_text(&u));
+
+        // A share just before shutdown is in the last files.
+        events.publish(Event::Share(share("u.rig", 4.0)));
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), handle)
+            .await
+            .expect("writer stops")
+            .expect("writer did not panic");
+        let u = read_user(dir.path()).unwrap();
+        assert_eq!(u.shares, 10);
+        let s = parse_pool_status(&std::fs::read_to_string(&status).unwrap()).unwrap();
+        assert_eq!(s.shares.accepted, 10);
+        // No temporary files are left behind.
+        for sub in ["users", "pool"] {
+            for e in std::fs::read_dir(dir.path().join(sub)).unwrap() {
+                let name = e.unwrap().file_name();
+                assert!(!name.to_string_lossy().ends_with(".tmp"), "{name:?}");
+            }
+        }
+
+        // A restart carries the totals on.
+        let mut acc = Accounting::new(unix_secs(SystemTime::now()));
+        restore(&mut acc, dir.path(), unix_secs(SystemTime::now()));
+        assert_eq!(acc.pool.accounted_diff, 10.0);
+        assert_eq!(acc.user("u").unwrap().shares, 10.0);
+    }
+
+    #[test]
+    fn hostile_user_names_are_not_files() {
+        for bad in ["", ".", "..", "../x", "a/b", ".hidden"] {
+            assert!(!safe_file_name(bad), "{bad}");
+        }
+        assert!(safe_file_name(
+            "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+        ));
+    }
+}

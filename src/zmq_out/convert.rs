@@ -1,0 +1,486 @@
+//! Pure conversion of server [`Event`]s into ckpool-solo's ZMQ messages, kept apart from the
+//! socket so that every field can be checked against the captured samples without a network.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::Address;
+use ckpool_compat::zmq::{createdate, Gbt, Merkle, Share, Txn, UserWorkbase, Workbase, ZmqMessage};
+use serde_json::{Map, Value};
+
+use crate::events::{Event, ShareRecord};
+use crate::work::{Job, JobError, JobId, Payee};
+
+/// Jobs remembered for workbase dedupe and for user workbases built at share time: as many
+/// as a session accepts shares on, so this holds no template the sessions do not.
+const RECENT_JOBS: usize = 16;
+/// (job, user) pairs remembered so each user's notify is published once per job.
+const USER_WORKBASES_KEPT: usize = 65_536;
+
+/// ckpool's `Workbase` for `job`: the template as bitcoind sent it plus ckpool's additions,
+/// so a subscriber can rebuild the header of any share on this job.
+pub fn workbase(job: &Job) -> Result<Workbase, JobError> {
+    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3()?;
+    let t = &job.template;
+    let mut template: Map<String, Value> = match &t.raw {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    // The four keys ckpool appends come last, as in its output.
+    for k in ["diff", "ntime", "bbversion", "nbit"] {
+        template.remove(k);
+    }
+    // A template fitted beside a large coinbase lost its last transactions: republish what
+    // the job really holds, so `gbt` agrees with `txns` and `merkles`.
+    let raw_txs = template
+        .get("transactions")
+        .and_then(Value::as_array)
+        .map(Vec::len);
+    if raw_txs.is_some_and(|n| n != t.transactions.len()) {
+        if let Some(Value::Array(txs)) = template.get_mut("transactions") {
+            txs.truncate(t.transactions.len());
+        }
+        template.insert("coinbasevalue".into(), Value::from(t.coinbase_value));
+        if let Some(wc) = &t.witness_commitment {
+            template.insert(
+                "default_witness_commitment".into(),
+                Value::from(hex::encode(wc.as_bytes())),
+            );
+        }
+    }
+    Ok(Workbase {
+        gbt: Gbt {
+            template,
+            diff: job.network_difficulty,
+            ntime: format!("{:08x}", job.ntime),
+            bbversion: format!("{:08x}", job.version),
+            nbit: format!("{:08x}", job.bits),
+        },
+        workinfoid: job.id.0,
+        txns: t
+            .transactions
+            .iter()
+            .map(|tx| Txn {
+                txid: tx.txid.to_string(),
+                data: hex::encode(&tx.data),
+            })
+            .collect(),
+        merkles: job
+            .merkle_branch
+            .iter()
+            .map(|m| Merkle {
+                merkle: hex::encode(m),
+            })
+            .collect(),
+        coinb1: hex::encode(&job.coinb1),
+        coinb2: hex::encode(coinb2),
+        coinb3: hex::encode(coinb3),
+        header: job.ckpool_header_hex(),
+    })
+}
+
+/// ckpool's `UserWorkbase` from the exact `mining.notify` line a user was sent; `None` when
+/// the line is not a notify with 9 params (it always is: we serialized it).
+pub fn user_workbase(job_id: JobId, notify_line: &[u8]) -> Option<UserWorkbase> {
+    let v: Value = serde_json::from_slice(notify_line).ok()?;
+    let params = v.get("params")?.as_array()?.clone();
+    if params.len() != 9 {
+        return None;
+    }
+    Some(UserWorkbase {
+        params,
+        id: Value::Null,
+        method: "mining.notify".into(),
+        workinfoid: job_id.0,
+    })
+}
+
+/// ckpool's `Share` for an accepted share record.
+pub fn share(rec: &ShareRecord) -> Share {
+    let since = rec
+        .at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut hash = rec.hash;
+    hash.reverse();
+    Share {
+        workinfoid: rec.job_id.0,
+        clientid: rec.client_id,
+        enonce1: hex::encode(rec.extranonce1()),
+        nonce2: hex::encode(rec.extranonce2()),
+        nonce: format!("{:08x}", rec.nonce),
+        ntime: format!("{:08x}", rec.ntime),
+        diff: rec.diff,
+        sdiff: rec.sdiff,
+        hash: hex::encode(hash),
+        result: rec.result.is_ok(),
+        errn: 0,
+        createdate: createdate(since.as_secs(), since.subsec_nanos()),
+        createby: "code".into(),
+        createcode: "parse_submit".into(),
+        createinet: rec.listener.to_string(),
+        workername: rec.worker.to_string(),
+        username: rec.username.to_string(),
+        address: rec.peer.ip().to_string(),
+        agent: rec.agent.to_string(),
+    }
+}
+
+/// Turns the event stream into the message stream, with ckpool's ordering guarantees: a
+/// job's `Workbase` precedes its `UserWorkbase`s, a user's `UserWorkbase` precedes that
+/// user's `Share`s on the job, and each is published once.
+#[derive(Debug)]
+pub struct Converter {
+    mindiff: f64,
+    solo: bool,
+    jobs: VecDeque<Arc<Job>>,
+    users: HashSet<(JobId, Arc<str>)>,
+    users_order: VecDeque<(JobId, Arc<str>)>,
+}
+
+impl Converter {
+    /// A converter publishing shares of difficulty `mindiff` and above (`zmqpub_mindiff`);
+    /// `solo` says how a user's payee follows from the username (ckpool `-B`).
+    pub fn new(mindiff: f64, solo: bool) -> Self {
+        Converter {
+            mindiff,
+            solo,
+            jobs: VecDeque::with_capacity(RECENT_JOBS),
+            users: HashSet::new(),
+            users_order: VecDeque::new(),
+        }
+    }
+
+    /// Appends the messages `event` produces to `out` (none, one, or several).
+    pub fn on_event(&mut self, event: Event, out: &mut Vec<ZmqMessage>) {
+        match event {
+            Event::Job(job) => self.on_job(&job, out),
+            Event::UserNotify {
+                job,
+                work,
+                clean,
+                username,
+            } => {
+                self.on_job(&job, out);
+                let line = if clean {
+                    &work.notify_clean
+                } else {
+                    &work.notify
+                };
+                self.on_user(&job, line, username, out);
+            }
+            Event::Share(rec) => self.on_share(&rec, out),
+            Event::Authorized { .. } | Event::Disconnected { .. } => {}
+        }
+    }
+
+    fn on_job(&mut self, job: &Arc<Job>, out: &mut Vec<ZmqMessage>) {
+        if self.jobs.iter().any(|j| j.id == job.id) {
+            return;
+        }
+        if self.jobs.len() == RECENT_JOBS {
+            self.jobs.pop_front();
+        }
+        self.jobs.push_back(job.clone());
+        match workbase(job) {
+            Ok(wb) => out.push(ZmqMessage::Workbase(wb)),
+            Err(e) => tracing::error!(job = %job.id, "zmqpub: no Workbase for job: {e}"),
+        }
+    }
+
+    fn on_user(
+        &mut self,
+        job: &Job,
+        notify_line: &[u8],
+        username: Arc<str>,
+        out: &mut Vec<ZmqMessage>,
+    ) {
+        let key = (job.id, username);
+        if self.users.contains(&key) {
+            return;
+        }
+        if self.users_order.len() == USER_WORKBASES_KEPT {
+            if let Some(old) = self.users_order.pop_front() {
+                self.users.remove(&old);
+            }
+        }
+        self.users.insert(key.clone());
+        self.users_order.push_back(key);
+        match user_workbase(job.id, notify_line) {
+            Some(uwb) => out.push(ZmqMessage::UserWorkbase(uwb)),
+            None => tracing::error!(job = %job.id, "zmqpub: unreadable notify line"),
+        }
+    }
+
+    /// The payee a session of `username` mines for, as authorize derives it.
+    fn payee_of(&self, username: &str) -> Option<Payee> {
+        if !self.solo {
+            return Some(Payee::Pool);
+        }
+        // The session already checked the address against the chain.
+        let addr: Address<NetworkUnchecked> = username.parse().ok()?;
+        Some(Payee::Solo(addr.assume_checked().script_pubkey()))
+    }
+
+    fn on_share(&mut self, rec: &ShareRecord, out: &mut Vec<ZmqMessage>) {
+        if rec.result.is_err() || rec.diff < self.mindiff {
+            return;
+        }
+        // A user whose notify was not announced (no UserNotify event reached us) gets it
+        // now, before the share that needs it: the same work the session serves.
+        if !self.users.contains(&(rec.job_id, rec.username.clone())) {
+            let job = self.jobs.iter().find(|j| j.id == rec.job_id).cloned();
+            let work = job.as_ref().and_then(|j| {
+                let payee = self.payee_of(&rec.username)?;
+                j.work_for(&payee).ok()
+            });
+            if let (Some(job), Some(work)) = (job, work) {
+                self.on_user(&job, &work.notify, rec.username.clone(), out);
+            }
+        }
+        out.push(ZmqMessage::Share(share(rec)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bitcoin::consensus::Decodable;
+    use bitcoin::{TxOut, VarInt};
+    use ckpool_compat::zmq::to_json_line;
+
+    use super::*;
+    use crate::node::template::Template;
+    use crate::work::job::JobConfig;
+    use crate::work::payout::{Donation, PayoutMode, PayoutPlan};
+    use crate::work::JobBuilder;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/ckpool/zmq/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// The (seconds, nanoseconds) pushes after height and flags in ckpool's coinb1.
+    fn time_pushes(coinb1: &[u8]) -> (u32, u32) {
+        let mut i = 4 + 1 + 32 + 4 + 1;
+        let mut push = || {
+            let len = coinb1[i] as usize;
+            let v = coinb1[i + 1..i + 1 + len]
+                .iter()
+                .rev()
+                .fold(0u32, |a, x| (a << 8) | u32::from(*x));
+            i += 1 + len;
+            v
+        };
+        let (_height, _flags) = (push(), push());
+        (push(), push())
+    }
+
+    /// The captured Workbase's template built our way for the captured payee (solo, the
+    /// capture's donation), at the capture's coinbase time, as a non-clean job.
+    fn captured_job() -> (Arc<Job>, Payee, Value, Value) {
+        let wb = fixture("workbases.json")[0]["Workbase"].clone();
+        let uwb = fixture("userworkbases.json")[0]["UserWorkbase"].clone();
+        let ck_coinb2 = hex::decode(uwb["params"][3].as_str().unwrap()).unwrap();
+        let mut r = &ck_coinb2[22..];
+        let n = VarInt::consensus_decode(&mut r).unwrap().0;
+        let outputs: Vec<TxOut> = (0..n)
+            .map(|_| TxOut::consensus_decode(&mut r).unwrap())
+            .collect();
+        let mut gbt = wb["gbt"].clone();
+        for k in ["diff", "ntime", "bbversion", "nbit"] {
+            gbt.as_object_mut().unwrap().remove(k);
+        }
+        let template = Arc::new(Template::from_json(gbt).unwrap());
+        let value = template.coinbase_value as f64;
+        let builder = JobBuilder::new(
+            JobConfig {
+                nonce1_len: 4,
+                nonce2_len: 8,
+                btcsig: b"/p2poolv2/".to_vec(),
+            },
+            PayoutPlan {
+                mode: PayoutMode::Solo,
+                donation: Some(Donation {
+                    script: outputs[1].script_pubkey.clone(),
+                    percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
+                }),
+            },
+        );
+        let (secs, nanos) = time_pushes(&hex::decode(wb["coinb1"].as_str().unwrap()).unwrap());
+        let at = SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos);
+        let job = Arc::new(builder.build(template, false, 1, at).unwrap());
+        (job, Payee::Solo(outputs[0].script_pubkey.clone()), wb, uwb)
+    }
+
+    /// Our Workbase matches the captured one field by field; the only differences are the
+    /// ones that come from the clock (workinfoid) and from float rounding of `diff`.
+    #[test]
+    fn workbase_matches_capture() {
+        let (job, _, ck, _) = captured_job();
+        let ours = serde_json::to_value(workbase(&job).unwrap()).unwrap();
+        for k in ["txns", "merkles", "coinb1", "coinb2", "coinb3", "header"] {
+            assert_eq!(ours[k], ck[k], "{k}");
+        }
+        assert_eq!(ours["workinfoid"].as_u64(), Some(job.id.0));
+        let (o, c) = (
+            ours["gbt"].as_object().unwrap(),
+            ck["gbt"].as_object().unwrap(),
+        );
+        assert_eq!(
+            o.keys().collect::<Vec<_>>(),
+            c.keys().collect::<Vec<_>>(),
+            "gbt keys and their order"
+        );
+        for (k, v) in c {
+            if k == "diff" {
+                let (a, b) = (o[k].as_f64().unwrap(), v.as_f64().unwrap());
+                assert!((a - b).abs() <= b * 1e-12, "diff {a} vs {b}");
+            } else {
+                assert_eq!(&o[k], v, "gbt.{k}");
+            }
+        }
+        // Parses back as the typed message.
+        let line = to_json_line(&ZmqMessage::Workbase(workbase(&job).unwrap()));
+        assert!(line.starts_with(r#"{"Workbase":{"gbt":{"capabilities":["proposal"]"#));
+        assert!(serde_json::from_str::<ZmqMessage>(&line).is_ok());
+    }
+
+    /// The UserWorkbase is the user's notify verbatim: byte-identical to the capture once
+    /// the workinfoid (a clock value) is the capture's.
+    #[test]
+    fn user_workbase_is_the_users_notify() {
+        let (job, payee, _, ck) = captured_job();
+        let work = job.work_for(&payee).unwrap();
+        let ck_id = ck["workinfoid"].as_u64().unwrap();
+        let mut uwb = user_workbase(job.id, &work.notify).unwrap();
+        assert_eq!(uwb.params[0], Value::from(job.id.to_string()));
+        assert_eq!(uwb.workinfoid, job.id.0);
+        uwb.params[0] = ck["params"][0].clone();
+        uwb.workinfoid = ck_id;
+        let expected = serde_json::json!({ "UserWorkbase": ck });
+        assert_eq!(
+            to_json_line(&ZmqMessage::UserWorkbase(uwb)),
+            ckpool_compat::jansson::dumps(&expected, &ckpool_compat::jansson::DumpFormat::COMPACT)
+        );
+        assert!(user_workbase(job.id, b"{\"params\":[1,2]}").is_none());
+        assert!(user_workbase(job.id, b"not json").is_none());
+    }
+
+    fn captured_share_record() -> ShareRecord {
+        let s = &fixture("shares.json")[0]["Share"];
+        let hex_str = |k: &str| s[k].as_str().unwrap().to_string();
+        let mut extranonce1 = [0u8; 8];
+        let e1 = hex::decode(hex_str("enonce1")).unwrap();
+        extranonce1[..e1.len()].copy_from_slice(&e1);
+        let mut extranonce2 = [0u8; 16];
+        let e2 = hex::decode(hex_str("nonce2")).unwrap();
+        extranonce2[..e2.len()].copy_from_slice(&e2);
+        let mut hash: [u8; 32] = hex::decode(hex_str("hash")).unwrap().try_into().unwrap();
+        hash.reverse();
+        let (secs, nanos) = hex_str("createdate")
+            .split_once(',')
+            .map(|(a, b)| (a.parse().unwrap(), b.parse().unwrap()))
+            .unwrap();
+        ShareRecord {
+            job_id: JobId(s["workinfoid"].as_u64().unwrap()),
+            client_id: s["clientid"].as_u64().unwrap(),
+            extranonce1,
+            extranonce1_len: e1.len() as u8,
+            extranonce2,
+            extranonce2_len: e2.len() as u8,
+            nonce: u32::from_str_radix(&hex_str("nonce"), 16).unwrap(),
+            ntime: u32::from_str_radix(&hex_str("ntime"), 16).unwrap(),
+            diff: s["diff"].as_f64().unwrap(),
+            sdiff: s["sdiff"].as_f64().unwrap(),
+            hash,
+            result: Ok(()),
+            is_block: false,
+            at: SystemTime::UNIX_EPOCH + Duration::new(secs, nanos),
+            listener: hex_str("createinet").parse().unwrap(),
+            worker: hex_str("workername").into(),
+            username: hex_str("username").into(),
+            peer: format!("{}:40000", hex_str("address")).parse().unwrap(),
+            agent: hex_str("agent").into(),
+        }
+    }
+
+    /// A share record with the captured share's values prints byte for byte as ckpool did.
+    #[test]
+    fn share_is_byte_identical_to_capture() {
+        let expected = fixture("shares.json");
+        let line = to_json_line(&ZmqMessage::Share(share(&captured_share_record())));
+        assert_eq!(
+            line,
+            ckpool_compat::jansson::dumps(
+                &expected[0],
+                &ckpool_compat::jansson::DumpFormat::COMPACT
+            )
+        );
+    }
+
+    fn kinds(out: &[ZmqMessage]) -> Vec<&'static str> {
+        out.iter()
+            .map(|m| match m {
+                ZmqMessage::Workbase(_) => "W",
+                ZmqMessage::UserWorkbase(_) => "U",
+                ZmqMessage::Share(_) => "S",
+            })
+            .collect()
+    }
+
+    /// Each job's Workbase once, each (job, user) UserWorkbase once and before the user's
+    /// shares, shares below `zmqpub_mindiff` and rejected shares not at all.
+    #[test]
+    fn ordering_dedupe_and_mindiff() {
+        let (job, payee, _, uwb) = captured_job();
+        let work = job.work_for(&payee).unwrap();
+        let user: Arc<str> = Arc::from("alice");
+        let mut c = Converter::new(0.5, true);
+        let mut out = Vec::new();
+        // A session's notify may overtake the job event: the Workbase still comes first.
+        for _ in 0..3 {
+            c.on_event(
+                Event::UserNotify {
+                    job: job.clone(),
+                    work: work.clone(),
+                    clean: false,
+                    username: user.clone(),
+                },
+                &mut out,
+            );
+        }
+        c.on_event(Event::Job(job.clone()), &mut out);
+        assert_eq!(kinds(&out), ["W", "U"]);
+
+        // The captured user (solo: the username is the payout address), never announced:
+        // their UserWorkbase is built from the job before their first share.
+        let mut rec = captured_share_record();
+        rec.job_id = job.id;
+        out.clear();
+        c.on_event(Event::Share(rec.clone()), &mut out);
+        c.on_event(Event::Share(rec.clone()), &mut out);
+        assert_eq!(kinds(&out), ["U", "S", "S"]);
+        match &out[0] {
+            ZmqMessage::UserWorkbase(u) => {
+                assert_eq!(u.params[1..], uwb["params"].as_array().unwrap()[1..])
+            }
+            _ => unreachable!(),
+        }
+
+        out.clear();
+        let mut low = rec.clone();
+        low.diff = 0.25;
+        c.on_event(Event::Share(low), &mut out);
+        let mut rejected = rec;
+        rejected.result = Err(crate::share::Reject::Stale);
+        c.on_event(Event::Share(rejected), &mut out);
+        assert!(out.is_empty());
+    }
+}
