@@ -11,6 +11,7 @@ pub mod control;
 pub mod demo;
 pub mod events;
 pub mod hex_util;
+pub mod limits;
 pub mod node;
 pub mod share;
 pub mod stats;

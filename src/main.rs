@@ -394,6 +394,7 @@ async fn run(cli: Cli, config: Config, simnet_difficulty: f64) -> ExitCode {
             None
         }
     };
+    log_fd_limit(config.maxclients);
     let simnet = cli.simnet.then_some(SimnetOptions {
         difficulty: simnet_difficulty,
         transactions: cli.simnet_txs,
@@ -415,6 +416,30 @@ async fn run(cli: Cli, config: Config, simnet_difficulty: f64) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Raises the open-file limit to the hard limit and says how many miners it allows.
+fn log_fd_limit(maxclients: Option<usize>) {
+    match stratumd::limits::raise_fd_limit() {
+        Ok(l) => {
+            tracing::info!(
+                "open-file limit {} (was {}, hard {}): room for about {} miners",
+                l.now,
+                l.before,
+                l.hard,
+                l.miners()
+            );
+            if let Some(max) = maxclients {
+                if max as u64 > l.miners() {
+                    tracing::warn!(
+                        "maxclients {max} is above what the open-file limit allows ({}); raise the hard limit (ulimit -Hn, systemd LimitNOFILE)",
+                        l.miners()
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
 }
 
 /// The demo's settings: fractional difficulties for CPU miners, files under `logs/demo`.

@@ -15,6 +15,9 @@ use super::codec::{LineCodec, LineError};
 use super::context::ServerContext;
 use super::session::Session;
 
+/// Initial read buffer per connection.
+const READ_BUFFER: usize = 512;
+
 /// Lines handled before the outbox is written even if more input is ready.
 const BATCH: usize = 64;
 
@@ -98,7 +101,10 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    let mut lines = FramedRead::new(rd, LineCodec::new(ctx.settings.max_line));
+    // Requests are small: start the read buffer small (tokio-util's default is 8 KiB), it
+    // grows for the rare long line. Idle miners are most of a pool's memory.
+    let mut lines =
+        FramedRead::with_capacity(rd, LineCodec::new(ctx.settings.max_line), READ_BUFFER);
     let mut jobs = ctx.board.subscribe();
     jobs.mark_unchanged();
     let mut reconnects = ctx.reconnect_requests();
@@ -151,10 +157,8 @@ async fn serve_connection(
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => break,
             }
-            session.outbox.clear();
-            if session.outbox.capacity() > 4096 {
-                session.outbox = Vec::new();
-            }
+            // Give the buffer back: an idle miner should hold no write buffer.
+            session.outbox = Vec::new();
         }
         if session.closing {
             break;

@@ -2,6 +2,7 @@
 //! of lines to write. The connection task feeds it lines and new jobs; it never does I/O.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,8 +34,29 @@ pub struct SentJob {
     pub work: Arc<UserWork>,
     /// The difficulty in force when it was sent.
     pub difficulty: f64,
-    /// Accepted share hashes (first 8 bytes), for duplicate detection.
-    pub seen: HashSet<u64>,
+    /// Accepted share hashes (first 8 bytes), for duplicate detection. Empty until the
+    /// first share, and the keys are already uniformly random, so no hashing is needed.
+    pub seen: HashSet<u64, BuildHasherDefault<PrehashedKey>>,
+}
+
+/// A hasher for keys that are already uniformly distributed (bytes of a SHA-256 hash).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// One authorized worker name.
@@ -260,7 +282,7 @@ impl Session {
             job,
             work,
             difficulty: self.difficulty,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
         });
     }
 
