@@ -1,0 +1,66 @@
+//! The whole submit path inside a session: a `mining.submit` JSON line in, the reply line
+//! out (parse, decode hex, look up the job, validate, duplicate check, vardiff, reply).
+//! Compared with share validation alone, this is the cost of everything around the hash.
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use stratumd::events::EventsBuilder;
+use stratumd::stats::Stats;
+use stratumd::stratum::extranonce::ExtranonceAllocator;
+use stratumd::stratum::{Mode, ServerContext, Session, StratumSettings};
+use stratumd::work::JobBoard;
+
+fn bench(c: &mut Criterion) {
+    let board = Arc::new(JobBoard::new());
+    board.publish(common::job(4000));
+    let (blocks, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = Arc::new(ServerContext::new(
+        StratumSettings {
+            mode: Mode::Pool,
+            version_mask: 0x1fff_e000,
+            // Every hash meets it: the bench measures accepted shares.
+            mindiff: 1e-12,
+            maxdiff: Some(1e-12),
+            nonce2_len: 8,
+            max_line: 16 * 1024,
+            handshake_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            max_clients: None,
+        },
+        board.clone(),
+        ExtranonceAllocator::new(4, 1),
+        Arc::new(OnceLock::new()),
+        Arc::new(Stats::default()),
+        blocks,
+        Arc::new(EventsBuilder::default().build()),
+    ));
+    let addr = "127.0.0.1:3333".parse().unwrap();
+    let mut s = Session::new(ctx, addr, addr, 1e-12);
+    s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":["bench/1"]}"#);
+    s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+    let job = board.latest().unwrap();
+    let prefix = format!(
+        r#"{{"id":9,"method":"mining.submit","params":["w","{}","0000000000000000","{:08x}","#,
+        job.id, job.ntime
+    );
+    let mut nonce = 0u32;
+    let mut line = Vec::with_capacity(256);
+    c.bench_function("submit_path/12_levels_accepted", |b| {
+        b.iter(|| {
+            nonce = nonce.wrapping_add(1);
+            line.clear();
+            line.extend_from_slice(prefix.as_bytes());
+            line.extend_from_slice(format!("\"{nonce:08x}\"]}}").as_bytes());
+            s.outbox.clear();
+            s.handle_line(black_box(&line));
+            black_box(s.outbox.len())
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
