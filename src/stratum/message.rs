@@ -51,7 +51,12 @@ pub fn push_line(out: &mut Vec<u8>, v: &Value) {
 
 /// A successful reply.
 pub fn ok(out: &mut Vec<u8>, id: &Value, result: Value) {
-    push_line(out, &json!({"id": id, "result": result, "error": null}));
+    // Written field by field: no intermediate object (this is every accepted share's reply).
+    out.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut *out, id);
+    out.extend_from_slice(b",\"result\":");
+    let _ = serde_json::to_writer(&mut *out, &result);
+    out.extend_from_slice(b",\"error\":null}\n");
 }
 
 /// An error reply.
