@@ -1,21 +1,25 @@
 //! Stratum JSON-RPC messages: the request as parsed at the edge, and the replies and
 //! notifications we write.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// A request from a miner. `id` is echoed back exactly (integer, string or null).
+/// A request from a miner, borrowed from its line so that parsing a submit allocates
+/// nothing. `id` is echoed back exactly (integer, string or null).
 #[derive(Debug, Deserialize)]
-pub struct Request {
+pub struct Request<'a> {
     /// Echoed in the reply.
     #[serde(default)]
     pub id: Value,
-    /// The method; absent on replies the miner sends to our `mining.ping`.
-    #[serde(default)]
-    pub method: Option<String>,
-    /// Method parameters (usually an array).
-    #[serde(default)]
-    pub params: Value,
+    /// The method; empty on replies the miner sends to our `mining.ping`.
+    #[serde(default, borrow)]
+    pub method: Cow<'a, str>,
+    /// Method parameters (usually an array), still as raw JSON.
+    #[serde(default, borrow)]
+    pub params: Option<&'a RawValue>,
 }
 
 /// An error reply's code and message, written as the classic `[code, message, null]`.

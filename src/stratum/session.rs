@@ -178,12 +178,12 @@ impl Session {
             }
         };
         self.bad_lines = 0;
-        let Some(method_name) = req.method.as_deref() else {
+        if req.method.is_empty() {
             return; // a reply to our ping, or noise: nothing to answer
-        };
+        }
         let was_ready = self.is_ready();
         let mark = self.outbox.len();
-        let reply = method::dispatch(self, method_name, &req.params);
+        let reply = method::dispatch(self, &req.method, req.params);
         // The reply goes before anything the method queued (e.g. a vardiff
         // set_difficulty), as ckpool orders them.
         let queued = self.outbox.split_off(mark);

@@ -6,10 +6,13 @@ mod configure;
 mod extranonce_subscribe;
 mod params;
 mod submit;
+pub mod submit_params;
 mod subscribe;
 mod suggest_difficulty;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
+use submit_params::SubmitParams;
 
 use super::message::StratumError;
 use super::session::Session;
@@ -41,10 +44,24 @@ impl From<Result<Value, StratumError>> for Reply {
     }
 }
 
-/// Routes a request to its method.
-pub fn dispatch(session: &mut Session, method: &str, params: &Value) -> Reply {
+/// Routes a request to its method. Submits read their params borrowed; the rarer methods
+/// get them as a `Value`.
+pub fn dispatch(session: &mut Session, method: &str, raw: Option<&RawValue>) -> Reply {
+    if method == "mining.submit" {
+        return match raw.map(|r| serde_json::from_str::<SubmitParams>(r.get())) {
+            Some(Ok(p)) => submit::handle(session, &p),
+            Some(Err(_)) | None => Reply::Error(StratumError::other("Params not array")),
+        };
+    }
+    let owned;
+    let params = match raw.map(|r| serde_json::from_str::<Value>(r.get())) {
+        Some(Ok(v)) => {
+            owned = v;
+            &owned
+        }
+        _ => &Value::Null,
+    };
     match method {
-        "mining.submit" => submit::handle(session, params),
         "mining.subscribe" => subscribe::handle(session, params).into(),
         "mining.authorize" => authorize::handle(session, params).into(),
         "mining.configure" => configure::handle(session, params).into(),

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
+use super::submit_params::SubmitParams;
 use super::Reply;
 use crate::events::{Event, ShareRecord};
 use crate::hex_util::{decode_exact, parse_u32_be};
@@ -31,26 +32,23 @@ fn reject(s: &Session, r: Reject) -> Reply {
     }
 }
 
-pub(super) fn handle(s: &mut Session, params: &Value) -> Reply {
-    let Value::Array(p) = params else {
-        return other("Params not array");
-    };
+pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
     if p.len() < 5 || p.len() > 6 {
         return other("Invalid array size");
     }
-    let Some(worker) = p[0].as_str() else {
+    let Some(worker) = p.str(0) else {
         return other("No username");
     };
-    let Some(job_id) = p[1].as_str() else {
+    let Some(job_id) = p.str(1) else {
         return other("No job_id");
     };
-    let Some(nonce2_hex) = p[2].as_str() else {
+    let Some(nonce2_hex) = p.str(2) else {
         return other("No nonce2");
     };
-    let Some(ntime_hex) = p[3].as_str() else {
+    let Some(ntime_hex) = p.str(3) else {
         return other("No ntime");
     };
-    let Some(nonce_hex) = p[4].as_str() else {
+    let Some(nonce_hex) = p.str(4) else {
         return other("No nonce");
     };
     if s.extranonce1.is_none() {
@@ -59,27 +57,27 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Reply {
     if s.payee.is_none() {
         return Reply::Error(StratumError::new(24, "Unauthorized worker"));
     }
-    let Some(worker) = s.workers.iter().find(|w| &*w.name == worker).cloned() else {
+    let Some(worker) = s.workers.iter().find(|w| *w.name == *worker).cloned() else {
         return Reply::Error(StratumError::new(24, "Worker mismatch"));
     };
     let nonce2_len = s.ctx.settings.nonce2_len;
     let mut nonce2 = [0u8; MAX_NONCE2];
-    if nonce2_len > MAX_NONCE2 || !decode_exact(nonce2_hex, &mut nonce2[..nonce2_len]) {
+    if nonce2_len > MAX_NONCE2 || !decode_exact(&nonce2_hex, &mut nonce2[..nonce2_len]) {
         return other("Invalid nonce2 length");
     }
-    let Some(ntime) = parse_u32_be(ntime_hex) else {
+    let Some(ntime) = parse_u32_be(&ntime_hex) else {
         return other("Invalid ntime");
     };
-    let Some(nonce) = parse_u32_be(nonce_hex) else {
+    let Some(nonce) = parse_u32_be(&nonce_hex) else {
         return other("Invalid nonce");
     };
-    let version_bits = match p.get(5) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(v)) => match parse_u32_be(v) {
+    let version_bits = match (p.present(5), p.str(5)) {
+        (false, _) => None,
+        (true, Some(v)) => match parse_u32_be(&v) {
             Some(bits) => Some(bits),
             None => return other("Invalid version mask"),
         },
-        Some(_) => return other("Invalid version mask"),
+        (true, None) => return other("Invalid version mask"),
     };
     let mask = s.version_mask;
     if let Some(bits) = version_bits {
@@ -103,7 +101,7 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Reply {
         worker: &worker,
         diff: current_diff,
     };
-    let reply = match JobId::parse(job_id) {
+    let reply = match JobId::parse(&job_id) {
         None => finish(s, &share, Err(Reject::InvalidJobId), None),
         Some(id) => {
             share.job_id = id;
