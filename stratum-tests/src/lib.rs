@@ -5,10 +5,12 @@
 //! - [`work`]: a parsed `mining.notify` job, header assembly and difficulty checks.
 //! - [`client`]: a low-level line-oriented stratum client for scripted tests.
 //! - [`miner`]: a complete multi-threaded CPU miner ([`miner::run_miner`]).
+//! - [`load`]: the `stratum-load` load generator ([`load::run`]).
 
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod hash;
+pub mod load;
 pub mod miner;
 pub mod work;

@@ -1,0 +1,545 @@
+//! One miner connection: connect (from a chosen source address), run the firmware handshake,
+//! follow jobs and difficulty, submit shares at its share of the aggregate rate, and record
+//! every reply.
+
+use super::config::{Firmware, Mode};
+use super::fanout::FanoutState;
+use super::handshake::{error_text, Step, FIRST_SUBMIT_ID};
+use super::stats::Stats;
+use crate::hash::sha256d;
+use crate::work::{self, Job};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpSocket;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// Longest line accepted from a server.
+const MAX_LINE: usize = 1 << 20;
+
+/// Read buffer per connection (small, so that tens of thousands of connections fit).
+const READ_BUFFER: usize = 1024;
+
+/// Shortest submit tick; faster per-connection rates submit several shares per tick.
+const MIN_TICK: Duration = Duration::from_millis(5);
+
+/// Shares must beat the server's difficulty by this factor, against rounding.
+const SUBMIT_MARGIN: f64 = 1.001;
+
+/// Settings and counters shared by all connection tasks.
+#[derive(Debug)]
+pub struct Shared {
+    /// Handshake style.
+    pub firmware: Firmware,
+    /// How shares are made.
+    pub mode: Mode,
+    /// Password for authorize.
+    pub pass: String,
+    /// Target shares per second of one connection.
+    pub per_conn_rate: f64,
+    /// Mine mode hash budget per share.
+    pub max_hashes: u64,
+    /// Unanswered submits allowed per connection.
+    pub max_in_flight: usize,
+    /// Handshake deadline.
+    pub handshake_timeout: Duration,
+    /// Submit reply deadline.
+    pub submit_timeout: Duration,
+    /// Counters.
+    pub stats: Stats,
+    /// Block fan-out recording.
+    pub fanout: FanoutState,
+    /// Stops every connection.
+    pub cancel: CancellationToken,
+}
+
+/// What one connection is.
+#[derive(Debug, Clone)]
+pub struct ConnParams {
+    /// Index (also seeds its submit phase).
+    pub index: u64,
+    /// Server.
+    pub target: SocketAddr,
+    /// Local address to bind, if any.
+    pub source: Option<Ipv4Addr>,
+    /// Username.
+    pub username: String,
+}
+
+struct CurJob {
+    job: Job,
+    job_id_json: String,
+    diff: f64,
+}
+
+struct Conn<'a> {
+    sh: &'a Shared,
+    en1: Option<Vec<u8>>,
+    en2_size: usize,
+    mask: Option<u32>,
+    authorized: bool,
+    diff: f64,
+    job: Option<CurJob>,
+    prevhash: Option<[u8; 32]>,
+    counter: u64,
+    pending: VecDeque<(u64, Instant)>,
+    next_id: u64,
+    credit: f64,
+    prefix: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Runs one connection until cancelled or it fails; failures are counted by kind.
+pub async fn run_conn(sh: std::sync::Arc<Shared>, p: ConnParams) {
+    let mut authorized = false;
+    if let Err(kind) = session(&sh, &p, &mut authorized).await {
+        sh.stats.error(&kind);
+    }
+    if authorized {
+        sh.stats.down();
+    } else {
+        sh.stats.failed_before_auth.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn connect(sh: &Shared, p: &ConnParams) -> Result<tokio::net::TcpStream, String> {
+    let sock = match p.target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| format!("socket: {}", e.kind()))?;
+    if let Some(ip) = p.source {
+        sock.bind(SocketAddr::V4(SocketAddrV4::new(ip, 0)))
+            .map_err(|e| format!("bind {ip}: {}", e.kind()))?;
+    }
+    let stream = tokio::time::timeout(sh.handshake_timeout, sock.connect(p.target))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| format!("connect: {}", e.kind()))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Reads one line into `buf` (appending), cancel-safe: partial data stays in `buf`.
+/// Returns false at end of stream.
+async fn read_line(r: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>) -> Result<bool, String> {
+    loop {
+        let avail = r
+            .fill_buf()
+            .await
+            .map_err(|e| format!("read: {}", e.kind()))?;
+        if avail.is_empty() {
+            return Ok(false);
+        }
+        if let Some(i) = avail.iter().position(|&b| b == b'\n') {
+            buf.extend_from_slice(&avail[..=i]);
+            r.consume(i + 1);
+            return Ok(true);
+        }
+        let n = avail.len();
+        buf.extend_from_slice(avail);
+        r.consume(n);
+        if buf.len() > MAX_LINE {
+            return Err("line too long".into());
+        }
+    }
+}
+
+async fn tick(i: &mut Option<Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// A small deterministic hash, to spread submit phases.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(), String> {
+    let stream = tokio::select! {
+        _ = sh.cancel.cancelled() => return Ok(()),
+        s = connect(sh, p) => s?,
+    };
+    sh.stats.connected.fetch_add(1, Ordering::Relaxed);
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::with_capacity(READ_BUFFER, r);
+    let hs = sh.firmware.handshake(&p.username, &sh.pass);
+    let mut c = Conn {
+        sh,
+        en1: None,
+        en2_size: 0,
+        mask: None,
+        authorized: false,
+        diff: 1.0,
+        job: None,
+        prevhash: None,
+        counter: 0,
+        pending: VecDeque::new(),
+        next_id: FIRST_SUBMIT_ID,
+        credit: 0.0,
+        prefix: format!(
+            "{{\"method\":\"mining.submit\",\"params\":[{},",
+            Value::String(p.username.clone())
+        )
+        .into_bytes(),
+        out: Vec::with_capacity(256),
+    };
+    // Write the handshake: everything at once (pipelined) or the first request only.
+    let mut sent = 0;
+    while sent < hs.requests.len() && (hs.pipelined || sent == 0) {
+        c.out.extend_from_slice(hs.requests[sent].2.as_bytes());
+        sent += 1;
+    }
+    write(&mut w, &mut c.out).await?;
+
+    let hs_deadline = Instant::now() + sh.handshake_timeout;
+    let mut ticker: Option<Interval> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            biased;
+            _ = sh.cancel.cancelled() => break,
+            r = read_line(&mut reader, &mut buf) => {
+                if !r? {
+                    return Err(if c.authorized { "closed by server" } else { "closed during handshake" }.into());
+                }
+                let msg: Option<Value> = serde_json::from_slice(buf.trim_ascii()).ok();
+                let empty = buf.trim_ascii().is_empty();
+                buf.clear();
+                if buf.capacity() > 16 * 1024 {
+                    buf = Vec::with_capacity(256);
+                }
+                let Some(msg) = msg else {
+                    if !empty {
+                        sh.stats.error("invalid JSON line (ignored)");
+                    }
+                    continue;
+                };
+                if let Some(step) = c.handle(&msg, &hs.requests, &mut w).await? {
+                    if !hs.pipelined && sent < hs.requests.len() && hs.requests[sent - 1].1 == step {
+                        c.out.extend_from_slice(hs.requests[sent].2.as_bytes());
+                        sent += 1;
+                        write(&mut w, &mut c.out).await?;
+                    }
+                    if step == Step::Authorize && c.authorized && !*authorized {
+                        *authorized = true;
+                        sh.stats.up();
+                        if sh.per_conn_rate > 0.0 {
+                            let period = Duration::from_secs_f64(1.0 / sh.per_conn_rate).max(MIN_TICK);
+                            let frac = (splitmix(p.index) >> 11) as f64 / (1u64 << 53) as f64;
+                            let start = Instant::now() + period.mul_f64(frac);
+                            let mut i = tokio::time::interval_at(start, period);
+                            i.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                            c.credit = 0.0;
+                            ticker = Some(i);
+                        }
+                    }
+                }
+            }
+            _ = tick(&mut ticker) => {
+                let period = ticker.as_ref().map(|i| i.period()).unwrap_or(MIN_TICK);
+                c.credit += sh.per_conn_rate * period.as_secs_f64();
+                c.expire_pending();
+                let mut n = 0;
+                while c.credit >= 1.0 {
+                    c.credit -= 1.0;
+                    if c.pending.len() >= sh.max_in_flight {
+                        sh.stats.skipped_in_flight.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if c.push_submit() {
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    let now = Instant::now();
+                    for e in c.pending.iter_mut().rev().take(n as usize) {
+                        e.1 = now;
+                    }
+                    sh.stats.submitted.fetch_add(n, Ordering::Relaxed);
+                    write(&mut w, &mut c.out).await?;
+                }
+            }
+            _ = tokio::time::sleep_until(hs_deadline), if !c.authorized => {
+                return Err("handshake timeout".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write(w: &mut OwnedWriteHalf, out: &mut Vec<u8>) -> Result<(), String> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let r = w.write_all(out).await;
+    out.clear();
+    r.map_err(|e| format!("write: {}", e.kind()))
+}
+
+impl Conn<'_> {
+    /// Handles one message; returns the handshake step it answered, if any.
+    async fn handle(
+        &mut self,
+        msg: &Value,
+        reqs: &[(u64, Step, String)],
+        w: &mut OwnedWriteHalf,
+    ) -> Result<Option<Step>, String> {
+        let stats = &self.sh.stats;
+        if let Some(method) = msg.get("method").and_then(Value::as_str) {
+            let params = msg.get("params").unwrap_or(&Value::Null);
+            match method {
+                "mining.notify" => self.on_notify(params),
+                "mining.set_difficulty" => {
+                    stats.set_difficulty.fetch_add(1, Ordering::Relaxed);
+                    match params.get(0).and_then(Value::as_f64) {
+                        Some(d) if d.is_finite() && d > 0.0 => {
+                            self.diff = d;
+                            stats
+                                .last_difficulty_bits
+                                .store(d.to_bits(), Ordering::Relaxed);
+                        }
+                        _ => stats.error("bad mining.set_difficulty (ignored)"),
+                    }
+                }
+                "mining.set_version_mask" => {
+                    if let (Some(m), Some(req)) = (
+                        params
+                            .get(0)
+                            .and_then(Value::as_str)
+                            .and_then(work::parse_u32_hex),
+                        self.sh.firmware.requested_mask(),
+                    ) {
+                        self.mask = Some(m & req);
+                    }
+                }
+                "mining.set_extranonce" => {
+                    let en1 = params
+                        .get(0)
+                        .and_then(Value::as_str)
+                        .and_then(|s| hex::decode(s).ok());
+                    match (en1, params.get(1).and_then(Value::as_u64)) {
+                        (Some(en1), Some(n)) if n <= 32 => {
+                            self.en1 = Some(en1);
+                            self.en2_size = n as usize;
+                        }
+                        _ => stats.error("bad mining.set_extranonce (ignored)"),
+                    }
+                }
+                "mining.ping" => {
+                    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                    self.out
+                        .extend_from_slice(self.sh.firmware.ping_answer(&id).as_bytes());
+                    write(w, &mut self.out).await?;
+                }
+                "client.reconnect" => stats.error("client.reconnect (ignored)"),
+                _ => {}
+            }
+            return Ok(None);
+        }
+        let Some(id) = msg.get("id").and_then(Value::as_u64) else {
+            return Ok(None);
+        };
+        if id >= FIRST_SUBMIT_ID {
+            self.on_submit_reply(id, msg);
+            return Ok(None);
+        }
+        let Some(&(_, step, _)) = reqs.iter().find(|r| r.0 == id) else {
+            return Ok(None);
+        };
+        let result = msg.get("result").unwrap_or(&Value::Null);
+        match step {
+            Step::Configure => {
+                let granted = result.get("version-rolling") == Some(&Value::Bool(true));
+                let mask = result
+                    .get("version-rolling.mask")
+                    .and_then(Value::as_str)
+                    .and_then(work::parse_u32_hex);
+                self.mask = match (granted, mask, self.sh.firmware.requested_mask()) {
+                    (true, Some(m), Some(req)) => Some(m & req),
+                    _ => None,
+                };
+            }
+            Step::Subscribe => {
+                if let Some(e) = error_text(msg) {
+                    return Err(format!("subscribe refused: {e}"));
+                }
+                let en1 = result
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .and_then(|s| hex::decode(s).ok());
+                let size = result.get(2).and_then(Value::as_u64).filter(|&n| n <= 32);
+                match (en1, size) {
+                    (Some(en1), Some(size)) => {
+                        self.en1 = Some(en1);
+                        self.en2_size = size as usize;
+                    }
+                    _ => return Err("subscribe: malformed result".into()),
+                }
+            }
+            Step::Authorize => {
+                if result != &Value::Bool(true) {
+                    let why = error_text(msg).unwrap_or_else(|| "result not true".into());
+                    return Err(format!("authorize refused: {why}"));
+                }
+                self.authorized = true;
+            }
+        }
+        Ok(Some(step))
+    }
+
+    fn on_notify(&mut self, params: &Value) {
+        let stats = &self.sh.stats;
+        let job = match Job::from_notify_params(params) {
+            Ok(j) => j,
+            Err(_) => {
+                stats.error("malformed mining.notify (ignored)");
+                return;
+            }
+        };
+        stats.notifies.fetch_add(1, Ordering::Relaxed);
+        if job.clean_jobs {
+            stats.clean_notifies.fetch_add(1, Ordering::Relaxed);
+            if self.prevhash.is_some_and(|p| p != job.prevhash) && self.sh.fanout.armed() {
+                self.sh.fanout.record(Instant::now());
+            }
+        }
+        self.prevhash = Some(job.prevhash);
+        if self.job.is_none() {
+            stats.with_job.fetch_add(1, Ordering::Relaxed);
+        }
+        let job_id_json = Value::String(job.job_id.clone()).to_string();
+        self.job = Some(CurJob {
+            job,
+            job_id_json,
+            diff: self.diff,
+        });
+    }
+
+    fn on_submit_reply(&mut self, id: u64, msg: &Value) {
+        let stats = &self.sh.stats;
+        let Some(pos) = self.pending.iter().position(|&(i, _)| i == id) else {
+            return; // timed out already, or not ours
+        };
+        let Some((_, sent)) = self.pending.remove(pos) else {
+            return;
+        };
+        stats
+            .latency
+            .record(sent.elapsed().as_micros().min(u128::from(u64::MAX)) as u64);
+        if msg.get("result") == Some(&Value::Bool(true)) && error_text(msg).is_none() {
+            stats.accepted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            match msg.get("reject-reason").and_then(Value::as_str) {
+                Some(r) => stats.reject(r),
+                None => stats.reject(&error_text(msg).unwrap_or_else(|| "unknown".into())),
+            }
+        }
+    }
+
+    fn expire_pending(&mut self) {
+        let limit = self.sh.submit_timeout;
+        while let Some(&(_, sent)) = self.pending.front() {
+            if sent.elapsed() < limit {
+                break;
+            }
+            self.pending.pop_front();
+            self.sh.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Finds the next share (mine mode: meeting the difficulty) and appends its submit line to
+    /// `out`; false when there is no work yet or the hash budget ran out.
+    fn push_submit(&mut self) -> bool {
+        let (Some(cur), Some(en1)) = (&self.job, &self.en1) else {
+            return false;
+        };
+        let six = self.mask.is_some() || self.sh.firmware.always_six_params();
+        let vbits = 0u32;
+        let version = match self.mask {
+            Some(m) => work::rolled_version(cur.job.version, m, vbits),
+            None => cur.job.version,
+        };
+        let ntime = cur.job.ntime;
+        let mut en2_buf = [0u8; 32];
+        let en2_size = self.en2_size.min(32);
+        let fill_en2 = |buf: &mut [u8; 32], counter: u64| {
+            let v = (counter >> 32).to_be_bytes();
+            for (i, b) in buf[..en2_size].iter_mut().rev().enumerate() {
+                *b = if i < 8 { v[7 - i] } else { 0 };
+            }
+        };
+        let nonce: u32;
+        match self.sh.mode {
+            Mode::Miss => {
+                fill_en2(&mut en2_buf, self.counter);
+                nonce = self.counter as u32;
+                self.counter += 1;
+            }
+            Mode::Mine => {
+                let top = work::target_top_u64(cur.diff.max(self.diff) * SUBMIT_MARGIN);
+                fill_en2(&mut en2_buf, self.counter);
+                if top == u64::MAX {
+                    // Every hash meets a difficulty this small: no hashing needed.
+                    nonce = self.counter as u32;
+                    self.counter += 1;
+                } else {
+                    let root = cur.job.merkle_root(en1, &en2_buf[..en2_size]);
+                    let diff = cur.diff.max(self.diff) * SUBMIT_MARGIN;
+                    let room = (1u64 << 32) - (self.counter & 0xffff_ffff);
+                    let budget = self.sh.max_hashes.min(room).max(1);
+                    let mut found = None;
+                    for k in 0..budget {
+                        let n = (self.counter + k) as u32;
+                        let h = sha256d(&cur.job.header_with_root(&root, ntime, n, version));
+                        if work::hash_top_u64(&h) <= top && work::meets(&h, diff) {
+                            found = Some((k, n));
+                            break;
+                        }
+                    }
+                    let tried = found.map(|(k, _)| k + 1).unwrap_or(budget);
+                    self.counter += tried;
+                    self.sh.stats.hashes.fetch_add(tried, Ordering::Relaxed);
+                    match found {
+                        Some((_, n)) => nonce = n,
+                        None => {
+                            self.sh.stats.mine_gave_up.fetch_add(1, Ordering::Relaxed);
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let out = &mut self.out;
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(cur.job_id_json.as_bytes());
+        out.extend_from_slice(b",\"");
+        let mut hexbuf = [0u8; 64];
+        if hex::encode_to_slice(&en2_buf[..en2_size], &mut hexbuf[..en2_size * 2]).is_ok() {
+            out.extend_from_slice(&hexbuf[..en2_size * 2]);
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "\",\"{ntime:08x}\",\"{nonce:08x}\"");
+        if six {
+            let _ = write!(out, ",\"{vbits:08x}\"");
+        }
+        let _ = writeln!(out, "],\"id\":{id}}}");
+        self.pending.push_back((id, Instant::now()));
+        true
+    }
+}
