@@ -172,6 +172,9 @@ impl WorkerAccount {
 pub struct UserAccount {
     /// Its workers, in the order they first appeared.
     pub workers: Vec<WorkerAccount>,
+    /// Worker name → position in `workers`: a farm runs thousands of workers under one
+    /// address, and every share looks its worker up.
+    index: HashMap<Arc<str>, usize>,
     /// Connected workers.
     pub connected: u64,
     /// Accepted difficulty total.
@@ -192,19 +195,17 @@ pub struct UserAccount {
 
 impl UserAccount {
     fn worker_mut(&mut self, name: &Arc<str>) -> &mut WorkerAccount {
-        let i = match self.workers.iter().position(|w| w.name == *name) {
-            Some(i) => i,
-            None => {
-                self.workers.push(WorkerAccount::new(name.clone()));
-                self.workers.len() - 1
-            }
-        };
+        let next = self.workers.len();
+        let i = *self.index.entry(name.clone()).or_insert(next);
+        if i == next {
+            self.workers.push(WorkerAccount::new(name.clone()));
+        }
         &mut self.workers[i]
     }
 
     /// The worker called `name`, if known.
     pub fn worker(&self, name: &str) -> Option<&WorkerAccount> {
-        self.workers.iter().find(|w| &*w.name == name)
+        self.index.get(name).and_then(|i| self.workers.get(*i))
     }
 }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One load scenario against a release stratumd on its in-process simnet (loopback only,
+# bounded in time). Usage: scripts/load.sh a|b|c|d|e   (see docs/BENCHMARKS.md)
+# Prints stratum-load's JSON report on stdout and its summary on stderr; the report is also
+# written to target/load/<scenario>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scenario="${1:?usage: scripts/load.sh a|b|c|d|e}"
+cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load
+work=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+addr=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
+case "$scenario" in
+  e) diff=1 ;;          # ckpool's minimum: submits miss the target, the validation path is loaded
+  *) diff=1e-10 ;;      # every hash is a share: accepted-share throughput
+esac
+# simnet's block difficulty: high, so shares never solve blocks; low for the fan-out
+# scenario, whose block simnet mines itself (generatetoaddress).
+netdiff=1
+[ "$scenario" = c ] && netdiff=0.0001
+cat > "$work/ckpool.conf" <<CONF
+{ "serverurl": "127.0.0.1:$port", "logdir": "$work/logs", "sockdir": "$work/sock",
+  "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 }
+CONF
+./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do grep -q "stratum listening" "$work/stratumd.log" 2>/dev/null && break; sleep 0.1; done
+# simnet's RPC address and cookie, for the fan-out block.
+rpc=$(grep -o 'JSON-RPC on http://[0-9.:]*' "$work/stratumd.log" | head -1 | sed 's/JSON-RPC on //')
+cookie=$(grep -o 'cookie [^,]*' "$work/stratumd.log" | head -1 | sed 's/cookie //')
+common=(--targets "127.0.0.1:$port" --user "$addr" --server-pid "$server" --source-ips 8 --max-runtime 240)
+mkdir -p target/load
+case "$scenario" in
+  a) args=(--connections 19500 --ramp-per-sec 4000 --shares-per-sec 0 --duration 60) ;;
+  b) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --duration 30) ;;
+  c) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie") ;;
+  d) args=(--connections 10000 --ramp-per-sec 10000 --shares-per-sec 0 --duration 5) ;;
+  e) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --mode miss --duration 30) ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+./target/release/stratum-load "${common[@]}" "${args[@]}" --report "target/load/$scenario.json" --quiet
