@@ -22,7 +22,7 @@ cat > "$work/ckpool.conf" <<CONF
 { "serverurl": "127.0.0.1:$port", "logdir": "$work/logs", "sockdir": "$work/sock",
   "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 }
 CONF
-./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" ./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do grep -q "stratum listening" "$work/stratumd.log" 2>/dev/null && break; sleep 0.1; done
