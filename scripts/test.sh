@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Build every binary first: the end-to-end tests run target/debug/stratumd.
 cargo build -j2 --workspace --bins
-cargo test -j2 --workspace
+cargo test -j2 --workspace --no-fail-fast

@@ -174,10 +174,16 @@ async fn control_socket_end_to_end() {
         expected,
         "{notify}"
     );
-    let unit = paid[0].1 as i64;
-    assert!(unit > 0);
-    assert!((paid[1].1 as i64 - 2 * unit).abs() <= 2, "{paid:?}");
-    assert!((paid[2].1 as i64 - 3 * unit).abs() <= 3, "{paid:?}");
+    // Independent split of the total by weights 1:2:3: floor(total * w / 6) each, the
+    // rounding remainder to the first entry.
+    let total: u64 = paid.iter().map(|(_, v)| v).sum();
+    let mut want: Vec<u64> = [1u64, 2, 3].iter().map(|w| total * w / 6).collect();
+    want[0] += total - want.iter().sum::<u64>();
+    assert_eq!(
+        paid.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        want,
+        "{paid:?}"
+    );
 
     // setdifficulty: the miner gets it with the next job.
     let reply = ckpjson(
