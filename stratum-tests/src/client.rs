@@ -212,6 +212,24 @@ impl StratumClient {
     }
 }
 
+/// Turns a reply's `error` field (`[code, msg, data]`, a string, an object or null) into a
+/// human-readable reason; `None` when there is no error. Pools answer in all these forms.
+pub fn error_text(reply: &Value) -> Option<String> {
+    match reply.get("error") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(match a.get(1).and_then(Value::as_str) {
+            Some(msg) => msg.to_string(),
+            None => Value::Array(a.clone()).to_string(),
+        }),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(o)) => Some(match o.get("message").and_then(Value::as_str) {
+            Some(msg) => msg.to_string(),
+            None => Value::Object(o.clone()).to_string(),
+        }),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

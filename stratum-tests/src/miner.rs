@@ -1,7 +1,7 @@
 //! A complete CPU stratum v1 miner: handshake, job tracking, multi-threaded hashing on plain
 //! `std::thread`s (never on tokio workers) and share submission with accept/reject accounting.
 
-use crate::client::{ClientError, StratumClient};
+use crate::client::{error_text, ClientError, StratumClient};
 use crate::work::{self, Job};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -367,24 +367,6 @@ fn mining_thread(
         if shares.is_closed() {
             return;
         }
-    }
-}
-
-/// Turns a reply's `error` field (`[code, msg, data]`, a string, an object or null) into a
-/// human-readable reason.
-fn error_text(reply: &Value) -> Option<String> {
-    match reply.get("error") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => Some(match a.get(1).and_then(Value::as_str) {
-            Some(msg) => msg.to_string(),
-            None => Value::Array(a.clone()).to_string(),
-        }),
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => Some(match o.get("message").and_then(Value::as_str) {
-            Some(msg) => msg.to_string(),
-            None => Value::Object(o.clone()).to_string(),
-        }),
-        Some(other) => Some(other.to_string()),
     }
 }
 

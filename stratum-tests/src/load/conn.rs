@@ -4,8 +4,9 @@
 
 use super::config::{Firmware, Mode};
 use super::fanout::FanoutState;
-use super::handshake::{error_text, Step, FIRST_SUBMIT_ID};
+use super::handshake::{Step, FIRST_SUBMIT_ID};
 use super::stats::Stats;
+use crate::client::error_text;
 use crate::hash::sha256d;
 use crate::work::{self, Job};
 use serde_json::Value;
