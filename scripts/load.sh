@@ -29,14 +29,15 @@ for _ in $(seq 1 100); do grep -q "stratum listening" "$work/stratumd.log" 2>/de
 # simnet's RPC address and cookie, for the fan-out block.
 rpc=$(grep -o 'JSON-RPC on http://[0-9.:]*' "$work/stratumd.log" | head -1 | sed 's/JSON-RPC on //')
 cookie=$(grep -o 'cookie [^,]*' "$work/stratumd.log" | head -1 | sed 's/cookie //')
+zmq=$(grep -o 'ZMQ hashblock on [^ ]*' "$work/stratumd.log" | head -1 | sed 's/ZMQ hashblock on //')
 common=(--targets "127.0.0.1:$port" --user "$addr" --server-pid "$server" --source-ips 8 --max-runtime 240)
 mkdir -p target/load
 case "$scenario" in
   a) args=(--connections 19500 --ramp-per-sec 4000 --shares-per-sec 0 --duration 60) ;;
   b) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --duration 30) ;;
-  c) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie") ;;
+  c) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie" --fanout-zmq "$zmq" --fanout-blocks 5) ;;
   d) args=(--connections 10000 --ramp-per-sec 10000 --shares-per-sec 0 --duration 5) ;;
   e) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --mode miss --duration 30) ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
-./target/release/stratum-load "${common[@]}" "${args[@]}" --report "target/load/$scenario.json" --quiet
+./target/release/stratum-load "${common[@]}" "${args[@]}" --report "target/load/$scenario.json" --quiet "${@:2}"

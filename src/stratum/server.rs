@@ -1,25 +1,25 @@
 //! The stratum listener and the per-connection task: read lines, feed the session, write
 //! its outbox in one batch, follow the job board, and enforce the handshake timeout.
+//!
+//! The waits on shutdown, new jobs and reconnect requests live as long as the connection:
+//! re-creating them in every round of the loop registered and unregistered each session with
+//! those shared notifiers on every share.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::FramedRead;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{LineCodec, LineError};
+use super::codec::{LineError, LineReader};
 use super::context::ServerContext;
 use super::session::Session;
 
 /// Initial read buffer per connection.
 const READ_BUFFER: usize = 512;
-
-/// Lines handled before the outbox is written even if more input is ready.
-const BATCH: usize = 64;
 
 /// A bound stratum listener.
 pub struct StratumServer {
@@ -101,10 +101,9 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    // Requests are small: start the read buffer small (tokio-util's default is 8 KiB), it
-    // grows for the rare long line. Idle miners are most of a pool's memory.
-    let mut lines =
-        FramedRead::with_capacity(rd, LineCodec::new(ctx.settings.max_line), READ_BUFFER);
+    // Requests are small: start the read buffer small, it grows for the rare long line. Idle
+    // miners are most of a pool's memory.
+    let mut lines = LineReader::new(rd, ctx.settings.max_line, READ_BUFFER);
     let mut jobs = ctx.board.subscribe();
     jobs.mark_unchanged();
     let mut reconnects = ctx.reconnect_requests();
@@ -112,40 +111,43 @@ async fn serve_connection(
     let mut session = Session::new(ctx.clone(), peer, listener, startdiff);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
+    let mut next_job = std::pin::pin!(next_change(jobs));
+    let mut next_reconnect = std::pin::pin!(next_change(reconnects));
+    let mut reconnects_open = true;
     loop {
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break,
-            changed = jobs.changed() => {
-                if changed.is_err() {
+            _ = &mut cancelled => break,
+            (open, mut jobs) = &mut next_job => {
+                if !open {
                     break;
                 }
                 let job = jobs.borrow_and_update().clone();
+                next_job.set(next_change(jobs));
                 if let Some(job) = job {
                     session.on_new_job(job);
                 }
             }
-            line = lines.next() => {
-                if !handle_input(&mut session, line) {
+            more = lines.fill() => {
+                if !matches!(more, Ok(true)) {
                     break;
                 }
-                // Pipelined requests (bitaxe) are answered in one write.
-                for _ in 0..BATCH {
-                    match lines.next().now_or_never() {
-                        Some(next) => {
-                            if !handle_input(&mut session, next) {
-                                session.closing = true;
-                                break;
-                            }
-                        }
-                        None => break,
-                    }
-                    if session.closing {
+                // Everything read is answered in one write (bitaxe pipelines its handshake).
+                while let Some(line) = lines.next_line() {
+                    if !handle_line(&mut session, line) || session.closing {
+                        session.closing = true;
                         break;
                     }
                 }
             }
-            Ok(()) = reconnects.changed() => session.reconnect(),
+            (open, reconnects) = &mut next_reconnect, if reconnects_open => {
+                reconnects_open = open;
+                if open {
+                    session.reconnect();
+                }
+                next_reconnect.set(next_change(reconnects));
+            }
             _ = tokio::time::sleep_until(handshake_deadline), if !session.is_ready() => {
                 tracing::debug!(%peer, "no subscribe and authorize in time; closing");
                 break;
@@ -177,17 +179,24 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, timeout: std::time::Dur
     let _ = stream.shutdown().await;
 }
 
-/// Feeds one framing result to the session; false when the connection must close.
-fn handle_input(session: &mut Session, line: Option<Result<bytes::BytesMut, LineError>>) -> bool {
+/// Waits for the next change of a watch channel. It owns the receiver, so one wait (and its
+/// place in the sender's list of waiters) lasts until the change comes.
+async fn next_change<T>(mut rx: watch::Receiver<T>) -> (bool, watch::Receiver<T>) {
+    let open = rx.changed().await.is_ok();
+    (open, rx)
+}
+
+/// Feeds one framed line to the session; false when the connection must close.
+fn handle_line(session: &mut Session, line: Result<&[u8], LineError>) -> bool {
     match line {
-        Some(Ok(bytes)) => {
-            session.handle_line(&bytes);
+        Ok(bytes) => {
+            session.handle_line(bytes);
             true
         }
-        Some(Err(LineError::TooLong(max))) => {
+        Err(LineError::TooLong(max)) => {
             tracing::info!(peer = %session.peer, "line over {max} bytes; closing");
             false
         }
-        Some(Err(LineError::Io(_))) | None => false,
+        Err(LineError::Io(_)) => false,
     }
 }

@@ -84,10 +84,17 @@ pub struct LoadConfig {
     /// The server's process id: its RSS and CPU time are read from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// bitcoind/simnet JSON-RPC URL (http://host:port): after the ramp, mine one block with
+    /// bitcoind/simnet JSON-RPC URL (http://host:port): after the ramp, mine blocks with
     /// generatetoaddress and measure the clean-job fan-out.
     #[arg(long)]
     pub fanout_rpc: Option<String>,
+    /// How many blocks to mine for the fan-out, one after the other.
+    #[arg(long, default_value_t = 1)]
+    pub fanout_blocks: u32,
+    /// The node's ZMQ hashblock endpoint (tcp://host:port): the fan-out is also measured from
+    /// the block's announcement there.
+    #[arg(long)]
+    pub fanout_zmq: Option<String>,
     /// Cookie file for --fanout-rpc.
     #[arg(long)]
     pub fanout_cookie: Option<PathBuf>,

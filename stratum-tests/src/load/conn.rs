@@ -6,9 +6,11 @@ use super::config::{Firmware, Mode};
 use super::fanout::FanoutState;
 use super::handshake::{Step, FIRST_SUBMIT_ID};
 use super::stats::Stats;
+use super::wire::{Incoming, NotifyHead};
 use crate::client::error_text;
 use crate::hash::sha256d;
 use crate::work::{self, Job};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::io::Write as _;
@@ -87,7 +89,10 @@ struct Conn<'a> {
     authorized: bool,
     diff: f64,
     job: Option<CurJob>,
-    prevhash: Option<[u8; 32]>,
+    /// The newest notify's params and the difficulty then, decoded when a share needs them.
+    raw_job: Option<(String, f64)>,
+    has_job: bool,
+    prevhash: Option<String>,
     counter: u64,
     pending: VecDeque<(u64, Instant)>,
     next_id: u64,
@@ -186,6 +191,8 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
         authorized: false,
         diff: 1.0,
         job: None,
+        raw_job: None,
+        has_job: false,
         prevhash: None,
         counter: 0,
         pending: VecDeque::new(),
@@ -209,16 +216,26 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
     let hs_deadline = Instant::now() + sh.handshake_timeout;
     let mut ticker: Option<Interval> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(256);
+    // One wait on the stop signal for the whole connection: a new one per round would join and
+    // leave the shared waiter list (a lock) on every reply.
+    let mut cancelled = std::pin::pin!(sh.cancel.cancelled());
     loop {
         tokio::select! {
             biased;
-            _ = sh.cancel.cancelled() => break,
+            _ = &mut cancelled => break,
             r = read_line(&mut reader, &mut buf) => {
                 if !r? {
                     return Err(if c.authorized { "closed by server" } else { "closed during handshake" }.into());
                 }
-                let msg: Option<Value> = serde_json::from_slice(buf.trim_ascii()).ok();
-                let empty = buf.trim_ascii().is_empty();
+                // Stamped before parsing: the fan-out figure is when the bytes arrived.
+                let at = Instant::now();
+                let handled = Incoming::parse(buf.trim_ascii()).is_some_and(|m| c.fast_path(&m, at));
+                let msg: Option<Value> = if handled {
+                    None
+                } else {
+                    serde_json::from_slice(buf.trim_ascii()).ok()
+                };
+                let empty = handled || buf.trim_ascii().is_empty();
                 buf.clear();
                 if buf.capacity() > 16 * 1024 {
                     buf = Vec::with_capacity(256);
@@ -229,7 +246,7 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
                     }
                     continue;
                 };
-                if let Some(step) = c.handle(&msg, &hs.requests, &mut w).await? {
+                if let Some(step) = c.handle(&msg, at, &hs.requests, &mut w).await? {
                     if !hs.pipelined && sent < hs.requests.len() && hs.requests[sent - 1].1 == step {
                         c.out.extend_from_slice(hs.requests[sent].2.as_bytes());
                         sent += 1;
@@ -296,6 +313,7 @@ impl Conn<'_> {
     async fn handle(
         &mut self,
         msg: &Value,
+        at: Instant,
         reqs: &[(u64, Step, String)],
         w: &mut OwnedWriteHalf,
     ) -> Result<Option<Step>, String> {
@@ -303,7 +321,7 @@ impl Conn<'_> {
         if let Some(method) = msg.get("method").and_then(Value::as_str) {
             let params = msg.get("params").unwrap_or(&Value::Null);
             match method {
-                "mining.notify" => self.on_notify(params),
+                "mining.notify" => self.on_notify(params, at),
                 "mining.set_difficulty" => {
                     stats.set_difficulty.fetch_add(1, Ordering::Relaxed);
                     match params.get(0).and_then(Value::as_f64) {
@@ -355,7 +373,18 @@ impl Conn<'_> {
             return Ok(None);
         };
         if id >= FIRST_SUBMIT_ID {
-            self.on_submit_reply(id, msg);
+            let fields = (
+                msg.get("result"),
+                msg.get("reject-reason").and_then(Value::as_str),
+            );
+            let accepted = fields.0 == Some(&Value::Bool(true)) && error_text(msg).is_none();
+            self.on_submit_reply(id, accepted, || {
+                fields
+                    .1
+                    .map(str::to_string)
+                    .or_else(|| error_text(msg))
+                    .unwrap_or_else(|| "unknown".into())
+            });
             return Ok(None);
         }
         let Some(&(_, step, _)) = reqs.iter().find(|r| r.0 == id) else {
@@ -402,35 +431,89 @@ impl Conn<'_> {
         Ok(Some(step))
     }
 
-    fn on_notify(&mut self, params: &Value) {
+    /// Submit replies and notifies without a `Value` tree; false sends the line down the
+    /// general path.
+    fn fast_path(&mut self, m: &Incoming<'_>, at: Instant) -> bool {
+        match (m.method.as_deref(), m.numeric_id()) {
+            (Some("mining.notify"), _) => {
+                match m.params.and_then(|p| Some((p, NotifyHead::parse(p)?))) {
+                    Some((params, head)) => {
+                        self.on_notify_head(&head.1, head.8, at);
+                        self.raw_job = Some((params.get().to_string(), self.diff));
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (None, Some(id)) if id >= FIRST_SUBMIT_ID => {
+                self.on_submit_reply(id, m.is_true(), || match &m.reject_reason {
+                    Some(r) => r.to_string(),
+                    None => reply_error_text(m.error).unwrap_or_else(|| "unknown".into()),
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Counts a notify and records the fan-out arrival of a clean job on a new prevhash.
+    fn on_notify_head(&mut self, prevhash: &str, clean: bool, at: Instant) {
         let stats = &self.sh.stats;
+        stats.notifies.fetch_add(1, Ordering::Relaxed);
+        if clean {
+            stats.clean_notifies.fetch_add(1, Ordering::Relaxed);
+            if self.prevhash.as_deref().is_some_and(|p| p != prevhash) && self.sh.fanout.armed() {
+                self.sh.fanout.record(at);
+            }
+        }
+        if self.prevhash.as_deref() != Some(prevhash) {
+            self.prevhash = Some(prevhash.to_string());
+        }
+        if !self.has_job {
+            self.has_job = true;
+            stats.with_job.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A notify the fast path could not read (extra fields, numbers as job ids): decoded now.
+    fn on_notify(&mut self, params: &Value, at: Instant) {
         let job = match Job::from_notify_params(params) {
             Ok(j) => j,
             Err(_) => {
-                stats.error("malformed mining.notify (ignored)");
+                self.sh.stats.error("malformed mining.notify (ignored)");
                 return;
             }
         };
-        stats.notifies.fetch_add(1, Ordering::Relaxed);
-        if job.clean_jobs {
-            stats.clean_notifies.fetch_add(1, Ordering::Relaxed);
-            if self.prevhash.is_some_and(|p| p != job.prevhash) && self.sh.fanout.armed() {
-                self.sh.fanout.record(Instant::now());
-            }
-        }
-        self.prevhash = Some(job.prevhash);
-        if self.job.is_none() {
-            stats.with_job.fetch_add(1, Ordering::Relaxed);
-        }
+        let prevhash = params.get(1).and_then(Value::as_str).unwrap_or_default();
+        self.on_notify_head(prevhash, job.clean_jobs, at);
+        self.raw_job = None;
+        self.set_job(job, self.diff);
+    }
+
+    fn set_job(&mut self, job: Job, diff: f64) {
         let job_id_json = Value::String(job.job_id.clone()).to_string();
         self.job = Some(CurJob {
             job,
             job_id_json,
-            diff: self.diff,
+            diff,
         });
     }
 
-    fn on_submit_reply(&mut self, id: u64, msg: &Value) {
+    /// Decodes the newest notify if it has not been yet; a malformed one keeps the old job.
+    fn decode_job(&mut self) {
+        let Some((raw, diff)) = self.raw_job.take() else {
+            return;
+        };
+        let job = serde_json::from_str::<Value>(&raw)
+            .ok()
+            .and_then(|v| Job::from_notify_params(&v).ok());
+        match job {
+            Some(job) => self.set_job(job, diff),
+            None => self.sh.stats.error("malformed mining.notify (ignored)"),
+        }
+    }
+
+    fn on_submit_reply(&mut self, id: u64, accepted: bool, reason: impl FnOnce() -> String) {
         let stats = &self.sh.stats;
         let Some(pos) = self.pending.iter().position(|&(i, _)| i == id) else {
             return; // timed out already, or not ours
@@ -441,13 +524,10 @@ impl Conn<'_> {
         stats
             .latency
             .record(sent.elapsed().as_micros().min(u128::from(u64::MAX)) as u64);
-        if msg.get("result") == Some(&Value::Bool(true)) && error_text(msg).is_none() {
+        if accepted {
             stats.accepted.fetch_add(1, Ordering::Relaxed);
         } else {
-            match msg.get("reject-reason").and_then(Value::as_str) {
-                Some(r) => stats.reject(r),
-                None => stats.reject(&error_text(msg).unwrap_or_else(|| "unknown".into())),
-            }
+            stats.reject(&reason());
         }
     }
 
@@ -465,6 +545,7 @@ impl Conn<'_> {
     /// Finds the next share (mine mode: meeting the difficulty) and appends its submit line to
     /// `out`; false when there is no work yet or the hash budget ran out.
     fn push_submit(&mut self) -> bool {
+        self.decode_job();
         let (Some(cur), Some(en1)) = (&self.job, &self.en1) else {
             return false;
         };
@@ -543,4 +624,10 @@ impl Conn<'_> {
         self.pending.push_back((id, Instant::now()));
         true
     }
+}
+
+/// The text of a reply's raw `error` field, as [`error_text`] reads it.
+fn reply_error_text(error: Option<&RawValue>) -> Option<String> {
+    let error: Value = serde_json::from_str(error?.get()).ok()?;
+    error_text(&serde_json::json!({ "error": error }))
 }

@@ -20,9 +20,18 @@ pub struct FanoutState {
 }
 
 impl FanoutState {
-    /// Starts recording (just before the block is mined).
+    /// Forgets earlier arrivals and starts recording (just before a block is mined).
     pub fn arm(&self) {
+        match self.arrivals.lock() {
+            Ok(mut v) => v.clear(),
+            Err(p) => p.into_inner().clear(),
+        }
         self.armed.store(true, Ordering::Release);
+    }
+
+    /// Stops recording.
+    pub fn disarm(&self) {
+        self.armed.store(false, Ordering::Release);
     }
 
     /// Whether connections should record clean jobs now.

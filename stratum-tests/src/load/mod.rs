@@ -7,20 +7,24 @@
 //! - [`handshake`]: firmware styles.  - [`stats`], [`histogram`]: counters and latency.
 //! - [`fanout`]: block fan-out via JSON-RPC.  - [`rss`]: /proc readings.
 //! - [`limits`]: open-files limit.  - [`report`]: JSON report and summary.
+//! - [`wire`]: cheap parsing of the server's replies and notifies.
 
 pub mod config;
 pub mod conn;
 pub mod fanout;
 pub mod handshake;
+pub mod hashblock;
 pub mod histogram;
 pub mod limits;
 pub mod report;
 pub mod rss;
 pub mod stats;
+pub mod wire;
 
 use config::LoadConfig;
 use conn::{ConnParams, Shared};
 use fanout::{quantile_sorted, signed_ms, FanoutState, RpcAuth};
+use hashblock::HashblockWatch;
 use report::*;
 use rss::ProcSample;
 use serde_json::json;
@@ -52,6 +56,11 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
                 cfg.fanout_pass.clone().unwrap_or_default()
             ),
         }),
+    };
+    // Subscribed before the ramp, so the subscription is long in place when blocks come.
+    let hashblocks = match &cfg.fanout_zmq {
+        Some(endpoint) => Some(Arc::new(HashblockWatch::start(endpoint)?)),
+        None => None,
     };
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(cfg.max_runtime);
@@ -131,11 +140,13 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
                 .fanout_address
                 .clone()
                 .unwrap_or_else(|| cfg.user.split('.').next().unwrap_or("").to_string());
-            Some(tokio::spawn(measure_fanout(
+            Some(tokio::spawn(measure_fanouts(
                 sh.clone(),
                 url.clone(),
                 auth,
                 address,
+                cfg.fanout_blocks.max(1),
+                hashblocks.clone(),
             )))
         }
         _ => None,
@@ -145,15 +156,15 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
         Some(t) => {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left.max(Duration::from_millis(10)), t).await {
-                Ok(Ok(f)) => Some(f),
-                Ok(Err(e)) => Some(fanout_error(format!("fan-out task: {e}"))),
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => vec![fanout_error(format!("fan-out task: {e}"))],
                 Err(_) => {
                     hit_max = true;
-                    Some(fanout_error("cut by --max-runtime".into()))
+                    vec![fanout_error("cut by --max-runtime".into())]
                 }
             }
         }
-        None => None,
+        None => Vec::new(),
     };
     let hold_s = hold_start.elapsed().as_secs_f64();
     let c1 = sh.stats.counters();
@@ -295,21 +306,48 @@ fn fanout_error(error: String) -> FanoutReport {
         p99_ms: None,
         max_ms: None,
         last_from_rpc_start_ms: None,
+        zmq_from_rpc_start_ms: None,
+        from_zmq_p50_ms: None,
+        from_zmq_p99_ms: None,
+        from_zmq_max_ms: None,
     }
 }
 
-async fn measure_fanout(
+/// Mines `blocks` blocks one after the other, each once every connection has the previous
+/// block's clean job (or the wait ran out).
+async fn measure_fanouts(
     sh: Arc<Shared>,
     url: String,
     auth: RpcAuth,
     address: String,
+    blocks: u32,
+    hashblocks: Option<Arc<HashblockWatch>>,
+) -> Vec<FanoutReport> {
+    let mut out = Vec::new();
+    for _ in 0..blocks {
+        let rep = measure_fanout(&sh, &url, &auth, &address, hashblocks.as_deref()).await;
+        let failed = rep.error.is_some();
+        out.push(rep);
+        if failed {
+            break;
+        }
+    }
+    out
+}
+
+async fn measure_fanout(
+    sh: &Shared,
+    url: &str,
+    auth: &RpcAuth,
+    address: &str,
+    hashblocks: Option<&HashblockWatch>,
 ) -> FanoutReport {
     let held = Stats::get(&sh.stats.held);
     sh.fanout.arm();
     let start = Instant::now();
     let res = fanout::rpc_call(
-        &url,
-        &auth,
+        url,
+        auth,
         "generatetoaddress",
         json!([1, address]),
         RPC_TIMEOUT,
@@ -331,14 +369,32 @@ async fn measure_fanout(
     while (sh.fanout.count() as u64) < Stats::get(&sh.stats.held) && Instant::now() < wait_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    sh.fanout.disarm();
     let arrivals = sh.fanout.arrivals();
-    let mut lat: Vec<f64> = arrivals.iter().map(|&a| signed_ms(returned, a)).collect();
-    lat.sort_by(f64::total_cmp);
+    let sorted_from = |from: Instant| {
+        let mut v: Vec<f64> = arrivals.iter().map(|&a| signed_ms(from, a)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let lat = sorted_from(returned);
     rep.notified = lat.len() as u64;
     rep.p50_ms = quantile_sorted(&lat, 0.5);
     rep.p99_ms = quantile_sorted(&lat, 0.99);
     rep.max_ms = lat.last().copied();
     rep.last_from_rpc_start_ms = arrivals.iter().max().map(|&a| signed_ms(start, a));
+    let announced = match (hashblocks, &rep.block) {
+        (Some(w), Some(hash)) => w.announced(hash).map(Instant::from_std),
+        _ => None,
+    };
+    if let Some(zmq_at) = announced {
+        let lat = sorted_from(zmq_at);
+        rep.zmq_from_rpc_start_ms = Some(signed_ms(start, zmq_at));
+        rep.from_zmq_p50_ms = quantile_sorted(&lat, 0.5);
+        rep.from_zmq_p99_ms = quantile_sorted(&lat, 0.99);
+        rep.from_zmq_max_ms = lat.last().copied();
+    } else if hashblocks.is_some() {
+        rep.error = Some("no ZMQ hashblock announcement for the block".into());
+    }
     rep
 }
 

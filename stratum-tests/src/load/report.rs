@@ -119,6 +119,14 @@ pub struct FanoutReport {
     pub max_ms: Option<f64>,
     /// The last miner's clean job, measured from the start of the RPC call.
     pub last_from_rpc_start_ms: Option<f64>,
+    /// The node's ZMQ announcement of the block, after the start of the RPC call.
+    pub zmq_from_rpc_start_ms: Option<f64>,
+    /// Median, from the ZMQ announcement.
+    pub from_zmq_p50_ms: Option<f64>,
+    /// 99th percentile, from the ZMQ announcement.
+    pub from_zmq_p99_ms: Option<f64>,
+    /// The last miner's clean job, from the ZMQ announcement.
+    pub from_zmq_max_ms: Option<f64>,
 }
 
 /// Server (or generator) process figures.
@@ -156,7 +164,7 @@ pub struct Report {
     /// Submit latency.
     pub latency: LatencyReport,
     /// Block fan-out, when asked for.
-    pub fanout: Option<FanoutReport>,
+    pub fanout: Vec<FanoutReport>,
     /// The server process, when --server-pid was given.
     pub server: Option<ProcReport>,
     /// The generator itself.
@@ -218,11 +226,15 @@ impl Report {
         if !c.errors.is_empty() {
             out += &format!("errors: {:?}\n", c.errors);
         }
-        if let Some(f) = &self.fanout {
+        for f in &self.fanout {
             out += &format!(
-                "fan-out: {}/{} miners got the clean job; after RPC return p50 {}, p99 {}, last {}; rpc {}{}\n",
+                "fan-out: {}/{} miners got the clean job; after ZMQ hashblock p50 {}, p99 {}, last {}; \
+                 after RPC return p50 {}, p99 {}, last {}; rpc {}{}\n",
                 f.notified,
                 f.held,
+                ms(f.from_zmq_p50_ms),
+                ms(f.from_zmq_p99_ms),
+                ms(f.from_zmq_max_ms),
                 ms(f.p50_ms),
                 ms(f.p99_ms),
                 ms(f.max_ms),
