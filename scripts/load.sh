@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One load scenario against a release stratumd on its in-process simnet (loopback only,
 # bounded in time). Usage: scripts/load.sh a|b|c|d|e   (see docs/BENCHMARKS.md)
-# Prints stratum-load's JSON report on stdout and its summary on stderr; the report is also
+# Prints stratum-load's JSON report on stdout and its summary on stderr (then the server's
+# fan-out log lines); the report is also
 # written to target/load/<scenario>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +42,5 @@ case "$scenario" in
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 ./target/release/stratum-load "${common[@]}" "${args[@]}" --report "target/load/$scenario.json" --quiet "${@:2}"
+# The server's own view of each new block's fan-out (publish to the last session's write).
+grep -o "new block's job .*" "$work/stratumd.log" >&2 || true

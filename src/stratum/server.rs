@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{LineError, LineReader};
 use super::context::ServerContext;
 use super::session::Session;
+use crate::work::Job;
 
 /// Initial read buffer per connection.
 const READ_BUFFER: usize = 512;
@@ -116,6 +117,8 @@ async fn serve_connection(
     let mut next_reconnect = std::pin::pin!(next_change(reconnects));
     let mut reconnects_open = true;
     loop {
+        // A job this session has just handled, reported once its notify is written.
+        let mut handled_job = None;
         tokio::select! {
             biased;
             _ = &mut cancelled => break,
@@ -126,7 +129,8 @@ async fn serve_connection(
                 let job = jobs.borrow_and_update().clone();
                 next_job.set(next_change(jobs));
                 if let Some(job) = job {
-                    session.on_new_job(job);
+                    session.on_new_job(job.clone());
+                    handled_job = Some(job);
                 }
             }
             more = lines.fill() => {
@@ -162,6 +166,9 @@ async fn serve_connection(
             // Give the buffer back: an idle miner should hold no write buffer.
             session.outbox = Vec::new();
         }
+        if let Some(job) = handled_job {
+            report_delivery(&job);
+        }
         if session.closing {
             break;
         }
@@ -177,6 +184,20 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, timeout: std::time::Dur
     let line = b"{\"id\":null,\"result\":null,\"error\":[20,\"Server full (maxclients)\",null]}\n";
     let _ = tokio::time::timeout(timeout, stream.write_all(line)).await;
     let _ = stream.shutdown().await;
+}
+
+/// Counts this session in the job's delivery; the last session of a new block's job logs how
+/// long every session took to get it.
+fn report_delivery(job: &Job) {
+    if let Some((took, sessions)) = job.delivery.handled() {
+        if job.clean {
+            tracing::info!(
+                "new block's job {} reached all {sessions} sessions in {:.1} ms",
+                job.id,
+                took.as_secs_f64() * 1e3
+            );
+        }
+    }
 }
 
 /// Waits for the next change of a watch channel. It owns the receiver, so one wait (and its

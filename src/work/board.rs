@@ -30,8 +30,10 @@ impl JobBoard {
         }
     }
 
-    /// Makes `job` the newest; sessions see it on their watch receiver.
+    /// Makes `job` the newest; sessions see it on their watch receiver. Starts the job's
+    /// delivery clock for the sessions present now.
     pub fn publish(&self, job: Arc<Job>) {
+        job.delivery.start(self.latest.receiver_count());
         self.generation.fetch_max(job.generation, Ordering::AcqRel);
         self.latest.send_replace(Some(job));
     }

@@ -1,6 +1,7 @@
 //! A [`Job`]: everything a miner needs for one template, built once and shared as
 //! `Arc<Job>`; and [`UserWork`], the payee-specific coinb2 and pre-serialized notify.
 
+use super::delivery::Delivery;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -83,6 +84,8 @@ pub struct Job {
     pub nonce2_len: usize,
     /// When the job was built.
     pub created: SystemTime,
+    /// How long it took to reach every session, started when the board publishes it.
+    pub delivery: Delivery,
     coinb2_head: Vec<u8>,
     plan: Arc<PayoutPlan>,
     users: DashMap<Payee, Arc<UserWork>>,
@@ -279,6 +282,7 @@ impl JobBuilder {
             nonce1_len: self.config.nonce1_len,
             nonce2_len: self.config.nonce2_len,
             created: now,
+            delivery: Delivery::default(),
             coinb2_head,
             plan: plan.clone(),
             users: DashMap::new(),

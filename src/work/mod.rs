@@ -3,6 +3,7 @@
 
 pub mod board;
 pub mod coinbase;
+pub mod delivery;
 pub mod fit;
 pub mod job;
 pub mod job_id;

@@ -422,6 +422,11 @@ async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
         .unwrap();
     let job_b = Job::from_notify_params(&notify_b["params"]).unwrap();
     assert_ne!(job_b.job_id, job_a.job_id, "a new job id for the new block");
+    // The one session present got it, and the server says how long that took.
+    assert!(
+        server.wait_log("reached all 1 sessions in", T),
+        "no delivery log line for the new block"
+    );
     let mut tip = job_b.prevhash;
     tip.reverse();
     let best = rpc(&server, "getbestblockhash", vec![]).await;
