@@ -221,6 +221,17 @@ impl Session {
         }
     }
 
+    /// Whether `job` goes to this session with `clean_jobs=true`: its first job, or the
+    /// previous block changed since its last job, even if the board's clean job was replaced
+    /// before this session saw it.
+    pub fn needs_clean(&self, job: &Job) -> bool {
+        job.clean
+            || self
+                .sent
+                .back()
+                .is_none_or(|s| s.job.generation != job.generation)
+    }
+
     /// Sends `job`; a session's first job comes after its first `mining.set_difficulty`
     /// and always with `clean_jobs=true`.
     fn send_job(&mut self, job: Arc<Job>) {
@@ -230,6 +241,7 @@ impl Session {
         if self.sent.back().is_some_and(|s| s.job.id == job.id) {
             return;
         }
+        let clean = self.needs_clean(&job);
         let first = self.sent.is_empty();
         let network = job.network_difficulty;
         // The operator's fixed difficulty overrides the bounds; a share never needs to be
@@ -251,14 +263,6 @@ impl Session {
                 return;
             }
         };
-        // Clean when the previous block changed since this session's last job, even if the
-        // board's clean job was replaced before this session saw it.
-        let clean = first
-            || job.clean
-            || self
-                .sent
-                .back()
-                .is_none_or(|s| s.job.generation != job.generation);
         let line = if clean {
             &work.notify_clean
         } else {

@@ -5,17 +5,19 @@
 use super::config::{Firmware, Mode};
 use super::fanout::FanoutState;
 use super::handshake::{Step, FIRST_SUBMIT_ID};
+use super::job_cache::{DecodedJob, JobCache};
 use super::stats::Stats;
 use super::wire::{Incoming, NotifyHead};
 use crate::client::error_text;
 use crate::hash::sha256d;
-use crate::work::{self, Job};
+use crate::work;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -58,6 +60,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Block fan-out recording.
     pub fanout: FanoutState,
+    /// Notifies decoded once for all connections.
+    pub jobs: JobCache,
     /// Stops every connection.
     pub cancel: CancellationToken,
 }
@@ -76,8 +80,7 @@ pub struct ConnParams {
 }
 
 struct CurJob {
-    job: Job,
-    job_id_json: String,
+    shared: Arc<DecodedJob>,
     diff: f64,
 }
 
@@ -89,8 +92,6 @@ struct Conn<'a> {
     authorized: bool,
     diff: f64,
     job: Option<CurJob>,
-    /// The newest notify's params and the difficulty then, decoded when a share needs them.
-    raw_job: Option<(String, f64)>,
     has_job: bool,
     prevhash: Option<String>,
     counter: u64,
@@ -191,7 +192,6 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
         authorized: false,
         diff: 1.0,
         job: None,
-        raw_job: None,
         has_job: false,
         prevhash: None,
         counter: 0,
@@ -439,7 +439,10 @@ impl Conn<'_> {
                 match m.params.and_then(|p| Some((p, NotifyHead::parse(p)?))) {
                     Some((params, head)) => {
                         self.on_notify_head(&head.1, head.8, at);
-                        self.raw_job = Some((params.get().to_string(), self.diff));
+                        match self.sh.jobs.get_or_decode(params.get()) {
+                            Some(shared) => self.set_job(shared),
+                            None => self.sh.stats.error("malformed mining.notify (ignored)"),
+                        }
                         true
                     }
                     None => false,
@@ -475,42 +478,22 @@ impl Conn<'_> {
         }
     }
 
-    /// A notify the fast path could not read (extra fields, numbers as job ids): decoded now.
+    /// A notify the fast path could not read (extra fields, numbers as job ids).
     fn on_notify(&mut self, params: &Value, at: Instant) {
-        let job = match Job::from_notify_params(params) {
-            Ok(j) => j,
-            Err(_) => {
-                self.sh.stats.error("malformed mining.notify (ignored)");
-                return;
-            }
-        };
-        let prevhash = params.get(1).and_then(Value::as_str).unwrap_or_default();
-        self.on_notify_head(prevhash, job.clean_jobs, at);
-        self.raw_job = None;
-        self.set_job(job, self.diff);
-    }
-
-    fn set_job(&mut self, job: Job, diff: f64) {
-        let job_id_json = Value::String(job.job_id.clone()).to_string();
-        self.job = Some(CurJob {
-            job,
-            job_id_json,
-            diff,
-        });
-    }
-
-    /// Decodes the newest notify if it has not been yet; a malformed one keeps the old job.
-    fn decode_job(&mut self) {
-        let Some((raw, diff)) = self.raw_job.take() else {
+        let Some(decoded) = DecodedJob::decode(params) else {
+            self.sh.stats.error("malformed mining.notify (ignored)");
             return;
         };
-        let job = serde_json::from_str::<Value>(&raw)
-            .ok()
-            .and_then(|v| Job::from_notify_params(&v).ok());
-        match job {
-            Some(job) => self.set_job(job, diff),
-            None => self.sh.stats.error("malformed mining.notify (ignored)"),
-        }
+        let prevhash = params.get(1).and_then(Value::as_str).unwrap_or_default();
+        self.on_notify_head(prevhash, decoded.job.clean_jobs, at);
+        self.set_job(Arc::new(decoded));
+    }
+
+    fn set_job(&mut self, shared: Arc<DecodedJob>) {
+        self.job = Some(CurJob {
+            shared,
+            diff: self.diff,
+        });
     }
 
     fn on_submit_reply(&mut self, id: u64, accepted: bool, reason: impl FnOnce() -> String) {
@@ -545,17 +528,17 @@ impl Conn<'_> {
     /// Finds the next share (mine mode: meeting the difficulty) and appends its submit line to
     /// `out`; false when there is no work yet or the hash budget ran out.
     fn push_submit(&mut self) -> bool {
-        self.decode_job();
         let (Some(cur), Some(en1)) = (&self.job, &self.en1) else {
             return false;
         };
+        let job = &cur.shared.job;
         let six = self.mask.is_some() || self.sh.firmware.always_six_params();
         let vbits = 0u32;
         let version = match self.mask {
-            Some(m) => work::rolled_version(cur.job.version, m, vbits),
-            None => cur.job.version,
+            Some(m) => work::rolled_version(job.version, m, vbits),
+            None => job.version,
         };
-        let ntime = cur.job.ntime;
+        let ntime = job.ntime;
         let mut en2_buf = [0u8; 32];
         let en2_size = self.en2_size.min(32);
         let fill_en2 = |buf: &mut [u8; 32], counter: u64| {
@@ -579,14 +562,14 @@ impl Conn<'_> {
                     nonce = self.counter as u32;
                     self.counter += 1;
                 } else {
-                    let root = cur.job.merkle_root(en1, &en2_buf[..en2_size]);
+                    let root = job.merkle_root(en1, &en2_buf[..en2_size]);
                     let diff = cur.diff.max(self.diff) * SUBMIT_MARGIN;
                     let room = (1u64 << 32) - (self.counter & 0xffff_ffff);
                     let budget = self.sh.max_hashes.min(room).max(1);
                     let mut found = None;
                     for k in 0..budget {
                         let n = (self.counter + k) as u32;
-                        let h = sha256d(&cur.job.header_with_root(&root, ntime, n, version));
+                        let h = sha256d(&job.header_with_root(&root, ntime, n, version));
                         if work::hash_top_u64(&h) <= top && work::meets(&h, diff) {
                             found = Some((k, n));
                             break;
@@ -609,7 +592,7 @@ impl Conn<'_> {
         self.next_id += 1;
         let out = &mut self.out;
         out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(cur.job_id_json.as_bytes());
+        out.extend_from_slice(cur.shared.job_id_json.as_bytes());
         out.extend_from_slice(b",\"");
         let mut hexbuf = [0u8; 64];
         if hex::encode_to_slice(&en2_buf[..en2_size], &mut hexbuf[..en2_size * 2]).is_ok() {

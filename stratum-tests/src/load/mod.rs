@@ -15,6 +15,7 @@ pub mod fanout;
 pub mod handshake;
 pub mod hashblock;
 pub mod histogram;
+pub mod job_cache;
 pub mod limits;
 pub mod report;
 pub mod rss;
@@ -30,6 +31,7 @@ use rss::ProcSample;
 use serde_json::json;
 use stats::{Counters, Stats};
 use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -83,9 +85,11 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
         submit_timeout: Duration::from_secs_f64(cfg.submit_timeout),
         stats: Stats::default(),
         fanout: FanoutState::default(),
+        jobs: Default::default(),
         cancel: CancellationToken::new(),
     });
     let progress = (!cfg.quiet).then(|| tokio::spawn(progress_loop(sh.clone(), cfg.connections)));
+    let probe = tokio::spawn(stall_probe(sh.clone()));
 
     // Ramp.
     let mut tasks = JoinSet::new();
@@ -128,6 +132,7 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
 
     // Hold: the measurement window.
     sh.stats.latency.reset();
+    sh.stats.runtime_stall_max_us.store(0, Ordering::Relaxed);
     let c0 = sh.stats.counters();
     let hold_start = Instant::now();
     let hold_end = hold_start + Duration::from_secs_f64(cfg.duration);
@@ -186,6 +191,7 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
     if let Some(p) = progress {
         p.abort();
     }
+    probe.abort();
 
     let st = &sh.stats;
     let rate = |a: u64, b: u64| {
@@ -266,6 +272,7 @@ fn latency_report(st: &Stats) -> LatencyReport {
         p999_ms: q(0.999),
         max_ms: (n > 0).then(|| h.max() as f64 / 1e3),
         mean_ms: (n > 0).then(|| h.mean() / 1e3),
+        generator_stall_max_ms: Stats::get(&st.runtime_stall_max_us) as f64 / 1e3,
     }
 }
 
@@ -396,6 +403,21 @@ async fn measure_fanout(
         rep.error = Some("no ZMQ hashblock announcement for the block".into());
     }
     rep
+}
+
+/// Sleeps 1 ms at a time on the generator's runtime and keeps the longest lateness: a stall
+/// of the generator itself shows here, one of the server does not.
+async fn stall_probe(sh: Arc<Shared>) {
+    const STEP: Duration = Duration::from_millis(1);
+    loop {
+        let before = Instant::now();
+        tokio::time::sleep(STEP).await;
+        let late = before.elapsed().saturating_sub(STEP);
+        let us = late.as_micros().min(u128::from(u64::MAX)) as u64;
+        sh.stats
+            .runtime_stall_max_us
+            .fetch_max(us, Ordering::Relaxed);
+    }
 }
 
 async fn progress_loop(sh: Arc<Shared>, total: u64) {

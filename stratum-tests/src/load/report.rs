@@ -95,6 +95,9 @@ pub struct LatencyReport {
     pub max_ms: Option<f64>,
     /// Mean.
     pub mean_ms: Option<f64>,
+    /// Longest a 1 ms timer in the generator's runtime fired late during the hold. When it is
+    /// near `max_ms`, the generator (not the server) held the slowest replies back.
+    pub generator_stall_max_ms: f64,
 }
 
 /// New block → clean job on each connection, milliseconds after generatetoaddress returned
@@ -189,7 +192,7 @@ impl Report {
              connections: {} connected, {} authorized, {} held at end (max {}), {} failed\n\
              shares/s (hold): {:.0} submitted, {:.0} accepted, {:.0} rejected (target {})\n\
              shares (run): {} submitted, {} accepted, {} rejected, {} timeouts, {} skipped (in flight), last difficulty {}\n\
-             submit latency: p50 {}, p90 {}, p99 {}, p99.9 {}, max {} ({} replies)\n",
+             submit latency: p50 {}, p90 {}, p99 {}, p99.9 {}, max {} ({} replies); generator runtime stalled up to {:.2} ms\n",
             s.connections,
             s.handshake,
             s.mode,
@@ -219,6 +222,7 @@ impl Report {
             ms(l.p999_ms),
             ms(l.max_ms),
             l.count,
+            l.generator_stall_max_ms,
         );
         if !sh.reject_reasons.is_empty() {
             out += &format!("reject reasons: {:?}\n", sh.reject_reasons);

@@ -44,6 +44,9 @@ pub struct Stats {
     pub last_difficulty_bits: AtomicU64,
     /// Submit round trip, µs.
     pub latency: Histogram,
+    /// Longest a 1 ms timer in the generator's own runtime fired late, µs (see
+    /// `mod.rs::stall_probe`).
+    pub runtime_stall_max_us: AtomicU64,
     /// Reject reason → count.
     pub reject_reasons: Mutex<BTreeMap<String, u64>>,
     /// Connection error kind → count.
