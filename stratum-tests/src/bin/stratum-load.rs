@@ -7,7 +7,7 @@ use stratum_tests::load::{self, config::LoadConfig};
 fn main() {
     let cfg = LoadConfig::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cfg.threads.max(1))
         .enable_all()
         .build()
     {

@@ -116,6 +116,9 @@ pub struct LoadConfig {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Runtime worker threads of the generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
 }
 
 impl LoadConfig {

@@ -7,7 +7,7 @@ use super::fanout::FanoutState;
 use super::handshake::{Step, FIRST_SUBMIT_ID};
 use super::job_cache::{DecodedJob, JobCache};
 use super::stats::Stats;
-use super::wire::{Incoming, NotifyHead};
+use super::wire::Incoming;
 use crate::client::error_text;
 use crate::hash::sha256d;
 use crate::work;
@@ -213,7 +213,8 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
     }
     write(&mut w, &mut c.out).await?;
 
-    let hs_deadline = Instant::now() + sh.handshake_timeout;
+    // Made once: a new timer per loop round cost a runtime-handle clone per reply.
+    let mut hs_deadline = std::pin::pin!(tokio::time::sleep(sh.handshake_timeout));
     let mut ticker: Option<Interval> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     // One wait on the stop signal for the whole connection: a new one per round would join and
@@ -291,7 +292,7 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
                     write(&mut w, &mut c.out).await?;
                 }
             }
-            _ = tokio::time::sleep_until(hs_deadline), if !c.authorized => {
+            _ = &mut hs_deadline, if !c.authorized => {
                 return Err("handshake timeout".into());
             }
         }
@@ -435,17 +436,15 @@ impl Conn<'_> {
     /// general path.
     fn fast_path(&mut self, m: &Incoming<'_>, at: Instant) -> bool {
         match (m.method.as_deref(), m.numeric_id()) {
+            // A notify seen before (by any connection) costs a comparison, not a decode.
             (Some("mining.notify"), _) => {
-                match m.params.and_then(|p| Some((p, NotifyHead::parse(p)?))) {
-                    Some((params, head)) => {
-                        self.on_notify_head(&head.1, head.8, at);
-                        match self.sh.jobs.get_or_decode(params.get()) {
-                            Some(shared) => self.set_job(shared),
-                            None => self.sh.stats.error("malformed mining.notify (ignored)"),
-                        }
+                match m.params.and_then(|p| self.sh.jobs.get_or_decode(p.get())) {
+                    Some(shared) => {
+                        self.on_notify_head(&shared.prevhash_hex, shared.job.clean_jobs, at);
+                        self.set_job(shared);
                         true
                     }
-                    None => false,
+                    None => false, // the general path counts it as malformed
                 }
             }
             (None, Some(id)) if id >= FIRST_SUBMIT_ID => {
@@ -484,9 +483,9 @@ impl Conn<'_> {
             self.sh.stats.error("malformed mining.notify (ignored)");
             return;
         };
-        let prevhash = params.get(1).and_then(Value::as_str).unwrap_or_default();
-        self.on_notify_head(prevhash, decoded.job.clean_jobs, at);
-        self.set_job(Arc::new(decoded));
+        let decoded = Arc::new(decoded);
+        self.on_notify_head(&decoded.prevhash_hex, decoded.job.clean_jobs, at);
+        self.set_job(decoded);
     }
 
     fn set_job(&mut self, shared: Arc<DecodedJob>) {

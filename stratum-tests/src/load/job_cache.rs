@@ -18,6 +18,8 @@ pub struct DecodedJob {
     pub job: Job,
     /// Its id as a JSON string, ready to paste into submits.
     pub job_id_json: String,
+    /// The prevhash as sent (connections compare it to spot a new block).
+    pub prevhash_hex: String,
 }
 
 impl DecodedJob {
@@ -25,7 +27,12 @@ impl DecodedJob {
     pub fn decode(params: &Value) -> Option<DecodedJob> {
         let job = Job::from_notify_params(params).ok()?;
         let job_id_json = Value::String(job.job_id.clone()).to_string();
-        Some(DecodedJob { job, job_id_json })
+        let prevhash_hex = params.get(1)?.as_str()?.to_string();
+        Some(DecodedJob {
+            job,
+            job_id_json,
+            prevhash_hex,
+        })
     }
 }
 
@@ -39,7 +46,8 @@ impl JobCache {
     /// The job for `params` (a notify's params array as sent), decoded on first sight;
     /// `None` when it does not decode.
     pub fn get_or_decode(&self, params: &str) -> Option<Arc<DecodedJob>> {
-        if let Some(found) = self.lock().iter().find(|(raw, _)| **raw == *params) {
+        // Newest first: under load nearly every lookup is for the latest notify.
+        if let Some(found) = self.lock().iter().rev().find(|(raw, _)| **raw == *params) {
             return Some(found.1.clone());
         }
         let value: Value = serde_json::from_str(params).ok()?;
@@ -73,6 +81,8 @@ mod tests {
             "second connection reuses the first decode"
         );
         assert_eq!(a.job_id_json, "\"1a\"");
+        assert!(a.prevhash_hex.ends_with("aa"));
+        assert!(a.job.clean_jobs);
         let other = PARAMS.replace("\"1a\"", "\"1b\"");
         let c = cache.get_or_decode(&other).expect("decodes");
         assert!(

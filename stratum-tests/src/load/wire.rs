@@ -1,9 +1,8 @@
 //! Cheap reading of what a server sends. Submit replies and notifies are nearly all of the
 //! traffic under load, and the generator shares the machine with the server it measures: they
-//! are read into borrowed fields (no `serde_json::Value` tree), and a notify's hex is decoded
-//! only when a share is built on it. Everything else takes the general path.
+//! are read into borrowed fields (no `serde_json::Value` tree), and a notify's params stay raw
+//! for the job cache to recognise. Everything else takes the general path.
 
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -48,30 +47,6 @@ impl<'a> Incoming<'a> {
     }
 }
 
-/// What the fan-out needs of a `mining.notify` at once: the rest waits in the raw params.
-#[derive(Debug, Deserialize)]
-pub struct NotifyHead<'a>(
-    IgnoredAny,
-    /// prevhash, as sent.
-    #[serde(borrow)]
-    pub Cow<'a, str>,
-    IgnoredAny,
-    IgnoredAny,
-    IgnoredAny,
-    IgnoredAny,
-    IgnoredAny,
-    IgnoredAny,
-    /// clean_jobs.
-    pub bool,
-);
-
-impl<'a> NotifyHead<'a> {
-    /// Parses a notify's params array; `None` when it does not have nine fields of these types.
-    pub fn parse(params: &'a RawValue) -> Option<NotifyHead<'a>> {
-        serde_json::from_str(params.get()).ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,18 +67,5 @@ mod tests {
         assert!(!err.is_true());
         assert!(Incoming::parse(b"[1,2]").is_none());
         assert!(Incoming::parse(b"{\"id\":").is_none());
-    }
-
-    #[test]
-    fn notify_head_reads_prevhash_and_clean() {
-        let line = br#"{"params":["1a","00000000aa","01","02",["ab"],"20000000","1d00ffff","5f000000",true],"id":null,"method":"mining.notify"}"#;
-        let m = Incoming::parse(line).unwrap();
-        assert_eq!(m.method.as_deref(), Some("mining.notify"));
-        assert!(m.id.is_none());
-        let head = NotifyHead::parse(m.params.unwrap()).unwrap();
-        assert_eq!(head.1, "00000000aa");
-        assert!(head.8);
-        let short = serde_json::from_str::<&RawValue>(r#"["1a","00",true]"#).unwrap();
-        assert!(NotifyHead::parse(short).is_none());
     }
 }
