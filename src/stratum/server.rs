@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +22,12 @@ use crate::work::Job;
 
 /// Initial read buffer per connection.
 const READ_BUFFER: usize = 512;
+
+/// Pending connections the kernel queues for `accept`. A farm's miners all reconnect at
+/// once after a restart; past tokio's default of 1,024 the kernel falls back to SYN cookies
+/// (this machine's `dmesg` shows it for earlier storm runs). The kernel caps the value at
+/// `net.core.somaxconn` (4,096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// A job that keeps the miner on the same block (the periodic refresh, new payouts) reaches
 /// the sessions spread over this long, each at its own offset. Sent all at once, 10,000
@@ -46,7 +52,14 @@ impl StratumServer {
         startdiff: f64,
         ctx: Arc<ServerContext>,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        // As tokio's own bind does, so a restart can rebind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(LISTEN_BACKLOG)?;
         Ok(StratumServer {
             listener,
             configured: addr,

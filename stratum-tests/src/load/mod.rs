@@ -202,6 +202,7 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
         }
     };
     let authorized = Stats::get(&st.authorized);
+    let answered = (c1.accepted + c1.rejected).saturating_sub(c0.accepted + c0.rejected);
     Ok(Report {
         settings: RunSettings {
             targets: targets.iter().map(ToString::to_string).collect(),
@@ -232,8 +233,8 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, String> {
         fanout,
         server: cfg
             .server_pid
-            .map(|pid| proc_report(Some(pid), server_samples, authorized)),
-        generator: proc_report(None, gen_samples, authorized),
+            .map(|pid| proc_report(Some(pid), server_samples, authorized, answered)),
+        generator: proc_report(None, gen_samples, authorized, answered),
     })
 }
 
@@ -276,7 +277,13 @@ fn latency_report(st: &Stats) -> LatencyReport {
     }
 }
 
-fn proc_report(pid: Option<u32>, samples: Vec<ProcSample>, conns: u64) -> ProcReport {
+/// `answered`: shares answered (accepted or rejected) during the hold.
+fn proc_report(
+    pid: Option<u32>,
+    samples: Vec<ProcSample>,
+    conns: u64,
+    answered: u64,
+) -> ProcReport {
     let find = |phase: &str| samples.iter().find(|s| s.phase == phase);
     let (start, ramp, end) = (find("start"), find("after_ramp"), find("end"));
     let rss_per_conn_kib = match (start.and_then(|s| s.rss_kib), ramp.and_then(|s| s.rss_kib)) {
@@ -299,6 +306,9 @@ fn proc_report(pid: Option<u32>, samples: Vec<ProcSample>, conns: u64) -> ProcRe
         rss_per_conn_kib,
         hold_cpu_s,
         hold_cpu_cores,
+        cpu_us_per_share: hold_cpu_s
+            .filter(|_| answered > 0)
+            .map(|cpu| cpu * 1e6 / answered as f64),
     }
 }
 

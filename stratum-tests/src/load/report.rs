@@ -145,6 +145,9 @@ pub struct ProcReport {
     pub hold_cpu_s: Option<f64>,
     /// CPU use during the hold in cores (1.0 = one core busy).
     pub hold_cpu_cores: Option<f64>,
+    /// CPU per answered share during the hold, µs. The same work costs more when the shared
+    /// host is slower, so this tells a noisy run from a code change.
+    pub cpu_us_per_share: Option<f64>,
 }
 
 /// The whole report.
@@ -265,7 +268,7 @@ impl Report {
                 })
                 .collect();
             out += &format!(
-                "{name}: RSS {}; {} KiB/conn; hold CPU {} cores\n",
+                "{name}: RSS {}; {} KiB/conn; hold CPU {} cores{}\n",
                 rss.join(", "),
                 p.rss_per_conn_kib
                     .map(|v| format!("{v:.2}"))
@@ -273,6 +276,9 @@ impl Report {
                 p.hold_cpu_cores
                     .map(|v| format!("{v:.2}"))
                     .unwrap_or("-".into()),
+                p.cpu_us_per_share
+                    .map(|v| format!(" ({v:.1} µs per share)"))
+                    .unwrap_or_default(),
             );
         }
         out
