@@ -40,6 +40,8 @@ pub struct Server {
     pub rpc_addr: SocketAddr,
     /// simnet's cookie file.
     pub cookie: PathBuf,
+    /// simnet's ZMQ hashblock endpoint (`tcp://…`).
+    pub zmq: String,
     /// The temp dir holding config and logs.
     pub dir: tempfile::TempDir,
     /// Every stderr line so far.
@@ -118,7 +120,8 @@ impl Server {
             }
         });
         let deadline = Instant::now() + START_TIMEOUT;
-        let (mut stratum, mut rpc_addr, mut cookie, mut job) = (None, None, None, false);
+        let (mut stratum, mut rpc_addr, mut cookie, mut zmq, mut job) =
+            (None, None, None, None, false);
         while stratum.is_none() || rpc_addr.is_none() || !job {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -134,6 +137,7 @@ impl Server {
             if let Some(a) = find_after(&line, "simnet JSON-RPC on http://") {
                 rpc_addr = a.parse().ok();
                 cookie = find_after(&line, " cookie ").map(PathBuf::from);
+                zmq = find_after(&line, "ZMQ hashblock on ").map(str::to_string);
             }
             if line.contains("new block template") {
                 job = true;
@@ -144,9 +148,15 @@ impl Server {
             stratum: stratum.unwrap(),
             rpc_addr: rpc_addr.unwrap(),
             cookie: cookie.expect("cookie path in log"),
+            zmq: zmq.expect("ZMQ endpoint in log"),
             dir,
             log,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A blocking JSON-RPC client for simnet.
