@@ -73,10 +73,17 @@ pub fn err(out: &mut Vec<u8>, id: &Value, e: &StratumError) {
 
 /// A rejected share: `result: false`, the error array and ckpool's `reject-reason`.
 pub fn rejected(out: &mut Vec<u8>, id: &Value, code: i32, reason: &str) {
-    push_line(
-        out,
-        &json!({"id": id, "result": false, "error": [code, reason, null], "reject-reason": reason}),
-    );
+    // Field by field, as `ok`: under a flood of shares that miss the target this is every
+    // reply, and building a JSON object for it showed in the profile.
+    out.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut *out, id);
+    out.extend_from_slice(b",\"result\":false,\"error\":[");
+    let _ = serde_json::to_writer(&mut *out, &code);
+    out.push(b',');
+    let _ = serde_json::to_writer(&mut *out, reason);
+    out.extend_from_slice(b",null],\"reject-reason\":");
+    let _ = serde_json::to_writer(&mut *out, reason);
+    out.extend_from_slice(b"}\n");
 }
 
 /// A `mining.set_difficulty` notification.
@@ -85,4 +92,27 @@ pub fn set_difficulty(out: &mut Vec<u8>, diff: f64) {
         out,
         &json!({"id": null, "method": "mining.set_difficulty", "params": [diff]}),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_is_the_object_serde_json_writes() {
+        for (id, code, reason) in [
+            (json!(7), 23, "Above target"),
+            (json!("a\"b"), 21, "Stale"),
+            (Value::Null, 22, "Duplicate \"share\""),
+        ] {
+            let mut fast = Vec::new();
+            rejected(&mut fast, &id, code, reason);
+            let mut object = Vec::new();
+            push_line(
+                &mut object,
+                &json!({"id": id, "result": false, "error": [code, reason, null], "reject-reason": reason}),
+            );
+            assert_eq!(String::from_utf8(fast), String::from_utf8(object));
+        }
+    }
 }
