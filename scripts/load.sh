@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: scripts/load.sh a|b|c|d|e}"
-cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load
+cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load --bin fanout-floor
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 addr=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
