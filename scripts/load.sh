@@ -6,8 +6,8 @@
 # written to target/load/<scenario>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario="${1:?usage: scripts/load.sh a|b|c|d|e}"
-cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load --bin fanout-floor
+scenario="${1:?usage: scripts/load.sh a|b|c|d|e|b-floor}"
+cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load --bin fanout-floor --bin stratum-echo
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 addr=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
@@ -23,19 +23,25 @@ cat > "$work/ckpool.conf" <<CONF
 { "serverurl": "127.0.0.1:$port", "logdir": "$work/logs", "sockdir": "$work/sock",
   "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 }
 CONF
-TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" ./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+if [ "$scenario" = b-floor ]; then
+  # (b) against stratum-echo, which answers every submit "true" unread: the floor of the
+  # share path on this machine, to run beside (b) and compare.
+  ./target/release/stratum-echo "127.0.0.1:$port" 2> "$work/stratumd.log" &
+else
+  TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" ./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+fi
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do grep -q "stratum listening" "$work/stratumd.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -qE "stratum listening|stratum-echo listening" "$work/stratumd.log" 2>/dev/null && break; sleep 0.1; done
 # simnet's RPC address and cookie, for the fan-out block.
-rpc=$(grep -o 'JSON-RPC on http://[0-9.:]*' "$work/stratumd.log" | head -1 | sed 's/JSON-RPC on //')
-cookie=$(grep -o 'cookie [^,]*' "$work/stratumd.log" | head -1 | sed 's/cookie //')
-zmq=$(grep -o 'ZMQ hashblock on [^ ]*' "$work/stratumd.log" | head -1 | sed 's/ZMQ hashblock on //')
+rpc=$(grep -o 'JSON-RPC on http://[0-9.:]*' "$work/stratumd.log" | head -1 | sed 's/JSON-RPC on //' || true)
+cookie=$(grep -o 'cookie [^,]*' "$work/stratumd.log" | head -1 | sed 's/cookie //' || true)
+zmq=$(grep -o 'ZMQ hashblock on [^ ]*' "$work/stratumd.log" | head -1 | sed 's/ZMQ hashblock on //' || true)
 common=(--targets "127.0.0.1:$port" --user "$addr" --server-pid "$server" --source-ips 8 --max-runtime 240)
 mkdir -p target/load
 case "$scenario" in
   a) args=(--connections 19500 --ramp-per-sec 4000 --shares-per-sec 0 --duration 60) ;;
-  b) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --duration 30) ;;
+  b|b-floor) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --duration 30) ;;
   c) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie" --fanout-zmq "$zmq" --fanout-blocks 5) ;;
   d) args=(--connections 10000 --ramp-per-sec 10000 --shares-per-sec 0 --duration 5) ;;
   e) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --mode miss --duration 30) ;;
