@@ -128,6 +128,57 @@ impl Rates {
     }
 }
 
+/// What ckpool counts alike for a user and for each of its workers.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Accepted difficulty total.
+    pub shares: f64,
+    /// Decaying rates.
+    pub rates: Rates,
+    /// Unix time of the last counted share (0 = none).
+    pub last_share: f64,
+    /// Best share difficulty since the last block.
+    pub best_diff: f64,
+    /// Best share difficulty ever.
+    pub best_ever: f64,
+}
+
+impl Tally {
+    /// One share at `now`: a hashed share (`sdiff` > 0) can be a best share, an accepted one
+    /// (`valid`) adds to the total, a counted one moves the rates.
+    fn add_share(&mut self, diff: f64, sdiff: f64, valid: bool, counted: bool, now: f64) {
+        if sdiff > 0.0 {
+            self.best_diff = self.best_diff.max(sdiff);
+            self.best_ever = self.best_ever.max(sdiff);
+        }
+        if valid {
+            self.shares += diff;
+        }
+        if counted {
+            self.rates.decay(diff, now);
+            self.last_share = now;
+        }
+    }
+
+    /// Back from a stats file's fields (ckpool's `read_userstats`).
+    fn restored(
+        hashrates: [&String; 5],
+        lastshare: u64,
+        shares: u64,
+        bestshare: f64,
+        bestever: u64,
+        now: f64,
+    ) -> Tally {
+        Tally {
+            shares: shares as f64,
+            rates: rates_from(hashrates, now),
+            last_share: lastshare as f64,
+            best_diff: bestshare,
+            best_ever: (bestever as f64).max(bestshare),
+        }
+    }
+}
+
 /// One worker name's combined accounting.
 #[derive(Debug, Clone)]
 pub struct WorkerAccount {
@@ -135,18 +186,10 @@ pub struct WorkerAccount {
     pub name: Arc<str>,
     /// Connections authorised as this worker now.
     pub instances: u64,
-    /// Accepted difficulty total.
-    pub shares: f64,
-    /// Decaying rates.
-    pub rates: Rates,
-    /// Unix time of the last counted share (0 = none).
-    pub last_share: f64,
+    /// Shares, rates and best shares.
+    pub tally: Tally,
     /// Unix time of the last share or authorisation, for `Idle`.
     pub last_active: f64,
-    /// Best share difficulty since the last block.
-    pub best_diff: f64,
-    /// Best share difficulty ever.
-    pub best_ever: f64,
     /// No share for over a minute at the last report.
     pub idle: bool,
 }
@@ -156,12 +199,8 @@ impl WorkerAccount {
         WorkerAccount {
             name,
             instances: 0,
-            shares: 0.0,
-            rates: Rates::default(),
-            last_share: 0.0,
+            tally: Tally::default(),
             last_active: 0.0,
-            best_diff: 0.0,
-            best_ever: 0.0,
             idle: false,
         }
     }
@@ -177,16 +216,8 @@ pub struct UserAccount {
     index: HashMap<Arc<str>, usize>,
     /// Connected workers.
     pub connected: u64,
-    /// Accepted difficulty total.
-    pub shares: f64,
-    /// Decaying rates.
-    pub rates: Rates,
-    /// Unix time of the last counted share (0 = none).
-    pub last_share: f64,
-    /// Best share difficulty since the last block.
-    pub best_diff: f64,
-    /// Best share difficulty ever.
-    pub best_ever: f64,
+    /// Shares, rates and best shares, over all its workers.
+    pub tally: Tally,
     /// Has authorised during this run.
     pub authorised: bool,
     /// Unix time it first authorised (kept across restarts).
@@ -334,28 +365,10 @@ impl Accounting {
         // Rejected shares move rates only when submitted anyway: a stale block solve.
         let counted = valid || (rec.is_block && rec.result == Err(Reject::Stale));
         let user = self.user_mut(&rec.username);
-        if sdiff > 0.0 {
-            user.best_diff = user.best_diff.max(sdiff);
-            user.best_ever = user.best_ever.max(sdiff);
-        }
-        if valid {
-            user.shares += diff;
-        }
-        if counted {
-            user.rates.decay(diff, now);
-            user.last_share = now;
-        }
+        user.tally.add_share(diff, sdiff, valid, counted, now);
         let w = user.worker_mut(&rec.worker);
-        if sdiff > 0.0 {
-            w.best_diff = w.best_diff.max(sdiff);
-            w.best_ever = w.best_ever.max(sdiff);
-        }
-        if valid {
-            w.shares += diff;
-        }
+        w.tally.add_share(diff, sdiff, valid, counted, now);
         if counted {
-            w.rates.decay(diff, now);
-            w.last_share = now;
             w.last_active = w.last_active.max(now);
             w.idle = false;
         }
@@ -395,9 +408,9 @@ impl Accounting {
     /// `reset_bestshares`; `bestever` and the pool's `bestshare` stay).
     pub fn reset_bestshares(&mut self) {
         for user in self.users.values_mut() {
-            user.best_diff = 0.0;
+            user.tally.best_diff = 0.0;
             for w in &mut user.workers {
-                w.best_diff = 0.0;
+                w.tally.best_diff = 0.0;
             }
         }
     }
@@ -419,23 +432,23 @@ impl Accounting {
                     idle += w.instances;
                 }
             }
-            if !user.authorised || user.last_share == 0.0 {
+            if !user.authorised || user.tally.last_share == 0.0 {
                 continue;
             }
-            if now - user.last_share > IDLE_SECS {
-                user.rates.decay(0.0, now);
+            if now - user.tally.last_share > IDLE_SECS {
+                user.tally.rates.decay(0.0, now);
             }
             let mut workers = Vec::new();
             for w in &mut user.workers {
-                let since = now - w.last_share;
+                let since = now - w.tally.last_share;
                 if since > IDLE_SECS {
-                    w.rates.decay(0.0, now);
+                    w.tally.rates.decay(0.0, now);
                     w.idle = true;
                     if since > WORKER_FORGET_SECS {
                         continue;
                     }
                 }
-                let [h1, h5, h60, h1440, h10080] = w.rates.hashrates();
+                let [h1, h5, h60, h1440, h10080] = w.tally.rates.hashrates();
                 workers.push(WorkerStats {
                     workername: w.name.to_string(),
                     hashrate1m: h1,
@@ -443,13 +456,13 @@ impl Accounting {
                     hashrate1hr: h60,
                     hashrate1d: h1440,
                     hashrate7d: h10080,
-                    lastshare: w.last_share as u64,
-                    shares: w.shares as u64,
-                    bestshare: w.best_diff,
-                    bestever: w.best_ever as u64,
+                    lastshare: w.tally.last_share as u64,
+                    shares: w.tally.shares as u64,
+                    bestshare: w.tally.best_diff,
+                    bestever: w.tally.best_ever as u64,
                 });
             }
-            let [h1, h5, h60, h1440, h10080] = user.rates.hashrates();
+            let [h1, h5, h60, h1440, h10080] = user.tally.rates.hashrates();
             out.push((
                 name.to_string(),
                 UserStats {
@@ -458,11 +471,11 @@ impl Accounting {
                     hashrate1hr: h60,
                     hashrate1d: h1440,
                     hashrate7d: h10080,
-                    lastshare: user.last_share as u64,
+                    lastshare: user.tally.last_share as u64,
                     workers: user.connected,
-                    shares: user.shares as u64,
-                    bestshare: user.best_diff,
-                    bestever: user.best_ever as u64,
+                    shares: user.tally.shares as u64,
+                    bestshare: user.tally.best_diff,
+                    bestever: user.tally.best_ever as u64,
                     authorised: user.auth_time,
                     worker: workers,
                 },
@@ -550,7 +563,7 @@ impl Accounting {
     /// workers come back; the user is written again once it authorises.
     pub fn restore_user(&mut self, name: &str, stats: &UserStats, now: f64) {
         let user = self.user_mut(&Arc::from(name));
-        user.rates = rates_from(
+        user.tally = Tally::restored(
             [
                 &stats.hashrate1m,
                 &stats.hashrate5m,
@@ -558,19 +571,19 @@ impl Accounting {
                 &stats.hashrate1d,
                 &stats.hashrate7d,
             ],
+            stats.lastshare,
+            stats.shares,
+            stats.bestshare,
+            stats.bestever,
             now,
         );
-        user.last_share = stats.lastshare as f64;
-        user.shares = stats.shares as f64;
-        user.best_diff = stats.bestshare;
-        user.best_ever = (stats.bestever as f64).max(stats.bestshare);
         user.auth_time = stats.authorised;
         for ws in &stats.worker {
             if ws.workername.is_empty() || !ws.workername.contains(name) {
                 continue;
             }
             let w = user.worker_mut(&Arc::from(ws.workername.as_str()));
-            w.rates = rates_from(
+            w.tally = Tally::restored(
                 [
                     &ws.hashrate1m,
                     &ws.hashrate5m,
@@ -578,12 +591,12 @@ impl Accounting {
                     &ws.hashrate1d,
                     &ws.hashrate7d,
                 ],
+                ws.lastshare,
+                ws.shares,
+                ws.bestshare,
+                ws.bestever,
                 now,
             );
-            w.last_share = ws.lastshare as f64;
-            w.shares = ws.shares as f64;
-            w.best_diff = ws.bestshare;
-            w.best_ever = (ws.bestever as f64).max(ws.bestshare);
         }
     }
 }
@@ -609,7 +622,7 @@ fn rates_from(s: [&String; 5], now: f64) -> Rates {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::time::Duration;
 
@@ -673,22 +686,34 @@ mod tests {
         acc.on_share(&share("u", "u.w", 8.0, 10.0, Ok(()), T0 + 1.0));
         let w = acc.user("u").unwrap().worker("u.w").unwrap().clone();
         let first = by_hand(0.0, 8.0, T0 + 1.0, MIN1);
-        assert!(close(w.rates.dsps1, first), "{} {first}", w.rates.dsps1);
+        assert!(
+            close(w.tally.rates.dsps1, first),
+            "{} {first}",
+            w.tally.rates.dsps1
+        );
         // Then 10 s later, 16 more.
         acc.on_share(&share("u", "u.w", 16.0, 17.0, Ok(()), T0 + 11.0));
         let w = acc.user("u").unwrap().worker("u.w").unwrap();
         let want1 = by_hand(first, 16.0, 10.0, MIN1);
         let want5 = by_hand(by_hand(0.0, 8.0, T0 + 1.0, MIN5), 16.0, 10.0, MIN5);
-        assert!(close(w.rates.dsps1, want1), "{} {want1}", w.rates.dsps1);
-        assert!(close(w.rates.dsps5, want5));
+        assert!(
+            close(w.tally.rates.dsps1, want1),
+            "{} {want1}",
+            w.tally.rates.dsps1
+        );
+        assert!(close(w.tally.rates.dsps5, want5));
         // 16/10 * p / (1 + p) with p = 1 - e^(-1/6): ≈ 0.21294 diff-shares/s.
-        assert!((w.rates.dsps1 - 0.21294).abs() < 1e-4, "{}", w.rates.dsps1);
-        assert_eq!(w.shares, 24.0);
-        assert_eq!(w.last_share, T0 + 11.0);
+        assert!(
+            (w.tally.rates.dsps1 - 0.21294).abs() < 1e-4,
+            "{}",
+            w.tally.rates.dsps1
+        );
+        assert_eq!(w.tally.shares, 24.0);
+        assert_eq!(w.tally.last_share, T0 + 11.0);
         // The user saw the same shares.
         let u = acc.user("u").unwrap();
-        assert!(close(u.rates.dsps1, want1));
-        assert_eq!(u.shares, 24.0);
+        assert!(close(u.tally.rates.dsps1, want1));
+        assert_eq!(u.tally.shares, 24.0);
     }
 
     #[test]
@@ -722,12 +747,12 @@ mod tests {
             T0 + 4.0,
         ));
         let u = acc.user("u").unwrap();
-        assert_eq!((u.best_diff, u.best_ever), (5000.0, 5000.0));
-        assert_eq!(u.worker("u.b").unwrap().best_diff, 70.0);
-        assert_eq!(u.worker("u.b").unwrap().shares, 0.0);
+        assert_eq!((u.tally.best_diff, u.tally.best_ever), (5000.0, 5000.0));
+        assert_eq!(u.worker("u.b").unwrap().tally.best_diff, 70.0);
+        assert_eq!(u.worker("u.b").unwrap().tally.shares, 0.0);
         // The stale share moved nothing but best shares and the pool's rejects.
-        assert_eq!(u.worker("u.b").unwrap().last_share, 0.0);
-        assert_eq!(u.shares, 2.0);
+        assert_eq!(u.worker("u.b").unwrap().tally.last_share, 0.0);
+        assert_eq!(u.tally.shares, 2.0);
         assert_eq!(acc.pool.best_diff, 70.0);
         acc.update_pool(T0 + 5.0);
         assert_eq!(acc.pool.accounted_diff, 2.0);
@@ -735,9 +760,9 @@ mod tests {
         assert_eq!(acc.pool.accounted_shares, 2);
         acc.reset_bestshares();
         let u = acc.user("u").unwrap();
-        assert_eq!((u.best_diff, u.best_ever), (0.0, 5000.0));
-        assert_eq!(u.worker("u.a").unwrap().best_diff, 0.0);
-        assert_eq!(u.worker("u.a").unwrap().best_ever, 5000.0);
+        assert_eq!((u.tally.best_diff, u.tally.best_ever), (0.0, 5000.0));
+        assert_eq!(u.worker("u.a").unwrap().tally.best_diff, 0.0);
+        assert_eq!(u.worker("u.a").unwrap().tally.best_ever, 5000.0);
         let r = acc.report(T0 + 6.0, 0);
         let (_, us) = &r.users[0];
         assert_eq!((us.bestshare, us.bestever, us.shares), (0.0, 5000, 2));
@@ -829,12 +854,12 @@ mod tests {
         assert_eq!(back.pool.accounted_diff, 100.0);
         let u = back.user("u").unwrap();
         assert_eq!(
-            (u.shares, u.best_ever, u.auth_time),
+            (u.tally.shares, u.tally.best_ever, u.auth_time),
             (100.0, 9.5, T0 as u64)
         );
         assert!(!u.authorised);
         let want = parse_suffixed(&r.users[0].1.hashrate1m).unwrap() / NONCES;
-        assert!(close(u.rates.dsps1, want));
-        assert_eq!(u.worker("u.a").unwrap().shares, 100.0);
+        assert!(close(u.tally.rates.dsps1, want));
+        assert_eq!(u.worker("u.a").unwrap().tally.shares, 100.0);
     }
 }

@@ -309,27 +309,8 @@ mod tests {
     use std::time::Instant;
 
     fn share(worker: &str, diff: f64) -> ShareRecord {
-        ShareRecord {
-            job_id: crate::work::JobId(1),
-            client_id: 1,
-            extranonce1: [0; 8],
-            extranonce1_len: 4,
-            extranonce2: [0; 16],
-            extranonce2_len: 8,
-            nonce: 0,
-            ntime: 0,
-            diff,
-            sdiff: diff * 3.0,
-            hash: [0; 32],
-            result: Ok(()),
-            is_block: false,
-            at: SystemTime::now(),
-            listener: "127.0.0.1:3333".parse().unwrap(),
-            worker: worker.into(),
-            username: "u".into(),
-            peer: "127.0.0.1:5000".parse().unwrap(),
-            agent: "test".into(),
-        }
+        let now = unix_secs(SystemTime::now());
+        super::super::accounting::tests::share("u", worker, diff, diff * 3.0, Ok(()), now)
     }
 
     /// Polls `cond` until it holds or 20 s pass.
@@ -419,7 +400,7 @@ mod tests {
         let mut acc = Accounting::new(unix_secs(SystemTime::now()));
         restore(&mut acc, dir.path(), unix_secs(SystemTime::now()));
         assert_eq!(acc.pool.accounted_diff, 10.0);
-        assert_eq!(acc.user("u").unwrap().shares, 10.0);
+        assert_eq!(acc.user("u").unwrap().tally.shares, 10.0);
     }
 
     #[test]
