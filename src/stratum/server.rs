@@ -243,17 +243,15 @@ fn spread_fraction(client_id: u64) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Counts this session in the job's delivery; the last session of a new block's job logs how
-/// long every session took to get it.
+/// Counts this session in the job's delivery (started for new blocks' jobs only); the last
+/// session logs how long every session took to get it.
 fn report_delivery(job: &Job) {
     if let Some((took, sessions)) = job.delivery.handled() {
-        if job.clean {
-            tracing::info!(
-                "new block's job {} reached all {sessions} sessions in {:.1} ms",
-                job.id,
-                took.as_secs_f64() * 1e3
-            );
-        }
+        tracing::info!(
+            "new block's job {} reached all {sessions} sessions in {:.1} ms",
+            job.id,
+            took.as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -271,11 +269,10 @@ fn handle_line(session: &mut Session, line: Result<&[u8], LineError>) -> bool {
             session.handle_line(bytes);
             true
         }
-        Err(LineError::TooLong(max)) => {
-            tracing::info!(peer = %session.peer, "line over {max} bytes; closing");
+        Err(e) => {
+            tracing::info!(peer = %session.peer, "{e}; closing");
             false
         }
-        Err(LineError::Io(_)) => false,
     }
 }
 

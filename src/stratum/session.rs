@@ -78,8 +78,6 @@ pub struct Session {
     pub listener: SocketAddr,
     /// ckpool's `clientid` for this session.
     pub client_id: u64,
-    /// When the connection opened.
-    pub connected_at: Instant,
     /// The miner's user agent from subscribe (empty if none).
     pub agent: Arc<str>,
     /// Set once subscribed.
@@ -115,14 +113,12 @@ impl Session {
         listener: SocketAddr,
         startdiff: f64,
     ) -> Self {
-        let now = Instant::now();
         let client_id = ctx.next_client_id();
         Session {
             ctx,
             peer,
             listener,
             client_id,
-            connected_at: now,
             agent: Arc::from(""),
             extranonce1: None,
             extranonce1_bytes: Vec::new(),
@@ -133,7 +129,7 @@ impl Session {
             suggested: None,
             extranonce_subscribed: false,
             sent: VecDeque::new(),
-            vardiff: Vardiff::new(now),
+            vardiff: Vardiff::new(Instant::now()),
             outbox: Vec::new(),
             closing: false,
             bad_lines: 0,
@@ -148,12 +144,12 @@ impl Session {
 
     /// Handles one line from the miner.
     pub fn handle_line(&mut self, line: &[u8]) {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
+        let Some(&first) = line.iter().find(|b| !b.is_ascii_whitespace()) else {
+            return; // a blank line
+        };
         // serde would map a JSON array onto the struct's fields in order: only an object
         // is a request.
-        let is_object = line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let is_object = first == b'{';
         let parsed = if is_object {
             serde_json::from_slice::<Request>(line)
                 .map_err(|_| StratumError::new(-32700, "Parse error"))

@@ -30,10 +30,12 @@ impl JobBoard {
         }
     }
 
-    /// Makes `job` the newest; sessions see it on their watch receiver. Starts the job's
-    /// delivery clock for the sessions present now.
+    /// Makes `job` the newest; sessions see it on their watch receiver. A new block's job
+    /// starts its delivery clock for the sessions present now (only those are logged).
     pub fn publish(&self, job: Arc<Job>) {
-        job.delivery.start(self.latest.receiver_count());
+        if job.clean {
+            job.delivery.start(self.latest.receiver_count());
+        }
         self.generation.fetch_max(job.generation, Ordering::AcqRel);
         self.latest.send_replace(Some(job));
     }

@@ -215,7 +215,12 @@ impl StratumClient {
 /// Turns a reply's `error` field (`[code, msg, data]`, a string, an object or null) into a
 /// human-readable reason; `None` when there is no error. Pools answer in all these forms.
 pub fn error_text(reply: &Value) -> Option<String> {
-    match reply.get("error") {
+    reply.get("error").and_then(error_field_text)
+}
+
+/// The text of a reply's `error` field itself (`None` for null).
+pub fn error_field_text(error: &Value) -> Option<String> {
+    match Some(error) {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(match a.get(1).and_then(Value::as_str) {
             Some(msg) => msg.to_string(),

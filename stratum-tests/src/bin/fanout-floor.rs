@@ -13,6 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stratum_tests::load::fanout::quantile_sorted;
 use stratum_tests::load::limits::raise_nofile;
 use tokio::io::AsyncReadExt;
 
@@ -29,11 +30,6 @@ fn mono_ns() -> u64 {
 
 fn arg(args: &[String], i: usize, default: usize) -> usize {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
-}
-
-fn quantile(sorted: &[u64], q: f64) -> u64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn main() -> std::io::Result<()> {
@@ -165,13 +161,8 @@ fn reader(addr: &str, conns: usize, bytes: usize) -> std::io::Result<()> {
                 }
             }
             at.sort_unstable();
-            writeln!(
-                out,
-                "{} {} {}",
-                quantile(&at, 0.5),
-                quantile(&at, 0.99),
-                quantile(&at, 1.0)
-            )?;
+            let q = |q| quantile_sorted(&at, q).unwrap_or_default();
+            writeln!(out, "{} {} {}", q(0.5), q(0.99), q(1.0))?;
             out.flush()?;
         }
     })

@@ -8,7 +8,7 @@ use super::handshake::{Step, FIRST_SUBMIT_ID};
 use super::job_cache::{DecodedJob, JobCache};
 use super::stats::Stats;
 use super::wire::Incoming;
-use crate::client::error_text;
+use crate::client::{error_field_text, error_text};
 use crate::hash::sha256d;
 use crate::work;
 use serde_json::value::RawValue;
@@ -92,8 +92,6 @@ struct Conn<'a> {
     authorized: bool,
     diff: f64,
     job: Option<CurJob>,
-    has_job: bool,
-    prevhash: Option<String>,
     counter: u64,
     pending: VecDeque<(u64, Instant)>,
     next_id: u64,
@@ -192,8 +190,6 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
         authorized: false,
         diff: 1.0,
         job: None,
-        has_job: false,
-        prevhash: None,
         counter: 0,
         pending: VecDeque::new(),
         next_id: FIRST_SUBMIT_ID,
@@ -247,7 +243,7 @@ async fn session(sh: &Shared, p: &ConnParams, authorized: &mut bool) -> Result<(
                     }
                     continue;
                 };
-                if let Some(step) = c.handle(&msg, at, &hs.requests, &mut w).await? {
+                if let Some(step) = c.handle(&msg, &hs.requests, &mut w).await? {
                     if !hs.pipelined && sent < hs.requests.len() && hs.requests[sent - 1].1 == step {
                         c.out.extend_from_slice(hs.requests[sent].2.as_bytes());
                         sent += 1;
@@ -314,7 +310,6 @@ impl Conn<'_> {
     async fn handle(
         &mut self,
         msg: &Value,
-        at: Instant,
         reqs: &[(u64, Step, String)],
         w: &mut OwnedWriteHalf,
     ) -> Result<Option<Step>, String> {
@@ -322,19 +317,17 @@ impl Conn<'_> {
         if let Some(method) = msg.get("method").and_then(Value::as_str) {
             let params = msg.get("params").unwrap_or(&Value::Null);
             match method {
-                "mining.notify" => self.on_notify(params, at),
-                "mining.set_difficulty" => {
-                    stats.set_difficulty.fetch_add(1, Ordering::Relaxed);
-                    match params.get(0).and_then(Value::as_f64) {
-                        Some(d) if d.is_finite() && d > 0.0 => {
-                            self.diff = d;
-                            stats
-                                .last_difficulty_bits
-                                .store(d.to_bits(), Ordering::Relaxed);
-                        }
-                        _ => stats.error("bad mining.set_difficulty (ignored)"),
+                // The fast path reads every notify it can decode.
+                "mining.notify" => stats.error("malformed mining.notify (ignored)"),
+                "mining.set_difficulty" => match params.get(0).and_then(Value::as_f64) {
+                    Some(d) if d.is_finite() && d > 0.0 => {
+                        self.diff = d;
+                        stats
+                            .last_difficulty_bits
+                            .store(d.to_bits(), Ordering::Relaxed);
                     }
-                }
+                    _ => stats.error("bad mining.set_difficulty (ignored)"),
+                },
                 "mining.set_version_mask" => {
                     if let (Some(m), Some(req)) = (
                         params
@@ -439,13 +432,10 @@ impl Conn<'_> {
             // A notify seen before (by any connection) costs a comparison, not a decode.
             (Some("mining.notify"), _) => {
                 match m.params.and_then(|p| self.sh.jobs.get_or_decode(p.get())) {
-                    Some(shared) => {
-                        self.on_notify_head(&shared.prevhash_hex, shared.job.clean_jobs, at);
-                        self.set_job(shared);
-                        true
-                    }
-                    None => false, // the general path counts it as malformed
+                    Some(shared) => self.on_notify(shared, at),
+                    None => self.sh.stats.error("malformed mining.notify (ignored)"),
                 }
+                true
             }
             (None, Some(id)) if id >= FIRST_SUBMIT_ID => {
                 self.on_submit_reply(id, m.is_true(), || match &m.reject_reason {
@@ -458,37 +448,20 @@ impl Conn<'_> {
         }
     }
 
-    /// Counts a notify and records the fan-out arrival of a clean job on a new prevhash.
-    fn on_notify_head(&mut self, prevhash: &str, clean: bool, at: Instant) {
+    /// Takes a notify's job; records the fan-out arrival of a clean job on a new prevhash.
+    fn on_notify(&mut self, shared: Arc<DecodedJob>, at: Instant) {
         let stats = &self.sh.stats;
         stats.notifies.fetch_add(1, Ordering::Relaxed);
-        if clean {
-            stats.clean_notifies.fetch_add(1, Ordering::Relaxed);
-            if self.prevhash.as_deref().is_some_and(|p| p != prevhash) && self.sh.fanout.armed() {
-                self.sh.fanout.record(at);
-            }
+        let previous = self.job.as_ref().map(|j| j.shared.prevhash_hex.as_str());
+        if shared.job.clean_jobs
+            && previous.is_some_and(|p| p != shared.prevhash_hex)
+            && self.sh.fanout.armed()
+        {
+            self.sh.fanout.record(at);
         }
-        if self.prevhash.as_deref() != Some(prevhash) {
-            self.prevhash = Some(prevhash.to_string());
-        }
-        if !self.has_job {
-            self.has_job = true;
+        if previous.is_none() {
             stats.with_job.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    /// A notify the fast path could not read (extra fields, numbers as job ids).
-    fn on_notify(&mut self, params: &Value, at: Instant) {
-        let Some(decoded) = DecodedJob::decode(params) else {
-            self.sh.stats.error("malformed mining.notify (ignored)");
-            return;
-        };
-        let decoded = Arc::new(decoded);
-        self.on_notify_head(&decoded.prevhash_hex, decoded.job.clean_jobs, at);
-        self.set_job(decoded);
-    }
-
-    fn set_job(&mut self, shared: Arc<DecodedJob>) {
         self.job = Some(CurJob {
             shared,
             diff: self.diff,
@@ -608,8 +581,7 @@ impl Conn<'_> {
     }
 }
 
-/// The text of a reply's raw `error` field, as [`error_text`] reads it.
+/// The text of a reply's raw `error` field.
 fn reply_error_text(error: Option<&RawValue>) -> Option<String> {
-    let error: Value = serde_json::from_str(error?.get()).ok()?;
-    error_text(&serde_json::json!({ "error": error }))
+    error_field_text(&serde_json::from_str(error?.get()).ok()?)
 }

@@ -22,11 +22,12 @@ pub struct FanoutState {
 impl FanoutState {
     /// Forgets earlier arrivals and starts recording (just before a block is mined).
     pub fn arm(&self) {
-        match self.arrivals.lock() {
-            Ok(mut v) => v.clear(),
-            Err(p) => p.into_inner().clear(),
-        }
+        self.lock().clear();
         self.armed.store(true, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Instant>> {
+        self.arrivals.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stops recording.
@@ -41,26 +42,17 @@ impl FanoutState {
 
     /// Records one connection's clean job arrival.
     pub fn record(&self, at: Instant) {
-        match self.arrivals.lock() {
-            Ok(mut v) => v.push(at),
-            Err(p) => p.into_inner().push(at),
-        }
+        self.lock().push(at);
     }
 
     /// How many connections have recorded so far.
     pub fn count(&self) -> usize {
-        match self.arrivals.lock() {
-            Ok(v) => v.len(),
-            Err(p) => p.into_inner().len(),
-        }
+        self.lock().len()
     }
 
     /// A copy of the arrivals.
     pub fn arrivals(&self) -> Vec<Instant> {
-        match self.arrivals.lock() {
-            Ok(v) => v.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.lock().clone()
     }
 }
 
@@ -174,7 +166,7 @@ pub fn signed_ms(from: Instant, to: Instant) -> f64 {
 }
 
 /// The value at quantile `q` of sorted `v` (nearest rank).
-pub fn quantile_sorted(v: &[f64], q: f64) -> Option<f64> {
+pub fn quantile_sorted<T: Copy>(v: &[T], q: f64) -> Option<T> {
     if v.is_empty() {
         return None;
     }

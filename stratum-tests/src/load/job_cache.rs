@@ -24,7 +24,7 @@ pub struct DecodedJob {
 
 impl DecodedJob {
     /// Decodes a notify's params array.
-    pub fn decode(params: &Value) -> Option<DecodedJob> {
+    fn decode(params: &Value) -> Option<DecodedJob> {
         let job = Job::from_notify_params(params).ok()?;
         let job_id_json = Value::String(job.job_id.clone()).to_string();
         let prevhash_hex = params.get(1)?.as_str()?.to_string();

@@ -36,10 +36,6 @@ pub struct Stats {
     pub hashes: AtomicU64,
     /// `mining.notify` received.
     pub notifies: AtomicU64,
-    /// `mining.notify` with clean_jobs = true.
-    pub clean_notifies: AtomicU64,
-    /// `mining.set_difficulty` received.
-    pub set_difficulty: AtomicU64,
     /// Last difficulty seen (f64 bits).
     pub last_difficulty_bits: AtomicU64,
     /// Submit round trip, µs.
