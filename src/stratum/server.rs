@@ -95,8 +95,10 @@ impl StratumServer {
                         tokio::spawn(refuse(stream, peer, ctx.settings.write_timeout));
                         continue;
                     }
+                    // Counted before the task starts, so a burst of accepts cannot pass
+                    // `maxclients` before the first of them is counted.
+                    ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
-                        ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
                         serve_connection(stream, peer, listener, startdiff, ctx.clone(), shutdown)
                             .await;
                         ctx.stats.connections.fetch_sub(1, Ordering::Relaxed);
