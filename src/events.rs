@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 
 use crate::share::Reject;
+use crate::short_bytes::ShortBytes;
 use crate::work::{Job, JobId, UserWork};
 
 /// One submitted share, accepted or not, with everything ckpool's share records carry.
@@ -21,14 +22,10 @@ pub struct ShareRecord {
     pub job_id: JobId,
     /// The session's number (ckpool clientid).
     pub client_id: u64,
-    /// Session extranonce1 (up to 8 bytes used).
-    pub extranonce1: [u8; 8],
-    /// Bytes of `extranonce1` used.
-    pub extranonce1_len: u8,
-    /// Miner extranonce2 (up to 16 bytes used).
-    pub extranonce2: [u8; 16],
-    /// Bytes of `extranonce2` used.
-    pub extranonce2_len: u8,
+    /// Session extranonce1.
+    pub extranonce1: ShortBytes<8>,
+    /// Miner extranonce2.
+    pub extranonce2: ShortBytes<16>,
     /// Header nonce.
     pub nonce: u32,
     /// Header time.
@@ -55,18 +52,6 @@ pub struct ShareRecord {
     pub peer: SocketAddr,
     /// User agent from subscribe.
     pub agent: Arc<str>,
-}
-
-impl ShareRecord {
-    /// extranonce1 bytes.
-    pub fn extranonce1(&self) -> &[u8] {
-        &self.extranonce1[..usize::from(self.extranonce1_len)]
-    }
-
-    /// extranonce2 bytes.
-    pub fn extranonce2(&self) -> &[u8] {
-        &self.extranonce2[..usize::from(self.extranonce2_len)]
-    }
 }
 
 /// Something consumers may want to know.

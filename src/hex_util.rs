@@ -10,11 +10,6 @@ pub fn parse_u32_be(s: &str) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
-/// Decodes hex of exactly `len` bytes into `out`, without allocating.
-pub fn decode_exact(s: &str, out: &mut [u8]) -> bool {
-    s.len() == out.len() * 2 && hex::decode_to_slice(s, out).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,14 +21,5 @@ mod tests {
         assert_eq!(parse_u32_be("zzzzzzzz"), None);
         assert_eq!(parse_u32_be("+878b602"), None);
         assert_eq!(parse_u32_be("-878b602"), None);
-    }
-
-    #[test]
-    fn decode_exact_checks_length() {
-        let mut b = [0u8; 4];
-        assert!(decode_exact("00112233", &mut b));
-        assert_eq!(b, [0, 0x11, 0x22, 0x33]);
-        assert!(!decode_exact("001122", &mut b));
-        assert!(!decode_exact("0011223g", &mut b));
     }
 }

@@ -14,6 +14,7 @@ pub mod hex_util;
 pub mod limits;
 pub mod node;
 pub mod share;
+pub mod short_bytes;
 pub mod stats;
 pub mod stratum;
 pub mod work;

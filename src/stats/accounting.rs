@@ -624,6 +624,7 @@ fn rates_from(s: [&String; 5], now: f64) -> Rates {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::short_bytes::ShortBytes;
     use std::time::Duration;
 
     pub(crate) fn share(
@@ -637,10 +638,8 @@ pub(super) mod tests {
         ShareRecord {
             job_id: crate::work::JobId(1),
             client_id: 1,
-            extranonce1: [0; 8],
-            extranonce1_len: 4,
-            extranonce2: [0; 16],
-            extranonce2_len: 8,
+            extranonce1: ShortBytes::new(&[0; 4]).unwrap(),
+            extranonce2: ShortBytes::new(&[0; 8]).unwrap(),
             nonce: 0,
             ntime: 0,
             diff,

@@ -118,9 +118,9 @@ impl ShareLog {
         let entry = SharelogEntry {
             workinfoid: job.0,
             clientid: rec.client_id,
-            enonce1: hex::encode(rec.extranonce1()),
+            enonce1: hex::encode(rec.extranonce1.as_slice()),
             secondaryuserid: None,
-            nonce2: hex::encode(rec.extranonce2()),
+            nonce2: hex::encode(rec.extranonce2.as_slice()),
             nonce: format!("{:08x}", rec.nonce),
             ntime: format!("{:08x}", rec.ntime),
             diff: rec.diff,
@@ -197,6 +197,7 @@ pub fn spawn(mut rx: mpsc::Receiver<Event>, logdir: PathBuf) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::short_bytes::ShortBytes;
     use ckpool_compat::sharelog::parse_sharelog;
 
     fn rec(job: u64, result: Result<(), Reject>) -> ShareRecord {
@@ -205,10 +206,8 @@ mod tests {
         ShareRecord {
             job_id: JobId(job),
             client_id: 7,
-            extranonce1: [1, 2, 3, 4, 0, 0, 0, 0],
-            extranonce1_len: 4,
-            extranonce2: [0xee; 16],
-            extranonce2_len: 8,
+            extranonce1: ShortBytes::new(&[1, 2, 3, 4]).unwrap(),
+            extranonce2: ShortBytes::new(&[0xee; 8]).unwrap(),
             nonce: 0x1234abcd,
             ntime: 0x6500_0000,
             diff: 0.5,

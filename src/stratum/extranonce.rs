@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use crate::short_bytes::ShortBytes;
+
 /// How long a disconnected, authorized session can be resumed.
 pub const RESUME_WINDOW: Duration = Duration::from_secs(600);
 
@@ -40,13 +42,13 @@ pub struct Extranonce1 {
 
 impl Extranonce1 {
     /// The bytes miners put after coinb1.
-    pub fn bytes(&self) -> Vec<u8> {
-        self.value.to_be_bytes()[8 - self.len.min(8)..].to_vec()
+    pub fn bytes(&self) -> ShortBytes<8> {
+        ShortBytes::suffix_of(self.value.to_be_bytes(), self.len)
     }
 
     /// Hex form, also used as the subscription (session) id.
     pub fn hex(&self) -> String {
-        hex::encode(self.bytes())
+        hex::encode(self.bytes().as_slice())
     }
 }
 

@@ -82,7 +82,6 @@ pub struct Session {
     pub agent: Arc<str>,
     /// Set once subscribed.
     pub extranonce1: Option<Extranonce1>,
-    pub(crate) extranonce1_bytes: Vec<u8>,
     /// Authorized workers (usually one).
     pub workers: Vec<Worker>,
     /// Whose coinbase this miner works on.
@@ -102,7 +101,6 @@ pub struct Session {
     /// Set when the connection should close after the outbox is written.
     pub closing: bool,
     bad_lines: u32,
-    counted_authorized: bool,
 }
 
 impl Session {
@@ -121,7 +119,6 @@ impl Session {
             client_id,
             agent: Arc::from(""),
             extranonce1: None,
-            extranonce1_bytes: Vec::new(),
             workers: Vec::new(),
             payee: None,
             version_mask: 0,
@@ -133,7 +130,6 @@ impl Session {
             outbox: Vec::new(),
             closing: false,
             bad_lines: 0,
-            counted_authorized: false,
         }
     }
 
@@ -197,13 +193,10 @@ impl Session {
         }
     }
 
-    /// First moment subscribed and authorized: difficulty, then a clean job (as soon as
-    /// there is one).
+    /// First moment subscribed and authorized (it comes once: neither is ever undone while
+    /// the connection lasts): difficulty, then a clean job (as soon as there is one).
     fn on_ready(&mut self) {
-        if !self.counted_authorized {
-            self.counted_authorized = true;
-            self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
-        }
+        self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
         self.difficulty = self.bounds_for(None).clamp(self.difficulty);
         if let Some(job) = self.ctx.board.latest() {
             self.send_job(job);
@@ -363,7 +356,7 @@ impl Session {
                 });
             }
         }
-        if self.counted_authorized {
+        if self.is_ready() {
             self.ctx.stats.authorized.fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(e) = self.extranonce1.take() {

@@ -108,8 +108,8 @@ pub fn share(rec: &ShareRecord) -> Share {
     Share {
         workinfoid: rec.job_id.0,
         clientid: rec.client_id,
-        enonce1: hex::encode(rec.extranonce1()),
-        nonce2: hex::encode(rec.extranonce2()),
+        enonce1: hex::encode(rec.extranonce1.as_slice()),
+        nonce2: hex::encode(rec.extranonce2.as_slice()),
         nonce: format!("{:08x}", rec.nonce),
         ntime: format!("{:08x}", rec.ntime),
         diff: rec.diff,
@@ -254,6 +254,7 @@ mod tests {
 
     use super::*;
     use crate::node::template::Template;
+    use crate::short_bytes::ShortBytes;
     use crate::work::job::JobConfig;
     use crate::work::payout::{Donation, PayoutMode, PayoutPlan};
     use crate::work::JobBuilder;
@@ -376,12 +377,8 @@ mod tests {
     fn captured_share_record() -> ShareRecord {
         let s = &fixture("shares.json")[0]["Share"];
         let hex_str = |k: &str| s[k].as_str().unwrap().to_string();
-        let mut extranonce1 = [0u8; 8];
         let e1 = hex::decode(hex_str("enonce1")).unwrap();
-        extranonce1[..e1.len()].copy_from_slice(&e1);
-        let mut extranonce2 = [0u8; 16];
         let e2 = hex::decode(hex_str("nonce2")).unwrap();
-        extranonce2[..e2.len()].copy_from_slice(&e2);
         let mut hash: [u8; 32] = hex::decode(hex_str("hash")).unwrap().try_into().unwrap();
         hash.reverse();
         let (secs, nanos) = hex_str("createdate")
@@ -391,10 +388,8 @@ mod tests {
         ShareRecord {
             job_id: JobId(s["workinfoid"].as_u64().unwrap()),
             client_id: s["clientid"].as_u64().unwrap(),
-            extranonce1,
-            extranonce1_len: e1.len() as u8,
-            extranonce2,
-            extranonce2_len: e2.len() as u8,
+            extranonce1: ShortBytes::new(&e1).unwrap(),
+            extranonce2: ShortBytes::new(&e2).unwrap(),
             nonce: u32::from_str_radix(&hex_str("nonce"), 16).unwrap(),
             ntime: u32::from_str_radix(&hex_str("ntime"), 16).unwrap(),
             diff: s["diff"].as_f64().unwrap(),

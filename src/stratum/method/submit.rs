@@ -10,9 +10,10 @@ use serde_json::Value;
 use super::submit_params::SubmitParams;
 use super::Reply;
 use crate::events::{Event, ShareRecord};
-use crate::hex_util::{decode_exact, parse_u32_be};
+use crate::hex_util::parse_u32_be;
 use crate::share::block_found::FoundBlock;
 use crate::share::{validate_share, Reject, ShareOutcome, Submission};
+use crate::short_bytes::ShortBytes;
 use crate::stratum::message::StratumError;
 use crate::stratum::session::{Session, Worker};
 use crate::work::JobId;
@@ -51,20 +52,19 @@ pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
     let Some(nonce_hex) = p.str(4) else {
         return other("No nonce");
     };
-    if s.extranonce1.is_none() {
+    let Some(extranonce1) = s.extranonce1.map(|e| e.bytes()) else {
         return Reply::Error(StratumError::new(25, "Not subscribed"));
-    }
+    };
     if s.payee.is_none() {
         return Reply::Error(StratumError::new(24, "Unauthorized worker"));
     }
     let Some(worker) = s.workers.iter().find(|w| *w.name == *worker).cloned() else {
         return Reply::Error(StratumError::new(24, "Worker mismatch"));
     };
-    let nonce2_len = s.ctx.settings.nonce2_len;
-    let mut nonce2 = [0u8; MAX_NONCE2];
-    if nonce2_len > MAX_NONCE2 || !decode_exact(&nonce2_hex, &mut nonce2[..nonce2_len]) {
+    let Some(extranonce2) = ShortBytes::from_hex_exact(&nonce2_hex, s.ctx.settings.nonce2_len)
+    else {
         return other("Invalid nonce2 length");
-    }
+    };
     let Some(ntime) = parse_u32_be(&ntime_hex) else {
         return other("Invalid ntime");
     };
@@ -85,49 +85,39 @@ pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
             return other("Invalid version mask");
         }
     }
-
-    let tip_generation = s.ctx.board.generation();
-    let current_diff = s.difficulty;
-    // Moved out for the duration so the session can be borrowed mutably beside it.
-    let extranonce1 = std::mem::take(&mut s.extranonce1_bytes);
     let mut share = Share {
-        job_id: JobId(0),
-        extranonce1: &extranonce1,
-        extranonce2: &nonce2[..nonce2_len],
+        job_id: JobId::parse(&job_id),
+        extranonce1,
+        extranonce2,
         ntime,
         nonce,
         version_bits,
         mask,
-        worker: &worker,
-        diff: current_diff,
+        worker,
+        diff: s.difficulty,
     };
-    let reply = match JobId::parse(&job_id) {
-        None => finish(s, &share, Err(Reject::InvalidJobId), None),
-        Some(id) => {
-            share.job_id = id;
-            judge(s, &mut share, tip_generation, current_diff)
-        }
-    };
-    s.extranonce1_bytes = extranonce1;
-    reply
+    judge(s, &mut share)
 }
 
 /// A decoded, well-formed submit.
-struct Share<'a> {
-    job_id: JobId,
-    extranonce1: &'a [u8],
-    extranonce2: &'a [u8],
+struct Share {
+    /// `None` when the job id is not even one we could have sent.
+    job_id: Option<JobId>,
+    extranonce1: ShortBytes<8>,
+    extranonce2: ShortBytes<MAX_NONCE2>,
     ntime: u32,
     nonce: u32,
     version_bits: Option<u32>,
     mask: u32,
-    worker: &'a Worker,
-    /// The difficulty it is judged at (set once the job is known).
+    worker: Worker,
+    /// The difficulty it is judged at: the session's, until the job is known.
     diff: f64,
 }
 
-fn judge(s: &mut Session, share: &mut Share<'_>, tip_generation: u64, current_diff: f64) -> Reply {
-    let Some(sent) = s.sent_job(share.job_id) else {
+fn judge(s: &mut Session, share: &mut Share) -> Reply {
+    let tip_generation = s.ctx.board.generation();
+    let current_diff = s.difficulty;
+    let Some(sent) = share.job_id.and_then(|id| s.sent_job(id)) else {
         return finish(s, share, Err(Reject::InvalidJobId), None);
     };
     let version = match share.version_bits {
@@ -135,8 +125,8 @@ fn judge(s: &mut Session, share: &mut Share<'_>, tip_generation: u64, current_di
         None => sent.job.version,
     };
     let sub = Submission {
-        extranonce1: share.extranonce1,
-        extranonce2: share.extranonce2,
+        extranonce1: &share.extranonce1,
+        extranonce2: &share.extranonce2,
         ntime: share.ntime,
         nonce: share.nonce,
         version,
@@ -202,7 +192,7 @@ fn judge(s: &mut Session, share: &mut Share<'_>, tip_generation: u64, current_di
 /// Counts the result, tells the event consumers that want it, and builds the reply.
 fn finish(
     s: &Session,
-    share: &Share<'_>,
+    share: &Share,
     result: Result<(), Reject>,
     outcome: Option<&ShareOutcome>,
 ) -> Reply {
@@ -225,22 +215,16 @@ fn finish(
 
 fn record(
     s: &Session,
-    share: &Share<'_>,
+    share: &Share,
     result: Result<(), Reject>,
     outcome: Option<&ShareOutcome>,
 ) -> ShareRecord {
-    let mut extranonce1 = [0u8; 8];
-    let en1 = &share.extranonce1[..share.extranonce1.len().min(8)];
-    extranonce1[..en1.len()].copy_from_slice(en1);
-    let mut extranonce2 = [0u8; MAX_NONCE2];
-    extranonce2[..share.extranonce2.len()].copy_from_slice(share.extranonce2);
     ShareRecord {
-        job_id: share.job_id,
+        // ckpool's workinfoid field; 0 for an id that cannot be one of ours.
+        job_id: share.job_id.unwrap_or(JobId(0)),
         client_id: s.client_id,
-        extranonce1,
-        extranonce1_len: en1.len() as u8,
-        extranonce2,
-        extranonce2_len: share.extranonce2.len() as u8,
+        extranonce1: share.extranonce1,
+        extranonce2: share.extranonce2,
         nonce: share.nonce,
         ntime: share.ntime,
         diff: share.diff,

@@ -29,7 +29,6 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
                 return Err(StratumError::other("Server full"));
             }
         };
-        s.extranonce1_bytes = e.bytes();
         s.extranonce1 = Some(e);
     }
     let Some(e) = s.extranonce1 else {
