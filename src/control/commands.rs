@@ -313,13 +313,12 @@ pub(super) mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::events::EventsBuilder;
     use crate::stats::Stats;
-    use crate::stratum::extranonce::ExtranonceAllocator;
-    use crate::stratum::{Mode, ServerContext, StratumSettings};
+    use crate::stratum::context::test_context;
+    use crate::stratum::{Mode, ServerContext};
     use crate::work::job::JobConfig;
     use crate::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-    use crate::work::{JobBoard, JobBuilder};
+    use crate::work::JobBuilder;
 
     pub(in crate::control) struct Fixture {
         pub handler: Handler,
@@ -340,30 +339,11 @@ pub(super) mod tests {
     }
 
     pub(in crate::control) fn fixture(solo: bool) -> Fixture {
-        let board = Arc::new(JobBoard::new());
         let stats = Arc::new(Stats::default());
         let network = Arc::new(OnceLock::new());
         network.set(Network::Regtest).unwrap();
-        let (blocks, _) = mpsc::unbounded_channel();
-        let ctx = Arc::new(ServerContext::new(
-            StratumSettings {
-                mode: if solo { Mode::Solo } else { Mode::Pool },
-                version_mask: 0x1fffe000,
-                mindiff: 1.0,
-                maxdiff: None,
-                nonce2_len: 8,
-                max_line: 16384,
-                handshake_timeout: std::time::Duration::from_secs(5),
-                write_timeout: std::time::Duration::from_secs(5),
-                max_clients: None,
-            },
-            board,
-            ExtranonceAllocator::new(4, 1),
-            network.clone(),
-            stats.clone(),
-            blocks,
-            Arc::new(EventsBuilder::default().build()),
-        ));
+        let mode = if solo { Mode::Solo } else { Mode::Pool };
+        let ctx = Arc::new(test_context(mode, network.clone(), stats.clone()));
         let builder = Arc::new(JobBuilder::new(
             JobConfig {
                 nonce1_len: 4,

@@ -128,3 +128,32 @@ impl ServerContext {
         self.client_ids.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
+
+/// A context for unit tests: an empty job board, mindiff 1, nothing consuming events.
+#[cfg(test)]
+pub(crate) fn test_context(
+    mode: Mode,
+    network: Arc<OnceLock<Network>>,
+    stats: Arc<Stats>,
+) -> ServerContext {
+    let (blocks, _) = mpsc::unbounded_channel();
+    ServerContext::new(
+        StratumSettings {
+            mode,
+            version_mask: 0x1fff_e000,
+            mindiff: 1.0,
+            maxdiff: None,
+            nonce2_len: 8,
+            max_line: 16 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+            max_clients: None,
+        },
+        Arc::new(JobBoard::new()),
+        ExtranonceAllocator::new(4, 1),
+        network,
+        stats,
+        blocks,
+        Arc::new(crate::events::EventsBuilder::default().build()),
+    )
+}

@@ -212,8 +212,7 @@ async fn serve_connection(
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => break,
             }
-            // Give the buffer back: an idle miner should hold no write buffer.
-            session.outbox = Vec::new();
+            session.outbox_written();
         }
         if let Some(job) = handled_job {
             report_delivery(&job);

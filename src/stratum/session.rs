@@ -22,6 +22,9 @@ use crate::work::{Job, JobId, Payee, UserWork};
 pub const SENT_JOBS_KEPT: usize = 16;
 /// Consecutive unparseable lines before the connection is dropped.
 pub const MAX_BAD_LINES: u32 = 16;
+/// Write buffer a session keeps between replies: a share's reply fits, a notify (~700 bytes)
+/// does not, so a submitting miner reuses one small buffer and an idle one holds none.
+pub const OUTBOX_KEPT: usize = 256;
 /// Worker names one connection may authorize (each costs memory and a scan per submit).
 pub const MAX_WORKERS: usize = 32;
 
@@ -138,8 +141,21 @@ impl Session {
         self.extranonce1.is_some() && self.payee.is_some()
     }
 
+    /// The outbox was written: keep a small buffer for the next reply, give a big one back.
+    pub fn outbox_written(&mut self) {
+        if self.outbox.capacity() > OUTBOX_KEPT {
+            self.outbox = Vec::new();
+        } else {
+            self.outbox.clear();
+        }
+    }
+
     /// Handles one line from the miner.
     pub fn handle_line(&mut self, line: &[u8]) {
+        if self.outbox.capacity() == 0 {
+            // One allocation for the reply instead of a doubling series.
+            self.outbox.reserve(OUTBOX_KEPT);
+        }
         let Some(&first) = line.iter().find(|b| !b.is_ascii_whitespace()) else {
             return; // a blank line
         };
@@ -362,5 +378,47 @@ impl Session {
         if let Some(e) = self.extranonce1.take() {
             self.ctx.extranonces.release(e, self.payee.is_some());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::stats::Stats;
+    use crate::stratum::context::test_context;
+    use crate::stratum::Mode;
+
+    fn session() -> Session {
+        let ctx = test_context(
+            Mode::Pool,
+            Arc::new(OnceLock::new()),
+            Arc::new(Stats::default()),
+        );
+        let addr = "127.0.0.1:3333".parse().unwrap();
+        Session::new(Arc::new(ctx), addr, addr, 1.0)
+    }
+
+    #[test]
+    fn a_reply_buffer_is_reused_and_a_big_one_given_back() {
+        let mut s = session();
+        assert_eq!(s.outbox.capacity(), 0, "a new session holds no buffer");
+        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        assert!(!s.outbox.is_empty() && s.outbox.len() <= OUTBOX_KEPT);
+        let buffer = s.outbox.as_ptr();
+        s.outbox_written();
+        assert!(s.outbox.is_empty());
+        s.handle_line(br#"{"id":2,"method":"mining.subscribe","params":[]}"#);
+        assert_eq!(
+            s.outbox.as_ptr(),
+            buffer,
+            "the next reply reuses the buffer"
+        );
+        s.outbox_written();
+        // A notify-sized write outgrows the kept size: the buffer goes back.
+        s.outbox.extend_from_slice(&[b'x'; 2 * OUTBOX_KEPT]);
+        s.outbox_written();
+        assert_eq!(s.outbox.capacity(), 0);
     }
 }
