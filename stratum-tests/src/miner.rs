@@ -263,9 +263,7 @@ fn deposit_bits(mut counter: u32, mask: u32) -> u32 {
 /// Encodes an extranonce2 counter big-endian into `size` bytes (high bytes zero).
 fn encode_extranonce2(counter: u64, size: usize) -> Vec<u8> {
     let mut out = vec![0u8; size];
-    let be = counter.to_be_bytes();
-    let n = size.min(8);
-    out[size - n..].copy_from_slice(&be[8 - n..]);
+    crate::work::encode_extranonce2_into(counter, &mut out);
     out
 }
 

@@ -290,6 +290,17 @@ pub fn hash_top_u64(hash: &[u8; 32]) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// Writes an extranonce2 counter big-endian into all of `out` (high bytes zero when `out` is
+/// longer than 8 bytes, the counter's low bytes when shorter), so that every miner here rolls
+/// extranonce2 the same way.
+pub fn encode_extranonce2_into(counter: u64, out: &mut [u8]) {
+    out.fill(0);
+    let be = counter.to_be_bytes();
+    let n = out.len().min(8);
+    let start = out.len() - n;
+    out[start..].copy_from_slice(&be[8 - n..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +315,19 @@ mod tests {
 
     fn str_param(v: &Value, i: usize) -> String {
         v["params"][i].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn extranonce2_is_the_counter_big_endian_in_any_width() {
+        let mut b = [0xffu8; 4];
+        encode_extranonce2_into(0x0102, &mut b);
+        assert_eq!(b, [0, 0, 1, 2]);
+        let mut b = [0xffu8; 10];
+        encode_extranonce2_into(0x0102_0304_0506_0708, &mut b);
+        assert_eq!(b, [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut b = [0xffu8; 2];
+        encode_extranonce2_into(0x0102_0304, &mut b);
+        assert_eq!(b, [3, 4]);
     }
 
     #[test]

@@ -34,6 +34,9 @@ const READ_BUFFER: usize = 1024;
 /// Shortest submit tick; faster per-connection rates submit several shares per tick.
 const MIN_TICK: Duration = Duration::from_millis(5);
 
+/// Longest extranonce2 a connection rolls (servers give 2 to 8 bytes).
+const MAX_EN2: usize = 32;
+
 /// Shares must beat the server's difficulty by this factor, against rounding.
 const SUBMIT_MARGIN: f64 = 1.001;
 
@@ -511,64 +514,42 @@ impl Conn<'_> {
             None => job.version,
         };
         let ntime = job.ntime;
-        let mut en2_buf = [0u8; 32];
-        let en2_size = self.en2_size.min(32);
-        let fill_en2 = |buf: &mut [u8; 32], counter: u64| {
-            let v = (counter >> 32).to_be_bytes();
-            for (i, b) in buf[..en2_size].iter_mut().rev().enumerate() {
-                *b = if i < 8 { v[7 - i] } else { 0 };
-            }
-        };
-        let nonce: u32;
-        match self.sh.mode {
-            Mode::Miss => {
-                fill_en2(&mut en2_buf, self.counter);
-                nonce = self.counter as u32;
-                self.counter += 1;
-            }
-            Mode::Mine => {
-                let top = work::target_top_u64(cur.diff.max(self.diff) * SUBMIT_MARGIN);
-                fill_en2(&mut en2_buf, self.counter);
-                if top == u64::MAX {
-                    // Every hash meets a difficulty this small: no hashing needed.
-                    nonce = self.counter as u32;
-                    self.counter += 1;
-                } else {
-                    let root = job.merkle_root(en1, &en2_buf[..en2_size]);
-                    let diff = cur.diff.max(self.diff) * SUBMIT_MARGIN;
-                    let room = (1u64 << 32) - (self.counter & 0xffff_ffff);
-                    let budget = self.sh.max_hashes.min(room).max(1);
-                    let mut found = None;
-                    for k in 0..budget {
-                        let n = (self.counter + k) as u32;
-                        let h = sha256d(&job.header_with_root(&root, ntime, n, version));
-                        if work::hash_top_u64(&h) <= top && work::meets(&h, diff) {
-                            found = Some((k, n));
-                            break;
-                        }
-                    }
-                    let tried = found.map(|(k, _)| k + 1).unwrap_or(budget);
-                    self.counter += tried;
-                    self.sh.stats.hashes.fetch_add(tried, Ordering::Relaxed);
-                    match found {
-                        Some((_, n)) => nonce = n,
-                        None => {
-                            self.sh.stats.mine_gave_up.fetch_add(1, Ordering::Relaxed);
-                            return false;
-                        }
-                    }
+        let mut en2_buf = [0u8; MAX_EN2];
+        let en2 = &mut en2_buf[..self.en2_size.min(MAX_EN2)];
+        // The counter's high half picks the extranonce2, its low half the nonce.
+        work::encode_extranonce2_into(self.counter >> 32, en2);
+        let diff = cur.diff.max(self.diff) * SUBMIT_MARGIN;
+        let nonce = if self.sh.mode == Mode::Miss || work::target_top_u64(diff) == u64::MAX {
+            // A miss may be any hash, and every hash meets a difficulty this small.
+            let n = self.counter as u32;
+            self.counter += 1;
+            n
+        } else {
+            let root = job.merkle_root(en1, en2);
+            let room = (1u64 << 32) - (self.counter & 0xffff_ffff);
+            let budget = self.sh.max_hashes.min(room).max(1);
+            let first = self.counter as u32;
+            let (tried, found) = search_nonce(job, &root, ntime, version, first, budget, diff);
+            self.counter += tried;
+            self.sh.stats.hashes.fetch_add(tried, Ordering::Relaxed);
+            match found {
+                Some(n) => n,
+                None => {
+                    self.sh.stats.mine_gave_up.fetch_add(1, Ordering::Relaxed);
+                    return false;
                 }
             }
-        }
+        };
         let id = self.next_id;
         self.next_id += 1;
         let out = &mut self.out;
         out.extend_from_slice(&self.prefix);
         out.extend_from_slice(cur.shared.job_id_json.as_bytes());
         out.extend_from_slice(b",\"");
-        let mut hexbuf = [0u8; 64];
-        if hex::encode_to_slice(&en2_buf[..en2_size], &mut hexbuf[..en2_size * 2]).is_ok() {
-            out.extend_from_slice(&hexbuf[..en2_size * 2]);
+        let mut hexbuf = [0u8; 2 * MAX_EN2];
+        let hex_en2 = &mut hexbuf[..2 * en2.len()];
+        if hex::encode_to_slice(&*en2, hex_en2).is_ok() {
+            out.extend_from_slice(hex_en2);
         }
         // Writing into a Vec cannot fail.
         let _ = write!(out, "\",\"{ntime:08x}\",\"{nonce:08x}\"");
@@ -581,7 +562,73 @@ impl Conn<'_> {
     }
 }
 
+/// Hashes nonces from `first` on, at most `budget` of them, until one meets `diff`: how many
+/// were tried, and the nonce found.
+fn search_nonce(
+    job: &work::Job,
+    root: &[u8; 32],
+    ntime: u32,
+    version: u32,
+    first: u32,
+    budget: u64,
+    diff: f64,
+) -> (u64, Option<u32>) {
+    let top = work::target_top_u64(diff);
+    for k in 0..budget {
+        let nonce = first.wrapping_add(k as u32);
+        let h = sha256d(&job.header_with_root(root, ntime, nonce, version));
+        if work::hash_top_u64(&h) <= top && work::meets(&h, diff) {
+            return (k + 1, Some(nonce));
+        }
+    }
+    (budget, None)
+}
+
 /// The text of a reply's raw `error` field.
 fn reply_error_text(error: Option<&RawValue>) -> Option<String> {
     error_field_text(&serde_json::from_str(error?.get()).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A captured ckpool notify (copied from ../shared/fixtures/ckpool, see tests/fixtures).
+    fn captured_job() -> work::Job {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/ckpool/sessions/with_version_rolling/notify.json"
+        );
+        let notify: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        work::Job::from_notify_params(&notify["params"]).unwrap()
+    }
+
+    #[test]
+    fn the_nonce_found_meets_the_difficulty_and_no_earlier_one_does() {
+        let job = captured_job();
+        let root = job.merkle_root(&[1, 2, 3, 4], &[0; 8]);
+        let (ntime, version, first) = (job.ntime, job.version, 1_000);
+        // About one hash in 4,300 meets 1e-6: a budget of a million finds one.
+        let diff = 1e-6;
+        let (tried, found) = search_nonce(&job, &root, ntime, version, first, 1_000_000, diff);
+        let nonce = found.expect("a share within the budget");
+        assert_eq!(nonce, first + tried as u32 - 1);
+        let hash_of = |n| sha256d(&job.header_with_root(&root, ntime, n, version));
+        assert!(work::difficulty_of(&hash_of(nonce)) >= diff);
+        for n in first..nonce {
+            assert!(
+                work::difficulty_of(&hash_of(n)) < diff,
+                "nonce {n} was skipped"
+            );
+        }
+    }
+
+    #[test]
+    fn the_search_stops_at_its_budget() {
+        let job = captured_job();
+        let root = job.merkle_root(&[1, 2, 3, 4], &[0; 8]);
+        // No hash meets a difficulty of 1e30.
+        let (tried, found) = search_nonce(&job, &root, job.ntime, job.version, 0, 50, 1e30);
+        assert_eq!((tried, found), (50, None));
+    }
 }
