@@ -108,7 +108,18 @@ impl Vardiff {
         decay_time(&mut self.dsps10080, share_diff, tdiff, WEEK);
         self.last_share = now;
         self.shares_since_change += 1;
-        let first = *self.first_share.get_or_insert(now);
+        let first = match self.first_share {
+            Some(first) => first,
+            None => {
+                // As ckpool: the retarget clock starts at the first share, not at connect.
+                // Otherwise a first share 240 s after connecting would be judged with the
+                // young-session bias of a session one share old, and raise the difficulty
+                // a thousandfold.
+                self.first_share = Some(now);
+                self.last_change = now;
+                now
+            }
+        };
 
         let since_change = secs(now, self.last_change);
         if self.shares_since_change < 72 && since_change < 240.0 {
@@ -127,6 +138,12 @@ impl Vardiff {
         }
         let optimal = bounds.clamp(round_sig(dsps * 3.33));
         if optimal == current {
+            return None;
+        }
+        if optimal < current && self.shares_since_change == 1 {
+            // The first share since the last change, and it says "lower": the miner may
+            // just be back from an absence. As ckpool, restart the clock instead.
+            self.last_change = now;
             return None;
         }
         self.changed(now);
@@ -200,6 +217,42 @@ mod tests {
             let now = t0 + Duration::from_millis(3330 * i);
             assert_eq!(v.on_share(now, 1.0, 1.0, &bounds()), None, "share {i}");
         }
+    }
+
+    #[test]
+    fn a_late_first_share_starts_the_clock_instead_of_retargeting() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(t0);
+        // Connected at t0, first share 600 s later, then one share every 3.33 s at
+        // difficulty 1 (the rate difficulty 1 is right for) for 20 minutes.
+        for i in 0..360u64 {
+            let now = t0 + Duration::from_secs(600) + Duration::from_millis(3330 * i);
+            assert_eq!(v.on_share(now, 1.0, 1.0, &bounds()), None, "share {i}");
+        }
+    }
+
+    #[test]
+    fn a_lower_target_on_the_first_share_after_a_change_restarts_the_clock() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(t0);
+        assert_eq!(v.on_share(t0, 64.0, 64.0, &bounds()), None);
+        v.changed(t0 + Duration::from_secs(1));
+        // Away for 1,000 s: the first share back does not lower the difficulty...
+        let back = t0 + Duration::from_secs(1000);
+        assert_eq!(v.on_share(back, 64.0, 64.0, &bounds()), None);
+        // ...but a miner that stays slow (one share a minute) is lowered once 240 s have
+        // passed since it came back, not before.
+        let mut lowered = None;
+        for i in 1..=10u64 {
+            let now = back + Duration::from_secs(60 * i);
+            if let Some(d) = v.on_share(now, 64.0, 64.0, &bounds()) {
+                lowered = Some((i, d));
+                break;
+            }
+        }
+        let (minutes, d) = lowered.expect("lowered");
+        assert_eq!(minutes, 4, "lowered after {minutes} min");
+        assert!(d < 64.0, "{d}");
     }
 
     #[test]
