@@ -317,7 +317,13 @@ impl Session {
 
     /// A difficulty the miner asked for (suggest_difficulty, password `d=`, configure's
     /// minimum-difficulty): it becomes the floor and, clamped, the session's difficulty.
+    /// A repeat of the standing suggestion changes nothing: NerdMiner re-sends it as a
+    /// keepalive, and applying it again would undo every vardiff increase (ckpool ignores a
+    /// repeat too).
     pub(crate) fn apply_suggested(&mut self, d: f64) {
+        if self.suggested == Some(d) {
+            return;
+        }
         self.suggested = Some(d);
         let clamped = self.bounds_for(None).clamp(d);
         if self.sent.is_empty() {
@@ -398,6 +404,20 @@ mod tests {
         );
         let addr = "127.0.0.1:3333".parse().unwrap();
         Session::new(Arc::new(ctx), addr, addr, 1.0)
+    }
+
+    #[test]
+    fn a_repeated_suggestion_does_not_undo_vardiff() {
+        let mut s = session();
+        s.handle_line(br#"{"id":1,"method":"mining.suggest_difficulty","params":[8]}"#);
+        assert_eq!(s.difficulty, 8.0);
+        // Vardiff raises it; the same suggestion again (a keepalive) leaves it there.
+        s.change_difficulty(64.0);
+        s.handle_line(br#"{"id":2,"method":"mining.suggest_difficulty","params":[8]}"#);
+        assert_eq!(s.difficulty, 64.0);
+        // A new suggestion is applied.
+        s.handle_line(br#"{"id":3,"method":"mining.suggest_difficulty","params":[16]}"#);
+        assert_eq!(s.difficulty, 16.0);
     }
 
     #[test]
