@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod block_found;
+pub mod duplicates;
 pub mod hash;
 pub mod target;
 pub mod validate;

@@ -1,8 +1,7 @@
 //! One miner's session: handshake state, difficulty, the jobs it was sent, and the outbox
 //! of lines to write. The connection task feeds it lines and new jobs; it never does I/O.
 
-use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -37,29 +36,6 @@ pub struct SentJob {
     pub work: Arc<UserWork>,
     /// The difficulty in force when it was sent.
     pub difficulty: f64,
-    /// Accepted share hashes (first 8 bytes), for duplicate detection. Empty until the
-    /// first share, and the keys are already uniformly random, so no hashing is needed.
-    pub seen: HashSet<u64, BuildHasherDefault<PrehashedKey>>,
-}
-
-/// A hasher for keys that are already uniformly distributed (bytes of a SHA-256 hash).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PrehashedKey(u64);
-
-impl Hasher for PrehashedKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// One authorized worker name.
@@ -291,7 +267,6 @@ impl Session {
             job,
             work,
             difficulty: self.difficulty,
-            seen: HashSet::default(),
         });
     }
 
@@ -355,8 +330,8 @@ impl Session {
     }
 
     /// Finds a job this session was sent.
-    pub(crate) fn sent_job(&mut self, id: JobId) -> Option<&mut SentJob> {
-        self.sent.iter_mut().rev().find(|s| s.job.id == id)
+    pub(crate) fn sent_job(&self, id: JobId) -> Option<&SentJob> {
+        self.sent.iter().rev().find(|s| s.job.id == id)
     }
 
     /// Tells the miner to reconnect (ckpool's `reconnect`); the connection closes after.

@@ -16,6 +16,7 @@ use super::merkle::coinbase_branch;
 use super::notify::{notify_line, prevhash_words_swapped, NotifyFields};
 use super::payout::{Payee, PayoutError, PayoutPlan};
 use crate::node::template::Template;
+use crate::share::duplicates::SeenShares;
 use crate::share::target::difficulty_of_target;
 
 /// Why a job could not be built.
@@ -86,6 +87,8 @@ pub struct Job {
     pub created: SystemTime,
     /// How long it took to reach every session, started when the board publishes it.
     pub delivery: Delivery,
+    /// The shares accepted on this job by any session, for duplicate detection.
+    pub seen: SeenShares,
     coinb2_head: Vec<u8>,
     plan: Arc<PayoutPlan>,
     users: DashMap<Payee, Arc<UserWork>>,
@@ -283,6 +286,7 @@ impl JobBuilder {
             nonce2_len: self.config.nonce2_len,
             created: now,
             delivery: Delivery::default(),
+            seen: SeenShares::default(),
             coinb2_head,
             plan: plan.clone(),
             users: DashMap::new(),

@@ -137,6 +137,20 @@ impl StratumClient {
         }
     }
 
+    /// Closes our side and waits (at most `timeout`) until the server has closed its side, so
+    /// that a test knows the server is done with the session (e.g. before resuming it).
+    pub async fn close(mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.writer.shutdown().await?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.read_one(deadline, "the server to close").await {
+                Ok(_) => continue,
+                Err(ClientError::Closed) | Err(ClientError::Io(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Returns the next message (queued first, then from the socket) without a deadline.
     /// Cancel-safe, so it can be used in `tokio::select!`.
     pub async fn recv(&mut self) -> Result<Value, ClientError> {

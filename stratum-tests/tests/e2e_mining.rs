@@ -509,3 +509,62 @@ async fn two_miners_get_distinct_extranonce1() {
     }
     assert_eq!(en1s.len(), 16);
 }
+
+/// A share accepted on one connection is a duplicate when it comes back on a connection that
+/// resumed the session (the same extranonce1): one record of accepted shares per job for all
+/// sessions, as ckpool's share table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
+    let server = Server::start(ServerOptions {
+        // Difficulty pinned so that the share found below stays a share, and no refresh
+        // replaces the job while the test runs.
+        config: json!({
+            "mindiff": 0.00001, "startdiff": 0.00001, "maxdiff": 0.00001, "update_interval": 600
+        }),
+        ..ServerOptions::default()
+    });
+    let user = format!("{}.resumed", regtest_address(8));
+    let subscribe = |session: Value| json!(["cgminer/4.12.1", session]);
+
+    let mut a = StratumClient::connect(server.stratum).await.unwrap();
+    let id = a
+        .request("mining.subscribe", subscribe(Value::Null))
+        .await
+        .unwrap();
+    let sub = a.wait_reply(id, T).await.unwrap();
+    let session_id = sub["result"][1].as_str().unwrap().to_string();
+    let en1 = hex::decode(&session_id).unwrap();
+    let en2 = vec![0u8; sub["result"][2].as_u64().unwrap() as usize];
+    let id = a
+        .request("mining.authorize", json!([user, "x"]))
+        .await
+        .unwrap();
+    assert_eq!(a.wait_reply(id, T).await.unwrap()["result"], true);
+    let diff = a.wait_method("mining.set_difficulty", T).await.unwrap()["params"][0]
+        .as_f64()
+        .unwrap();
+    let notify = a.wait_method("mining.notify", T).await.unwrap();
+    let job = Job::from_notify_params(&notify["params"]).unwrap();
+    let nonce = find_share_async(&job, &en1, &en2, job.ntime, diff, 1000.0 * 0.9).await;
+    assert_accepted(&submit(&mut a, &user, &job.job_id, &en2, job.ntime, nonce).await);
+    a.close(T).await.unwrap();
+
+    // The miner comes back with its session id, gets the same extranonce1 and the same job,
+    // and sends the same share again.
+    let mut b = StratumClient::connect(server.stratum).await.unwrap();
+    let id = b
+        .request("mining.subscribe", subscribe(json!(session_id)))
+        .await
+        .unwrap();
+    let sub = b.wait_reply(id, T).await.unwrap();
+    assert_eq!(sub["result"][1], session_id, "the session was not resumed");
+    let id = b
+        .request("mining.authorize", json!([user, "x"]))
+        .await
+        .unwrap();
+    assert_eq!(b.wait_reply(id, T).await.unwrap()["result"], true);
+    let notify = b.wait_method("mining.notify", T).await.unwrap();
+    assert_eq!(notify["params"][0], job.job_id.as_str(), "the same job");
+    let reply = submit(&mut b, &user, &job.job_id, &en2, job.ntime, nonce).await;
+    assert_rejected(&reply, "Duplicate", 22);
+}

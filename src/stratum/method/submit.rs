@@ -141,17 +141,7 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     if !outcome.accepted() {
         return finish(s, share, Err(Reject::AboveTarget), Some(&outcome));
     }
-    let key = u64::from_le_bytes([
-        outcome.hash[0],
-        outcome.hash[1],
-        outcome.hash[2],
-        outcome.hash[3],
-        outcome.hash[4],
-        outcome.hash[5],
-        outcome.hash[6],
-        outcome.hash[7],
-    ]);
-    if !sent.seen.insert(key) {
+    if !sent.job.seen.first_time(&outcome.hash) {
         return finish(s, share, Err(Reject::Duplicate), Some(&outcome));
     }
     if outcome.is_block {
