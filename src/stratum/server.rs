@@ -97,11 +97,10 @@ impl StratumServer {
                     }
                     // Counted before the task starts, so a burst of accepts cannot pass
                     // `maxclients` before the first of them is counted.
-                    ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
+                    let counted = OpenConnection::count(&ctx);
                     tokio::spawn(async move {
-                        serve_connection(stream, peer, listener, startdiff, ctx.clone(), shutdown)
-                            .await;
-                        ctx.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                        serve_connection(stream, peer, listener, startdiff, ctx, shutdown).await;
+                        drop(counted);
                     });
                 }
                 Err(e) => {
@@ -111,6 +110,23 @@ impl StratumServer {
                 }
             }
         }
+    }
+}
+
+/// One open connection in the server's count, for as long as it lives: dropped when its
+/// task ends, also if the task panics, so the count (and `maxclients`) never drifts.
+struct OpenConnection(Arc<ServerContext>);
+
+impl OpenConnection {
+    fn count(ctx: &Arc<ServerContext>) -> Self {
+        ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(ctx.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.stats.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

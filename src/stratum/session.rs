@@ -343,10 +343,13 @@ impl Session {
         self.closing = true;
     }
 
-    /// The connection is gone: free or park the extranonce1.
+    /// The connection is gone: free or park the extranonce1. Runs once however often it
+    /// is called; dropping the session calls it too, so a session whose task panicked
+    /// still gives its extranonce1 and its place in the counts back.
     pub fn end(&mut self) {
+        let workers = std::mem::take(&mut self.workers);
         if self.ctx.events.interest().sessions {
-            for w in &self.workers {
+            for w in &workers {
                 self.ctx.events.publish(Event::Disconnected {
                     username: w.user.clone(),
                     worker: w.name.clone(),
@@ -359,6 +362,12 @@ impl Session {
         if let Some(e) = self.extranonce1.take() {
             self.ctx.extranonces.release(e, self.payee.is_some());
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
@@ -379,6 +388,36 @@ mod tests {
         );
         let addr = "127.0.0.1:3333".parse().unwrap();
         Session::new(Arc::new(ctx), addr, addr, 1.0)
+    }
+
+    #[test]
+    fn a_dropped_session_gives_back_its_extranonce1_and_counts_once() {
+        let ctx = Arc::new(test_context(
+            Mode::Pool,
+            Arc::new(OnceLock::new()),
+            Arc::new(Stats::default()),
+        ));
+        let addr = "127.0.0.1:3333".parse().unwrap();
+        let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
+        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w1","x"]}"#);
+        assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 1);
+        s.end();
+        drop(s);
+        assert_eq!(
+            ctx.stats.authorized.load(Ordering::Relaxed),
+            0,
+            "counted once"
+        );
+        assert_eq!(ctx.extranonces.resumable(), 1, "parked once");
+        // Dropped without end(), as when its task panics: the same.
+        let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
+        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w2","x"]}"#);
+        assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 1);
+        drop(s);
+        assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 0);
+        assert_eq!(ctx.extranonces.resumable(), 2);
     }
 
     #[test]
