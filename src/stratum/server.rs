@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{LineError, LineReader};
 use super::context::ServerContext;
 use super::session::Session;
+use crate::work::delivery::SessionDeliveries;
 use crate::work::Job;
 
 /// Initial read buffer per connection.
@@ -143,8 +144,10 @@ async fn serve_connection(
     // Requests are small: start the read buffer small, it grows for the rare long line. Idle
     // miners are most of a pool's memory.
     let mut lines = LineReader::new(rd, ctx.settings.max_line, READ_BUFFER);
-    let mut jobs = ctx.board.subscribe();
+    let board = ctx.board.subscribe();
+    let mut jobs = board.jobs;
     jobs.mark_unchanged();
+    let mut deliveries = SessionDeliveries::new(board.joined);
     let mut reconnects = ctx.reconnect_requests();
     reconnects.mark_unchanged();
     let mut session = Session::new(ctx.clone(), peer, listener, startdiff);
@@ -231,7 +234,7 @@ async fn serve_connection(
             session.outbox_written();
         }
         if let Some(job) = handled_job {
-            report_delivery(&job);
+            deliveries.done_with(&job);
         }
         if session.closing {
             break;
@@ -239,6 +242,10 @@ async fn serve_connection(
     }
     // Release the session first: once the miner sees the close it may resume right away.
     session.end();
+    // A session leaving before it handled the newest block is no longer waiting for it.
+    if let Some(latest) = ctx.board.latest() {
+        deliveries.done_with(&latest);
+    }
     let _ = wr.shutdown().await;
 }
 
@@ -258,18 +265,6 @@ fn spread_fraction(client_id: u64) -> f64 {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 31;
     (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Counts this session in the job's delivery (started for new blocks' jobs only); the last
-/// session logs how long every session took to get it.
-fn report_delivery(job: &Job) {
-    if let Some((took, sessions)) = job.delivery.handled() {
-        tracing::info!(
-            "new block's job {} reached all {sessions} sessions in {:.1} ms",
-            job.id,
-            took.as_secs_f64() * 1e3
-        );
-    }
 }
 
 /// Waits for the next change of a watch channel. It owns the receiver, so one wait (and its

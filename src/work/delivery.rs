@@ -1,31 +1,86 @@
-//! How long a job takes to reach every session: the board starts the clock when it publishes,
-//! each session reports once it has written (or had nothing to write), and the last one reads
-//! the time. For a new block this is the figure an operator compares with ckpool and with
-//! PERFORMANCE.md's 50 ms: the miners still hashing on the old block are wasting work.
+//! How long a new block takes to reach every session. The board starts a clock when it
+//! publishes a block's first job, for the sessions subscribed at that moment; the block's
+//! later jobs (refreshes) carry the same clock. Each counted session counts itself once:
+//! when it has handled one of the block's jobs, or when it leaves before that. The last one
+//! logs the time. This is the figure an operator compares with ckpool and with
+//! PERFORMANCE.md's 50 ms: miners still hashing on the old block are wasting work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A job's delivery clock.
-#[derive(Debug, Default)]
+use super::job::Job;
+use super::job_id::JobId;
+
+/// A new block's delivery clock.
+#[derive(Debug)]
 pub struct Delivery {
-    started: OnceLock<(Instant, usize)>,
+    /// The board's publish number of the block's first job: the sessions subscribed before
+    /// it are the ones counted.
+    published: u64,
+    /// The block's first job, for the log line.
+    job: JobId,
+    started: Instant,
+    sessions: usize,
     handled: AtomicUsize,
 }
 
 impl Delivery {
-    /// Starts the clock for `sessions` sessions (the first call wins).
-    pub fn start(&self, sessions: usize) {
-        let _ = self.started.set((Instant::now(), sessions));
+    /// Starts the clock for `sessions` sessions.
+    pub fn start(published: u64, job: JobId, sessions: usize) -> Self {
+        Delivery {
+            published,
+            job,
+            started: Instant::now(),
+            sessions,
+            handled: AtomicUsize::new(0),
+        }
     }
 
-    /// One session has handled the job. For the session that completes the delivery, the
+    /// How many sessions have counted themselves so far.
+    #[cfg(test)]
+    pub(crate) fn handled_so_far(&self) -> usize {
+        self.handled.load(Ordering::Acquire)
+    }
+
+    /// One session is done with it. For the session that completes the delivery, the
     /// time since the start and the number of sessions.
-    pub fn handled(&self) -> Option<(Duration, usize)> {
-        let &(at, sessions) = self.started.get()?;
+    fn count_one(&self) -> Option<(Duration, usize)> {
         let n = self.handled.fetch_add(1, Ordering::AcqRel) + 1;
-        (n == sessions).then(|| (at.elapsed(), sessions))
+        (n == self.sessions).then(|| (self.started.elapsed(), self.sessions))
+    }
+}
+
+/// One session's part in the delivery clocks.
+#[derive(Debug)]
+pub struct SessionDeliveries {
+    /// The newest delivery this session has counted itself in (or, at first, the board's
+    /// publish number when it subscribed: older deliveries did not count it).
+    counted: u64,
+}
+
+impl SessionDeliveries {
+    /// For a session that subscribed when the board's publish number was `joined`.
+    pub fn new(joined: u64) -> Self {
+        SessionDeliveries { counted: joined }
+    }
+
+    /// The session has handled `job`, or is leaving while `job` is the newest: counts the
+    /// session in the job's block delivery, once, and logs the delivery it completes.
+    pub fn done_with(&mut self, job: &Job) {
+        let Some(d) = job.delivery() else {
+            return;
+        };
+        if d.published <= self.counted {
+            return;
+        }
+        self.counted = d.published;
+        if let Some((took, sessions)) = d.count_one() {
+            tracing::info!(
+                "new block's job {} reached all {sessions} sessions in {:.1} ms",
+                d.job,
+                took.as_secs_f64() * 1e3
+            );
+        }
     }
 }
 
@@ -35,13 +90,11 @@ mod tests {
 
     #[test]
     fn only_the_last_session_reads_the_time() {
-        let d = Delivery::default();
-        assert_eq!(d.handled(), None, "not started: nothing to report");
-        d.start(3);
-        assert_eq!(d.handled(), None);
-        assert_eq!(d.handled(), None);
-        let (_, n) = d.handled().expect("the third of three completes it");
+        let d = Delivery::start(1, JobId(7), 3);
+        assert_eq!(d.count_one(), None);
+        assert_eq!(d.count_one(), None);
+        let (_, n) = d.count_one().expect("the third of three completes it");
         assert_eq!(n, 3);
-        assert_eq!(d.handled(), None, "late sessions report nothing");
+        assert_eq!(d.count_one(), None, "late sessions report nothing");
     }
 }

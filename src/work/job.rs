@@ -2,7 +2,7 @@
 //! `Arc<Job>`; and [`UserWork`], the payee-specific coinb2 and pre-serialized notify.
 
 use super::delivery::Delivery;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use bitcoin::hashes::Hash;
@@ -85,8 +85,8 @@ pub struct Job {
     pub nonce2_len: usize,
     /// When the job was built.
     pub created: SystemTime,
-    /// How long it took to reach every session, started when the board publishes it.
-    pub delivery: Delivery,
+    /// Its block's delivery clock, attached by the board when it publishes the job.
+    delivery: OnceLock<Arc<Delivery>>,
     /// The shares accepted on this job by any session, for duplicate detection.
     pub seen: SeenShares,
     coinb2_head: Vec<u8>,
@@ -95,6 +95,17 @@ pub struct Job {
 }
 
 impl Job {
+    /// Its block's delivery clock, once published (none for jobs published before any
+    /// block change was seen).
+    pub fn delivery(&self) -> Option<&Arc<Delivery>> {
+        self.delivery.get()
+    }
+
+    /// Attaches the block's delivery clock (the board does, once, when it publishes).
+    pub(super) fn attach_delivery(&self, delivery: Arc<Delivery>) {
+        let _ = self.delivery.set(delivery);
+    }
+
     /// The payee-specific work, built on first use and then shared.
     pub fn work_for(&self, payee: &Payee) -> Result<Arc<UserWork>, JobError> {
         if let Some(w) = self.users.get(payee) {
@@ -285,7 +296,7 @@ impl JobBuilder {
             nonce1_len: self.config.nonce1_len,
             nonce2_len: self.config.nonce2_len,
             created: now,
-            delivery: Delivery::default(),
+            delivery: OnceLock::new(),
             seen: SeenShares::default(),
             coinb2_head,
             plan: plan.clone(),
