@@ -3,7 +3,8 @@
 # bounded in time). Usage: scripts/load.sh a|b|c|d|e   (see docs/BENCHMARKS.md)
 # Prints stratum-load's JSON report on stdout and its summary on stderr (then the server's
 # fan-out log lines); the report is also
-# written to target/load/<scenario>.json.
+# written to target/load/<scenario>.json. STRATUMD_BIN runs another stratumd binary (an
+# older build, for a side-by-side comparison); STRATUMD_THREADS sets its worker threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: scripts/load.sh a|b|c|d|e|b-floor}"
@@ -28,7 +29,7 @@ if [ "$scenario" = b-floor ]; then
   # share path on this machine, to run beside (b) and compare.
   ./target/release/stratum-echo "127.0.0.1:$port" 2> "$work/stratumd.log" &
 else
-  TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" ./target/release/stratumd -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+  TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" "${STRATUMD_BIN:-./target/release/stratumd}" -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
 fi
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
