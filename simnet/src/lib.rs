@@ -159,6 +159,13 @@ impl SimnetHandle {
         lock(&self.node).initial_block_download = syncing;
     }
 
+    /// Answers the next `calls` RPC calls with error -28 ("Loading block index…"), as a
+    /// bitcoind that is starting up does, so that clients' handling of a restarting node
+    /// (retry it, or fail over to another) can be tested.
+    pub fn warm_up_for(&self, calls: u32) {
+        lock(&self.node).warmup_calls = calls;
+    }
+
     /// Number of ZMQ subscriptions the publisher has seen so far (monotonic).
     ///
     /// Lets tests know that a subscriber is really connected before a block is

@@ -23,7 +23,7 @@ pub(crate) struct RpcError {
 }
 
 impl RpcError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
         RpcError {
             code,
             message: message.into(),
@@ -37,6 +37,8 @@ pub(crate) const METHOD_NOT_FOUND: i32 = -32601;
 pub(crate) const INVALID_REQUEST: i32 = -32600;
 /// bitcoind's RPC_PARSE_ERROR.
 pub(crate) const PARSE_ERROR: i32 = -32700;
+/// bitcoind's RPC_IN_WARMUP: the node is starting and answers nothing else yet.
+pub(crate) const IN_WARMUP: i32 = -28;
 const MISC_ERROR: i32 = -1;
 const TYPE_ERROR: i32 = -3;
 const INVALID_ADDRESS_OR_KEY: i32 = -5;

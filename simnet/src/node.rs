@@ -19,6 +19,8 @@ pub(crate) struct Node {
     pub(crate) accepted_by_submit: u64,
     /// Pretend to be syncing: getblockchaininfo says so and getblocktemplate refuses.
     pub(crate) initial_block_download: bool,
+    /// RPC calls still to refuse with -28, as a starting bitcoind does.
+    pub(crate) warmup_calls: u32,
     zmq: Sender<ZmqMsg>,
 }
 
@@ -30,6 +32,7 @@ impl Node {
             mempool: Mempool::new(txs_per_template),
             accepted_by_submit: 0,
             initial_block_download: false,
+            warmup_calls: 0,
             zmq,
         }
     }

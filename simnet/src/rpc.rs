@@ -139,6 +139,16 @@ fn positional(method: &str, named: &Map<String, Value>) -> Result<Vec<Value>, Rp
     Ok(out)
 }
 
+/// Whether this call falls in a simulated start-up (and counts it).
+fn warming_up(node: &Mutex<Node>) -> bool {
+    let mut node = crate::lock(node);
+    if node.warmup_calls == 0 {
+        return false;
+    }
+    node.warmup_calls -= 1;
+    true
+}
+
 /// Handles one request object; `None` for a JSON-RPC 2.0 notification (no id).
 fn process_one(node: &Mutex<Node>, req: &Value) -> (StatusCode, Option<Value>) {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
@@ -158,7 +168,13 @@ fn process_one(node: &Mutex<Node>, req: &Value) -> (StatusCode, Option<Value>) {
                     message: "Params must be an array or object".into(),
                 }),
             };
-            params.and_then(|p| methods::call(node, method, &p))
+            params.and_then(|p| {
+                if warming_up(node) {
+                    Err(RpcError::new(methods::IN_WARMUP, "Loading block index…"))
+                } else {
+                    methods::call(node, method, &p)
+                }
+            })
         }
         _ => Err(RpcError {
             code: INVALID_REQUEST,

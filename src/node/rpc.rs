@@ -52,6 +52,29 @@ pub enum RpcError {
     NoNodes,
 }
 
+/// bitcoind's RPC_CLIENT_NOT_CONNECTED: the node has no peers.
+const RPC_CLIENT_NOT_CONNECTED: i32 = -9;
+/// bitcoind's RPC_CLIENT_IN_INITIAL_DOWNLOAD: the node is still syncing.
+const RPC_CLIENT_IN_INITIAL_DOWNLOAD: i32 = -10;
+/// bitcoind's RPC_IN_WARMUP: the node is starting up.
+const RPC_IN_WARMUP: i32 = -28;
+
+impl RpcError {
+    /// True when the failure belongs to the node's state, not to the request: it cannot be
+    /// reached, is starting up, is syncing or has no peers. Another node may answer now, and
+    /// the same node later.
+    pub fn is_node_unavailable(&self) -> bool {
+        match self {
+            RpcError::Transport { .. } => true,
+            RpcError::Node { code, .. } => matches!(
+                *code,
+                RPC_IN_WARMUP | RPC_CLIENT_IN_INITIAL_DOWNLOAD | RPC_CLIENT_NOT_CONNECTED
+            ),
+            RpcError::NoNodes => false,
+        }
+    }
+}
+
 fn http_url(url: &str) -> String {
     if url.starts_with("http://") || url.starts_with("https://") {
         url.to_string()
@@ -152,8 +175,9 @@ impl NodeSet {
         self.nodes.is_empty()
     }
 
-    /// Calls `method` on the first reachable node, starting from the last one that worked.
-    /// A JSON-RPC error from a node is returned as is (another node would say the same).
+    /// Calls `method` on the first available node, starting from the last one that worked.
+    /// A node that cannot be reached, is starting, syncing or has no peers is skipped; any
+    /// other JSON-RPC error is returned as is (another node would say the same).
     pub async fn call(&self, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
         let nodes = self.nodes.clone();
         let preferred = self.preferred.clone();
@@ -175,8 +199,8 @@ impl NodeSet {
                         preferred.store(idx, Ordering::Relaxed);
                         return Ok(v);
                     }
-                    Err(e @ RpcError::Node { .. }) => return Err(e),
-                    Err(e) => last = e,
+                    Err(e) if e.is_node_unavailable() => last = e,
+                    Err(e) => return Err(e),
                 }
             }
             Err(last)

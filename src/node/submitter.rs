@@ -1,5 +1,6 @@
 //! The block submitter: each found block is written to `<logdir>/blocks/` first, then sent
-//! with `submitblock` to every bitcoind at once, retrying transport errors. bitcoind's
+//! with `submitblock` to every bitcoind at once, retrying a node that cannot take it yet
+//! (unreachable, starting up, syncing) for up to [`BLOCK_RETRY_WINDOW`]. bitcoind's
 //! answer is logged as it is: `null` is success, any string is a rejection. Blocks left
 //! unconfirmed by a previous run are resubmitted at start.
 
@@ -15,13 +16,21 @@ use super::rpc::{NodeSet, RpcError};
 use crate::share::block_found::FoundBlock;
 use crate::stats::Stats;
 
-/// Delays between attempts when a node cannot be reached.
-const RETRY_DELAYS: [Duration; 4] = [
-    Duration::from_millis(100),
-    Duration::from_millis(500),
-    Duration::from_secs(2),
-    Duration::from_secs(5),
-];
+/// How long a found block keeps being offered to a node that cannot take it yet (down,
+/// starting up, syncing): a block can still win its race minutes after it was found, and a
+/// restarting bitcoind takes minutes to answer again.
+pub const BLOCK_RETRY_WINDOW: Duration = Duration::from_secs(20 * 60);
+
+/// The wait before attempt `attempt` (0-based): at once, then quickly, then every 5 s.
+fn retry_delay(attempt: u32) -> Duration {
+    match attempt {
+        0 => Duration::ZERO,
+        1 => Duration::from_millis(100),
+        2 => Duration::from_millis(500),
+        3 => Duration::from_secs(2),
+        _ => Duration::from_secs(5),
+    }
+}
 
 /// Suffix of a block file once a bitcoind has accepted it.
 const DONE_SUFFIX: &str = ".accepted";
@@ -103,7 +112,7 @@ impl BlockSubmitter {
             let nodes = self.nodes.clone();
             let block = block.clone();
             tasks.push(tokio::spawn(async move {
-                let outcome = submit_with_retry(&nodes, index, &block).await;
+                let outcome = submit_with_retry(&nodes, index, &block, BLOCK_RETRY_WINDOW).await;
                 (nodes.url(index), outcome)
             }));
         }
@@ -180,10 +189,21 @@ async fn write_block_file(dir: &Path, path: &Path, block: &str) -> std::io::Resu
     tokio::fs::write(path, block).await
 }
 
-/// `submitblock` to one node, retrying only when the node could not be reached.
-pub async fn submit_with_retry(nodes: &NodeSet, index: usize, block_hex: &str) -> SubmitOutcome {
+/// `submitblock` to one node. A node that cannot take it yet (unreachable, starting up,
+/// syncing, no peers) is asked again until `window` has passed; any answer is final.
+pub async fn submit_with_retry(
+    nodes: &NodeSet,
+    index: usize,
+    block_hex: &str,
+    window: Duration,
+) -> SubmitOutcome {
+    let started = tokio::time::Instant::now();
     let mut last = String::new();
-    for delay in std::iter::once(Duration::ZERO).chain(RETRY_DELAYS) {
+    for attempt in 0u32.. {
+        let delay = retry_delay(attempt);
+        if attempt > 0 && started.elapsed() + delay > window {
+            break;
+        }
         tokio::time::sleep(delay).await;
         match nodes
             .call_on(
@@ -199,10 +219,16 @@ pub async fn submit_with_retry(nodes: &NodeSet, index: usize, block_hex: &str) -
             }
             Ok(Value::String(reason)) => return SubmitOutcome::Rejected(reason),
             Ok(other) => return SubmitOutcome::Rejected(other.to_string()),
+            Err(e) if e.is_node_unavailable() => {
+                if attempt == 0 {
+                    tracing::warn!("block not taken yet, retrying for up to {window:?}: {e}");
+                }
+                last = e.to_string();
+            }
             Err(RpcError::Node { code, message, .. }) => {
                 return SubmitOutcome::Rejected(format!("error {code}: {message}"))
             }
-            Err(e) => last = e.to_string(),
+            Err(e) => return SubmitOutcome::Unreachable(e.to_string()),
         }
     }
     SubmitOutcome::Unreachable(last)
