@@ -93,9 +93,8 @@ async fn five_hundred_outputs_beside_a_full_template_make_a_valid_block() {
                     nonce,
                     version: job.version,
                 };
-                validate_share(&job, &work, &sub, 1e-12, 1)
-                    .ok()
-                    .filter(|o| o.is_block)
+                Some(validate_share(&job, &work, &sub, 1e-12, 1))
+                    .filter(|o| o.is_block && o.accepted())
                     .map(|o| (nonce, o))
             })
             .expect("a block at difficulty 1e-6");

@@ -72,11 +72,10 @@ fn five_hundred_outputs_build_and_mine() {
             nonce,
             version: job.version,
         };
-        if let Ok(o) = validate_share(&job, &work, &sub, 1e-12, 1) {
-            if o.is_block {
-                found = Some((nonce, o));
-                break;
-            }
+        let o = validate_share(&job, &work, &sub, 1e-12, 1);
+        if o.is_block && o.accepted() {
+            found = Some((nonce, o));
+            break;
         }
     }
     let (nonce, outcome) = found.expect("a block within 10,000 nonces at regtest difficulty");

@@ -74,6 +74,8 @@ pub struct ShareOutcome {
     pub is_block: bool,
     /// True when the hash meets the share difficulty it was judged at.
     pub meets_share_difficulty: bool,
+    /// Stale or ntime out of range: decided from the job alone, whatever the hash.
+    pub early_reject: Option<Reject>,
     /// The 80-byte header, for block assembly.
     pub header: [u8; 80],
 }
@@ -95,10 +97,21 @@ pub struct HeaderParts<'a> {
 }
 
 impl ShareOutcome {
-    /// Accepted: it meets the share difficulty or solves a block.
+    /// The verdict on the share: stale and ntime rejects first, then accepted when it meets
+    /// the share difficulty or solves a block.
+    #[inline]
+    pub fn verdict(&self) -> Result<(), Reject> {
+        match self.early_reject {
+            Some(r) => Err(r),
+            None if self.is_block || self.meets_share_difficulty => Ok(()),
+            None => Err(Reject::AboveTarget),
+        }
+    }
+
+    /// Accepted as a share.
     #[inline]
     pub fn accepted(&self) -> bool {
-        self.is_block || self.meets_share_difficulty
+        self.verdict().is_ok()
     }
 }
 
@@ -120,9 +133,10 @@ pub fn header_and_hash(parts: &HeaderParts<'_>, sub: &Submission<'_>) -> ([u8; 8
 }
 
 /// Judges a share on `job` at `share_difficulty`; `tip_generation` is the board's current
-/// generation. `Err` for shares rejected before hashing (stale, ntime); otherwise the
-/// hashed outcome, which [`ShareOutcome::accepted`] classifies (a block solution is
-/// accepted whatever the share difficulty).
+/// generation. Every share on a known job is hashed, stale or not, as ckpool does: a stale
+/// or ntime-rejected share that solves a block is still a block, and bitcoind decides
+/// whether it can win. [`ShareOutcome::verdict`] classifies the share itself (a block
+/// solution on a current job is accepted whatever the share difficulty).
 #[inline]
 pub fn validate_share(
     job: &Job,
@@ -130,13 +144,14 @@ pub fn validate_share(
     sub: &Submission<'_>,
     share_difficulty: f64,
     tip_generation: u64,
-) -> Result<ShareOutcome, Reject> {
-    if job.generation < tip_generation {
-        return Err(Reject::Stale);
-    }
-    if sub.ntime < job.ntime || sub.ntime - job.ntime > MAX_NTIME_ROLL_SECS {
-        return Err(Reject::NtimeOutOfRange);
-    }
+) -> ShareOutcome {
+    let early_reject = if job.generation < tip_generation {
+        Some(Reject::Stale)
+    } else if sub.ntime < job.ntime || sub.ntime - job.ntime > MAX_NTIME_ROLL_SECS {
+        Some(Reject::NtimeOutOfRange)
+    } else {
+        None
+    };
     let parts = HeaderParts {
         coinb1: &job.coinb1,
         coinb2: &work.coinb2,
@@ -146,11 +161,12 @@ pub fn validate_share(
     };
     let (header, hash) = header_and_hash(&parts, sub);
     let difficulty = difficulty_of_hash(&hash);
-    Ok(ShareOutcome {
+    ShareOutcome {
         hash,
         difficulty,
         is_block: hash_meets_target(&hash, &job.network_target),
         meets_share_difficulty: difficulty >= share_difficulty,
+        early_reject,
         header,
-    })
+    }
 }

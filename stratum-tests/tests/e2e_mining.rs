@@ -568,3 +568,61 @@ async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
     let reply = submit(&mut b, &user, &job.job_id, &en2, job.ntime, nonce).await;
     assert_rejected(&reply, "Duplicate", 22);
 }
+
+/// A block solution on a job that went stale is still sent to the node, as ckpool sends it
+/// ("Possible stale block solve"): it builds on the previous tip, and the node decides
+/// whether it can still win (simnet, like bitcoind, answers "inconclusive" for a side
+/// branch). The miner still gets "Stale" for the share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_block_solution_is_still_submitted() {
+    let block_diff = EASY_BLOCKS;
+    let server = Arc::new(Server::start(ServerOptions {
+        config: json!({ "mindiff": 0.00001, "startdiff": 0.00001, "maxdiff": 0.00001 }),
+        solo: true,
+        simnet_difficulty: block_diff,
+        simnet_txs: 2,
+    }));
+    let user = format!("{}.stale", regtest_address(9));
+    let mut c = StratumClient::connect(server.stratum).await.unwrap();
+    let id = c
+        .request("mining.subscribe", json!(["e2e-stale/1"]))
+        .await
+        .unwrap();
+    let sub = c.wait_reply(id, T).await.unwrap();
+    let en1 = hex::decode(sub["result"][1].as_str().unwrap()).unwrap();
+    let en2 = vec![0u8; sub["result"][2].as_u64().unwrap() as usize];
+    let id = c
+        .request("mining.authorize", json!([user, "x"]))
+        .await
+        .unwrap();
+    assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
+    let notify_a = c.wait_method("mining.notify", T).await.unwrap();
+    let job_a = Job::from_notify_params(&notify_a["params"]).unwrap();
+    // A block solution for job A, kept back until another block makes job A stale.
+    let nonce = find_share_async(&job_a, &en1, &en2, job_a.ntime, block_diff, f64::INFINITY).await;
+    rpc(
+        &server,
+        "generatetoaddress",
+        vec![json!(1), json!(regtest_address(3))],
+    )
+    .await;
+    let prev_a = notify_a["params"][1].clone();
+    c.wait_for("clean notify on the new block", T, |v| {
+        v["method"] == "mining.notify" && v["params"][8] == true && v["params"][1] != prev_a
+    })
+    .await
+    .unwrap();
+
+    let reply = submit(&mut c, &user, &job_a.job_id, &en2, job_a.ntime, nonce).await;
+    assert_rejected(&reply, "Stale", 21);
+    assert!(
+        server.wait_log("submitting it anyway", T),
+        "the stale block solution was not sent on; log tail:\n{}",
+        log_tail(&server)
+    );
+    assert!(
+        server.wait_log("inconclusive", T),
+        "simnet never answered the stale block; log tail:\n{}",
+        log_tail(&server)
+    );
+}

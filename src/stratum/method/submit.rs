@@ -15,7 +15,7 @@ use crate::share::block_found::FoundBlock;
 use crate::share::{validate_share, Reject, ShareOutcome, Submission};
 use crate::short_bytes::ShortBytes;
 use crate::stratum::message::StratumError;
-use crate::stratum::session::{Session, Worker};
+use crate::stratum::session::{SentJob, Session, Worker};
 use crate::work::JobId;
 
 /// Longest extranonce2 we support (Whatsminer and cgminer forks break above 8 anyway).
@@ -134,39 +134,20 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     // Shares on jobs sent before a change are judged at the lower of the two difficulties,
     // so that neither an increase nor a decrease causes rejects.
     share.diff = sent.difficulty.min(current_diff);
-    let outcome = match validate_share(&sent.job, &sent.work, &sub, share.diff, tip_generation) {
-        Ok(o) => o,
-        Err(r) => return finish(s, share, Err(r), None),
-    };
-    if !outcome.accepted() {
-        return finish(s, share, Err(Reject::AboveTarget), Some(&outcome));
+    let outcome = validate_share(&sent.job, &sent.work, &sub, share.diff, tip_generation);
+    let verdict = outcome.verdict();
+    // One record per job of the hashes seen: for duplicates, and so that a block solution
+    // goes out once however often it is sent.
+    let first_time =
+        (verdict.is_ok() || outcome.is_block) && sent.job.seen.first_time(&outcome.hash);
+    if outcome.is_block && first_time {
+        send_block(s, sent, share, version, &outcome);
     }
-    if !sent.job.seen.first_time(&outcome.hash) {
+    if let Err(r) = verdict {
+        return finish(s, share, Err(r), Some(&outcome));
+    }
+    if !first_time {
         return finish(s, share, Err(Reject::Duplicate), Some(&outcome));
-    }
-    if outcome.is_block {
-        let found = FoundBlock {
-            job: sent.job.clone(),
-            work: sent.work.clone(),
-            extranonce1: share.extranonce1.to_vec(),
-            extranonce2: share.extranonce2.to_vec(),
-            ntime: share.ntime,
-            nonce: share.nonce,
-            version,
-            header: outcome.header,
-            hash: outcome.hash,
-            worker: share.worker.name.to_string(),
-        };
-        s.ctx.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(
-            height = found.job.template.height,
-            hash = %found.hash_hex(),
-            worker = %share.worker.name,
-            "block solved"
-        );
-        if s.ctx.blocks.send(found).is_err() {
-            tracing::error!("block submitter is gone; block not submitted");
-        }
     }
     s.ctx.stats.share_accepted(share.diff);
     let bounds = s.bounds_for(None);
@@ -177,6 +158,36 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
         s.change_difficulty(new_diff);
     }
     finish(s, share, Ok(()), Some(&outcome))
+}
+
+/// Hands a block solution to the submitter. A stale one goes too, as ckpool sends it: it
+/// builds on the previous tip, and bitcoind decides whether it can still win.
+fn send_block(s: &Session, sent: &SentJob, share: &Share, version: u32, outcome: &ShareOutcome) {
+    let found = FoundBlock {
+        job: sent.job.clone(),
+        work: sent.work.clone(),
+        extranonce1: share.extranonce1.to_vec(),
+        extranonce2: share.extranonce2.to_vec(),
+        ntime: share.ntime,
+        nonce: share.nonce,
+        version,
+        header: outcome.header,
+        hash: outcome.hash,
+        worker: share.worker.name.to_string(),
+    };
+    s.ctx.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
+    let height = found.job.template.height;
+    let hash = found.hash_hex();
+    match outcome.early_reject {
+        None => tracing::info!(height, %hash, worker = %share.worker.name, "block solved"),
+        Some(r) => tracing::warn!(
+            height, %hash, worker = %share.worker.name,
+            "block solved on a {} share; submitting it anyway", r.reason()
+        ),
+    }
+    if s.ctx.blocks.send(found).is_err() {
+        tracing::error!("block submitter is gone; block not submitted");
+    }
 }
 
 /// Counts the result, tells the event consumers that want it, and builds the reply.
