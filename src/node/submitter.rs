@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::rpc::{NodeSet, RpcError};
 use crate::share::block_found::FoundBlock;
-use crate::stats::Stats;
+use crate::stats::{BlockOutcome, BlockVerdict, Stats};
 
 /// How long a found block keeps being offered to a node that cannot take it yet (down,
 /// starting up, syncing): a block can still win its race minutes after it was found, and a
@@ -94,6 +94,10 @@ impl BlockSubmitter {
             Ok(b) => hex::encode(b),
             Err(e) => {
                 tracing::error!(height, %hash, "cannot assemble block: {e}");
+                self.stats.block_verdict(BlockVerdict {
+                    hash,
+                    outcome: BlockOutcome::NotSubmitted(format!("cannot assemble: {e}")),
+                });
                 return;
             }
         };
@@ -118,6 +122,8 @@ impl BlockSubmitter {
         }
         let mut accepted = false;
         let mut any_unreachable = false;
+        let mut rejection = None;
+        let mut unreachable = None;
         for t in tasks {
             let Ok((url, outcome)) = t.await else {
                 continue;
@@ -133,13 +139,26 @@ impl BlockSubmitter {
                 }
                 SubmitOutcome::Rejected(reason) => {
                     tracing::error!(height, %hash, %url, %reason, "block REJECTED by bitcoind");
+                    rejection = Some(reason);
                 }
                 SubmitOutcome::Unreachable(reason) => {
                     any_unreachable = true;
                     tracing::error!(height, %hash, %url, %reason, "block not submitted: bitcoind unreachable");
+                    unreachable = Some(reason);
                 }
             }
         }
+        let outcome = match (accepted, rejection, unreachable) {
+            (true, _, _) => BlockOutcome::Accepted,
+            (false, Some(reason), _) => BlockOutcome::Rejected(reason),
+            (false, None, reason) => BlockOutcome::NotSubmitted(
+                reason.unwrap_or_else(|| "no bitcoind configured".into()),
+            ),
+        };
+        self.stats.block_verdict(BlockVerdict {
+            hash: hash.to_string(),
+            outcome,
+        });
         let suffix = if accepted {
             self.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
             Some(DONE_SUFFIX)

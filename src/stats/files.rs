@@ -10,9 +10,9 @@
 //! `Submitted, but rejected block <height>`. ckpool keeps no other record of them (the
 //! block itself is archived by the submitter under `<logdir>/blocks/`).
 
-use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounting::{unix_secs, Accounting, Report};
 use super::sharelog::JobHeights;
-use super::Stats;
+use super::{BlockOutcome, Stats};
 use crate::events::{Event, Interest};
 
 /// The events the stats files need.
@@ -130,7 +130,7 @@ pub struct StatsSettings {
     pub interval: Duration,
 }
 
-/// A block solve seen in the shares, waiting for the submitter's verdict.
+/// A block solve seen in the shares, waiting for the submitter's verdict on its hash.
 #[derive(Debug)]
 struct PendingBlock {
     height: u32,
@@ -143,9 +143,8 @@ struct Writer {
     disconnected: DisconnectedCount,
     counters: Arc<Stats>,
     jobs: JobHeights,
-    pending: VecDeque<PendingBlock>,
-    seen_accepted: u64,
-    seen_rejected: u64,
+    /// By block hash (display order, hex); a solve sent again is still one block.
+    pending: HashMap<String, PendingBlock>,
 }
 
 impl Writer {
@@ -158,42 +157,53 @@ impl Writer {
                     .height(rec.job_id)
                     .or_else(|| self.jobs.current().map(|c| c.1))
                     .unwrap_or(0);
-                tracing::warn!(
-                    "Possible block solve diff {:.6} at height {height} by {}",
-                    rec.sdiff,
-                    rec.worker
-                );
-                self.pending.push_back(PendingBlock {
-                    height,
-                    worker: rec.worker.clone(),
-                });
+                let mut display = rec.hash;
+                display.reverse();
+                if let Entry::Vacant(slot) = self.pending.entry(hex::encode(display)) {
+                    tracing::warn!(
+                        "Possible block solve diff {:.6} at height {height} by {}",
+                        rec.sdiff,
+                        rec.worker
+                    );
+                    slot.insert(PendingBlock {
+                        height,
+                        worker: rec.worker.clone(),
+                    });
+                }
             }
             _ => {}
         }
         self.acc.on_event(event);
     }
 
-    /// Matches the submitter's verdicts (in order) with the solves seen.
-    fn check_blocks(&mut self) {
-        let accepted = self.counters.blocks_accepted.load(Ordering::Relaxed);
-        let rejected = self.counters.blocks_rejected.load(Ordering::Relaxed);
-        for _ in self.seen_accepted..accepted {
-            match self.pending.pop_front() {
-                Some(b) => {
-                    tracing::warn!("Solved and confirmed block {} by {}", b.height, b.worker)
+    /// Logs the submitter's verdicts beside the solves they are about, as ckpool's
+    /// `block_solve` and `block_reject` do; returns the lines logged. A verdict on a block
+    /// this run did not see solved (one archived by an earlier run) is left to the
+    /// submitter's own log lines.
+    fn check_blocks(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for verdict in self.counters.take_block_verdicts() {
+            let Some(b) = self.pending.remove(&verdict.hash) else {
+                continue;
+            };
+            let line = match verdict.outcome {
+                BlockOutcome::Accepted => {
+                    self.acc.reset_bestshares();
+                    format!("Solved and confirmed block {} by {}", b.height, b.worker)
                 }
-                None => tracing::warn!("Solved and confirmed block"),
-            }
-            self.acc.reset_bestshares();
+                // bitcoind's reason is in the submitter's own line.
+                BlockOutcome::Rejected(_) => format!("Submitted, but rejected block {}", b.height),
+                BlockOutcome::NotSubmitted(reason) => {
+                    format!(
+                        "Block {} by {} was not submitted: {reason}",
+                        b.height, b.worker
+                    )
+                }
+            };
+            tracing::warn!("{line}");
+            lines.push(line);
         }
-        for _ in self.seen_rejected..rejected {
-            match self.pending.pop_front() {
-                Some(b) => tracing::warn!("Submitted, but rejected block {}", b.height),
-                None => tracing::warn!("Submitted, but rejected block"),
-            }
-        }
-        self.seen_accepted = accepted;
-        self.seen_rejected = rejected;
+        lines
     }
 
     fn report(&mut self) -> Report {
@@ -235,17 +245,13 @@ pub fn spawn(
     let now = unix_secs(SystemTime::now());
     let mut acc = Accounting::new(now);
     restore(&mut acc, &settings.logdir, now);
-    let seen_accepted = counters.blocks_accepted.load(Ordering::Relaxed);
-    let seen_rejected = counters.blocks_rejected.load(Ordering::Relaxed);
     let writer = Writer {
         acc,
         logdir: settings.logdir,
         disconnected,
         counters,
         jobs: JobHeights::default(),
-        pending: VecDeque::new(),
-        seen_accepted,
-        seen_rejected,
+        pending: HashMap::new(),
     };
     let tick = (settings.interval / UPDATES_PER_INTERVAL).max(Duration::from_millis(1));
     tokio::spawn(async move {
@@ -286,7 +292,7 @@ pub fn spawn(
                         w.on_event(&event);
                     }
                     w.acc.update_pool(unix_secs(SystemTime::now()));
-                    w.check_blocks();
+                    let _ = w.check_blocks();
                 }
             }
         }
@@ -295,7 +301,7 @@ pub fn spawn(
             while let Ok(event) = rx.try_recv() {
                 w.on_event(&event);
             }
-            w.check_blocks();
+            let _ = w.check_blocks();
         }
         drop(guard);
     })
@@ -305,6 +311,8 @@ pub fn spawn(
 mod tests {
     use super::*;
     use crate::events::{EventsBuilder, ShareRecord};
+    use crate::share::Reject;
+    use crate::stats::BlockVerdict;
     use ckpool_compat::stats::parse_suffixed;
     use std::time::Instant;
 
@@ -325,6 +333,59 @@ mod tests {
     fn read_user(dir: &Path) -> Option<ckpool_compat::stats::UserStats> {
         let text = std::fs::read_to_string(dir.join("users").join("u")).ok()?;
         Some(parse_user_stats(&text).expect("users/u parses"))
+    }
+
+    fn block_share(worker: &str, hash_byte: u8, result: Result<(), Reject>) -> Event {
+        let mut rec = share(worker, 1.0);
+        rec.hash = [hash_byte; 32];
+        rec.is_block = true;
+        rec.result = result;
+        Event::Share(rec)
+    }
+
+    fn hash_hex(hash_byte: u8) -> String {
+        hex::encode([hash_byte; 32])
+    }
+
+    #[test]
+    fn verdicts_are_logged_beside_the_solve_they_are_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let counters = Arc::new(Stats::default());
+        let mut w = Writer {
+            acc: Accounting::new(unix_secs(SystemTime::now())),
+            logdir: dir.path().to_path_buf(),
+            disconnected: Arc::new(|| 0),
+            counters: counters.clone(),
+            jobs: JobHeights::default(),
+            pending: HashMap::new(),
+        };
+        w.on_event(&block_share("u.first", 1, Ok(())));
+        // The same solution sent again (a duplicate) is still one block.
+        w.on_event(&block_share("u.first", 1, Err(Reject::Duplicate)));
+        w.on_event(&block_share("u.second", 2, Err(Reject::Stale)));
+        w.on_event(&block_share("u.third", 3, Ok(())));
+        // Verdicts in another order than the solves, and one on a block of an earlier run.
+        for (hash, outcome) in [
+            (hash_hex(9), BlockOutcome::Accepted),
+            (hash_hex(2), BlockOutcome::Rejected("inconclusive".into())),
+            (
+                hash_hex(3),
+                BlockOutcome::NotSubmitted("bitcoind unreachable".into()),
+            ),
+            (hash_hex(1), BlockOutcome::Accepted),
+        ] {
+            counters.block_verdict(BlockVerdict { hash, outcome });
+        }
+        assert_eq!(
+            w.check_blocks(),
+            [
+                "Submitted, but rejected block 0",
+                "Block 0 by u.third was not submitted: bitcoind unreachable",
+                "Solved and confirmed block 0 by u.first",
+            ]
+        );
+        assert!(w.pending.is_empty());
+        assert!(w.check_blocks().is_empty(), "each verdict is logged once");
     }
 
     #[tokio::test]

@@ -213,6 +213,15 @@ async fn solo_block_pays_the_miner() {
     mine_first_block(&server, format!("{}.w1", regtest_address(7))).await;
 
     let (hash, block) = fetch_block(&server, 1).await;
+    // ckpool's log line, with the height and finder of the block bitcoind accepted.
+    assert!(
+        server.wait_log(
+            &format!("Solved and confirmed block 1 by {}", regtest_address(7)),
+            T
+        ),
+        "no block log line; log tail:\n{}",
+        log_tail(&server)
+    );
     let total = check_block_against_template(&hash, &block, &gbt);
     let cb = &block.txdata[0];
     let scripts: Vec<&ScriptBuf> = cb.output.iter().map(|o| &o.script_pubkey).collect();
