@@ -142,6 +142,8 @@ impl Node {
 #[derive(Clone)]
 pub struct NodeSet {
     nodes: Arc<Vec<std::sync::Mutex<Node>>>,
+    /// The nodes' URLs, for logs: read without the lock a call in progress holds.
+    urls: Arc<Vec<String>>,
     preferred: Arc<AtomicUsize>,
 }
 
@@ -155,6 +157,7 @@ impl NodeSet {
     /// Clients for these endpoints (nothing is contacted yet).
     pub fn new(endpoints: Vec<NodeEndpoint>) -> Self {
         NodeSet {
+            urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
             nodes: Arc::new(
                 endpoints
                     .into_iter()
@@ -238,16 +241,7 @@ impl NodeSet {
 
     /// The URL of node `index`, for logs.
     pub fn url(&self, index: usize) -> String {
-        self.nodes
-            .get(index)
-            .map(|n| {
-                n.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .endpoint
-                    .url
-                    .clone()
-            })
-            .unwrap_or_default()
+        self.urls.get(index).cloned().unwrap_or_default()
     }
 
     /// `getblocktemplate` with the segwit rule (and signet's on signet).

@@ -220,12 +220,22 @@ impl Source {
     }
 
     /// Fetches a template and publishes a job. On failure, a timed refresh re-issues the
-    /// last template with a fresh time so miners still hear from us.
+    /// last template with a fresh time so miners still hear from us. Parsing a template
+    /// (hex-decoding and hashing every transaction) and building the job take milliseconds
+    /// for a full block, so they run on the blocking pool, not beside the miners' sessions.
     async fn refresh(&mut self, timed: bool) {
         let fetched = match self.nodes.get_block_template(self.signet).await {
-            Ok(v) => Template::from_json(v).map(Arc::new).map_err(|e| {
-                tracing::error!("unusable block template: {e}");
-            }),
+            Ok(v) => match tokio::task::spawn_blocking(move || Template::from_json(v)).await {
+                Ok(Ok(t)) => Ok(Arc::new(t)),
+                Ok(Err(e)) => {
+                    tracing::error!("unusable block template: {e}");
+                    Err(())
+                }
+                Err(e) => {
+                    tracing::error!("template parser failed: {e}");
+                    Err(())
+                }
+            },
             Err(e) => {
                 self.log_error("getblocktemplate failed", &e);
                 Err(())
@@ -258,11 +268,16 @@ impl Source {
                 "new block template"
             );
         }
-        match self
-            .builder
-            .build(template.clone(), clean, self.generation, SystemTime::now())
-        {
-            Ok(job) => {
+        let (builder, generation, for_job) =
+            (self.builder.clone(), self.generation, template.clone());
+        let built = tokio::task::spawn_blocking(move || {
+            builder.build(for_job, clean, generation, SystemTime::now())
+        })
+        .await;
+        match built {
+            Err(e) => tracing::error!("job builder failed: {e}"),
+            Ok(Err(e)) => tracing::error!("cannot build a job from the template: {e}"),
+            Ok(Ok(job)) => {
                 self.last = Some(template);
                 let job = Arc::new(job);
                 self.board.publish(job.clone());
@@ -270,7 +285,6 @@ impl Source {
                     self.events.publish(Event::Job(job));
                 }
             }
-            Err(e) => tracing::error!("cannot build a job from the template: {e}"),
         }
     }
 }

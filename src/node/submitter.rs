@@ -1,5 +1,5 @@
-//! The block submitter: each found block is written to `<logdir>/blocks/` first, then sent
-//! with `submitblock` to every bitcoind at once, retrying a node that cannot take it yet
+//! The block submitter: each found block is sent with `submitblock` to every bitcoind at
+//! once while it is archived under `<logdir>/blocks/`, retrying a node that cannot take it yet
 //! (unreachable, starting up, syncing) for up to [`BLOCK_RETRY_WINDOW`]. bitcoind's
 //! answer is logged as it is: `null` is success, any string is a rejection. Blocks left
 //! unconfirmed by a previous run are resubmitted at start.
@@ -102,15 +102,26 @@ impl BlockSubmitter {
             }
         };
         let path = self.dir.join(format!("{height}-{hash}.hex"));
-        if let Err(e) = write_block_file(&self.dir, &path, &block).await {
-            // Submit anyway: the block matters more than the archive.
-            tracing::error!(path = %path.display(), "cannot archive block: {e}");
+        let block = Arc::new(block);
+        // The archive is written while the block is out: a slow disk must not delay it.
+        let (written, suffix) = tokio::join!(
+            write_block_file(&self.dir, &path, &block),
+            self.submit_everywhere(height, &hash, block.clone())
+        );
+        match written {
+            Ok(()) => mark_block_file(&path, suffix).await,
+            Err(e) => tracing::error!(path = %path.display(), "cannot archive block: {e}"),
         }
-        self.submit_everywhere(height, &hash, &path, block).await;
     }
 
-    async fn submit_everywhere(&self, height: u32, hash: &str, path: &Path, block: String) {
-        let block = Arc::new(block);
+    /// Sends the block to every node and records the verdict; returns the suffix its
+    /// archive file takes (none: resubmit it at the next start).
+    async fn submit_everywhere(
+        &self,
+        height: u32,
+        hash: &str,
+        block: Arc<String>,
+    ) -> Option<&'static str> {
         let mut tasks = Vec::new();
         for index in 0..self.nodes.len() {
             let nodes = self.nodes.clone();
@@ -168,12 +179,8 @@ impl BlockSubmitter {
             // reachable node rejected is kept for inspection only.
             (!any_unreachable).then_some(REJECTED_SUFFIX)
         };
-        if let Some(suffix) = suffix {
-            let mut done = path.as_os_str().to_owned();
-            done.push(suffix);
-            let _ = tokio::fs::rename(path, PathBuf::from(done)).await;
-        }
         let _ = self.refresh.try_send(hash.to_string());
+        suffix
     }
 
     /// Blocks archived but never confirmed (the process stopped first) are sent again.
@@ -181,11 +188,16 @@ impl BlockSubmitter {
         let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else {
             return;
         };
+        // Listed before any is sent: a block found meanwhile is this run's, not one to
+        // send twice.
+        let mut archived = Vec::new();
         while let Ok(Some(entry)) = entries.next_entry().await {
             let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("hex") {
-                continue;
+            if path.extension().and_then(|e| e.to_str()) == Some("hex") {
+                archived.push(path);
             }
+        }
+        for path in archived {
             let Ok(block) = tokio::fs::read_to_string(&path).await else {
                 continue;
             };
@@ -197,8 +209,21 @@ impl BlockSubmitter {
             let (height, hash) = name.split_once('-').unwrap_or(("0", &name));
             let height = height.parse().unwrap_or(0);
             tracing::info!(path = %path.display(), "resubmitting a block archived by an earlier run");
-            self.submit_everywhere(height, hash, &path, block.trim().to_string())
+            let suffix = self
+                .submit_everywhere(height, hash, Arc::new(block.trim().to_string()))
                 .await;
+            mark_block_file(&path, suffix).await;
+        }
+    }
+}
+
+/// Renames an archived block `<name>.hex<suffix>` once it has its verdict.
+async fn mark_block_file(path: &Path, suffix: Option<&str>) {
+    if let Some(suffix) = suffix {
+        let mut done = path.as_os_str().to_owned();
+        done.push(suffix);
+        if let Err(e) = tokio::fs::rename(path, PathBuf::from(done)).await {
+            tracing::warn!(path = %path.display(), "cannot mark the archived block: {e}");
         }
     }
 }

@@ -222,6 +222,21 @@ async fn solo_block_pays_the_miner() {
         "no block log line; log tail:\n{}",
         log_tail(&server)
     );
+    // The archived block is marked accepted once bitcoind has said so.
+    let archived = server
+        .dir
+        .path()
+        .join("logs/blocks")
+        .join(format!("1-{hash}.hex.accepted"));
+    let deadline = Instant::now() + T;
+    while !archived.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "block not archived as accepted: {}",
+            archived.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let total = check_block_against_template(&hash, &block, &gbt);
     let cb = &block.txdata[0];
     let scripts: Vec<&ScriptBuf> = cb.output.iter().map(|o| &o.script_pubkey).collect();
