@@ -11,6 +11,10 @@ use crate::mempool::Mempool;
 
 /// Largest block weight allowed (BIP141).
 const MAX_BLOCK_WEIGHT: u64 = 4_000_000;
+/// bitcoind's MAX_BLOCK_SIGOPS_COST.
+const MAX_BLOCK_SIGOPS_COST: usize = 80_000;
+/// bitcoind's WITNESS_SCALE_FACTOR: a legacy sigop costs four.
+const WITNESS_SCALE_FACTOR: usize = 4;
 /// How far into the future a block time may be (bitcoind's MAX_FUTURE_BLOCK_TIME).
 const MAX_FUTURE_BLOCK_TIME: u32 = 2 * 60 * 60;
 
@@ -53,6 +57,13 @@ pub enum BlockReject {
     /// A transaction other than the first is a coinbase.
     #[error("bad-cb-multiple")]
     BadCbMultiple,
+    /// The coinbase scriptSig is shorter than 2 or longer than 100 bytes.
+    #[error("bad-cb-length")]
+    BadCbLength,
+    /// The block's legacy sigops (scriptSigs and scriptPubKeys, four each) cost more than
+    /// 80,000.
+    #[error("bad-blk-sigops")]
+    BadBlkSigops,
     /// The coinbase scriptSig does not start with the BIP34 height push.
     #[error("bad-cb-height")]
     BadCbHeight,
@@ -150,6 +161,31 @@ pub(crate) fn check_block(
     if block.txdata.iter().skip(1).any(|tx| tx.is_coinbase()) {
         return Err(BlockReject::BadCbMultiple);
     }
+    let cb_len = coinbase.input.first().map_or(0, |i| i.script_sig.len());
+    if !(2..=100).contains(&cb_len) {
+        return Err(BlockReject::BadCbLength);
+    }
+    // CheckBlock's count: legacy sigops only, which need no previous outputs.
+    let legacy_sigops: usize = block
+        .txdata
+        .iter()
+        .map(|tx| {
+            let ins: usize = tx
+                .input
+                .iter()
+                .map(|i| i.script_sig.count_sigops_legacy())
+                .sum();
+            let outs: usize = tx
+                .output
+                .iter()
+                .map(|o| o.script_pubkey.count_sigops_legacy())
+                .sum();
+            ins + outs
+        })
+        .sum();
+    if legacy_sigops * WITNESS_SCALE_FACTOR > MAX_BLOCK_SIGOPS_COST {
+        return Err(BlockReject::BadBlkSigops);
+    }
     let expected = Builder::new().push_int(i64::from(height)).into_script();
     let script_sig = coinbase
         .input
@@ -235,6 +271,44 @@ mod tests {
             check_block(&b, &chain, &pool, now()),
             Err(BlockReject::BadWitnessNonceSize)
         );
+    }
+
+    #[test]
+    fn coinbase_script_length_and_legacy_sigops_are_checked() {
+        let (chain, pool) = setup(1);
+        let good = mine(&Template::new(&chain, &pool), &payout());
+
+        // bitcoind allows a coinbase scriptSig of 2 to 100 bytes.
+        let mut b = good.clone();
+        let mut sig = b.txdata[0].input[0].script_sig.to_bytes();
+        sig.resize(101, 0x51);
+        b.txdata[0].input[0].script_sig = ScriptBuf::from_bytes(sig);
+        regrind(&mut b);
+        assert_eq!(
+            check_block(&b, &chain, &pool, now()),
+            Err(BlockReject::BadCbLength)
+        );
+
+        // 20,000 legacy sigops cost exactly 80,000: allowed; one more is not.
+        for (sigops, verdict) in [(20_000, true), (20_001, false)] {
+            let mut b = good.clone();
+            // Each OP_CHECKSIG (0xac) counts one; the payout output already has none.
+            let script = ScriptBuf::from_bytes(vec![0xac; sigops]);
+            b.txdata[0].output.insert(
+                0,
+                bitcoin::TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: script,
+                },
+            );
+            regrind(&mut b);
+            let result = check_block(&b, &chain, &pool, now());
+            if verdict {
+                assert!(result.is_ok(), "{sigops}: {result:?}");
+            } else {
+                assert_eq!(result, Err(BlockReject::BadBlkSigops), "{sigops}");
+            }
+        }
     }
 
     #[test]
