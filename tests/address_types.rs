@@ -76,6 +76,8 @@ fn pool_coinbase_pays_every_address_type() {
     coinbase.extend_from_slice(&work.coinb2);
     let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&coinbase).unwrap();
     assert!(tx.is_coinbase());
+    // One output per address, then the witness commitment.
+    assert_eq!(tx.output.len(), addrs.len() + 1, "{:?}", tx.output);
     for (out, addr) in tx.output.iter().zip(&addrs) {
         let decoded = Address::from_script(&out.script_pubkey, Network::Regtest).unwrap();
         assert_eq!(&decoded, addr);

