@@ -5,6 +5,8 @@
 //! miners and takes their submits, [`share`] validates each submit and assembles blocks, which
 //! [`node`] submits back to bitcoind. See `docs/ARCHITECTURE.md`.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod config;
 pub mod control;

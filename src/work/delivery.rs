@@ -2,8 +2,9 @@
 //! publishes a block's first job, for the sessions subscribed at that moment; the block's
 //! later jobs (refreshes) carry the same clock. Each counted session counts itself once:
 //! when it has handled one of the block's jobs, or when it leaves before that. The last one
-//! logs the time. This is the figure an operator compares with ckpool and with
-//! PERFORMANCE.md's 50 ms: miners still hashing on the old block are wasting work.
+//! logs the time. This is the figure an operator compares with ckpool and with the 50 ms
+//! fan-out target (docs/BENCHMARKS.md): miners still hashing on the old block are wasting
+//! work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -397,7 +397,10 @@ async fn hostile_clients_never_starve_a_good_miner() {
 
     // This process holds the 5,000 sockets itself (the server holds its side in its own).
     let limit = stratum_tests::load::limits::raise_nofile().expect("RLIMIT_NOFILE");
-    assert!(limit >= 5_500, "open-file limit {limit} is too low for this test");
+    assert!(
+        limit >= 5_500,
+        "open-file limit {limit} is too low for this test"
+    );
     attack(&miner, "5,000 connections opened and dropped", async {
         let t = Instant::now();
         let conns: Vec<TcpStream> = tokio::time::timeout(
