@@ -162,7 +162,54 @@ mod tests {
             t.coinbase_value - (total_fees - kept_fee)
         );
         assert_ne!(fitted.witness_commitment, t.witness_commitment);
-        assert_eq!(fitted.witness_commitment, Some(witness_commitment(&fitted)));
+        // Independently: a block of a coinbase carrying the new commitment and the kept
+        // transaction, decoded from its own bytes, passes rust-bitcoin's commitment check.
+        let commitment = fitted.witness_commitment.clone().expect("a commitment");
+        assert!(block_with(commitment.clone(), &fitted).check_witness_commitment());
+        // ...which the full template's commitment does not.
+        let stale = t.witness_commitment.clone().expect("captured commitment");
+        assert!(!block_with(stale, &fitted).check_witness_commitment());
+    }
+
+    /// A block: a coinbase paying only `commitment` (witness reserved value zero), then the
+    /// template's transactions decoded from their data.
+    fn block_with(commitment: ScriptBuf, t: &Template) -> Block {
+        use bitcoin::block::{Header, Version};
+        use bitcoin::{
+            absolute, transaction, Amount, BlockHash, CompactTarget, OutPoint, Sequence,
+            Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+        };
+        let coinbase = Transaction {
+            version: transaction::Version::ONE,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: Builder::new().push_int(i64::from(t.height)).into_script(),
+                sequence: Sequence::MAX,
+                witness: Witness::from_slice(&[[0u8; 32]]),
+            }],
+            output: vec![TxOut {
+                value: Amount::ZERO,
+                script_pubkey: commitment,
+            }],
+        };
+        let mut txdata = vec![coinbase];
+        txdata.extend(
+            t.transactions
+                .iter()
+                .map(|tx| bitcoin::consensus::deserialize::<Transaction>(&tx.data).unwrap()),
+        );
+        Block {
+            header: Header {
+                version: Version::TWO,
+                prev_blockhash: BlockHash::all_zeros(),
+                merkle_root: TxMerkleNode::all_zeros(),
+                time: 0,
+                bits: CompactTarget::from_consensus(0x207f_ffff),
+                nonce: 0,
+            },
+            txdata,
+        }
     }
 
     #[test]
