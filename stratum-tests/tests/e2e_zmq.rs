@@ -21,10 +21,15 @@ use tokio_util::sync::CancellationToken;
 /// How long any one wait may take.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A free loopback port (bound, read, released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// The endpoint the server's publisher bound (asked for with a `*` port, so no other test
+/// can take it first), from its start-up log line.
+fn published_endpoint(server: &Server) -> String {
+    const LINE: &str = "zmqpub publishing on ";
+    assert!(server.wait_log(LINE, WAIT), "no zmqpub log line");
+    let log = server.log.lock().unwrap();
+    log.iter()
+        .find_map(|l| l.split_once(LINE).map(|(_, e)| e.trim().to_string()))
+        .expect("the bound endpoint")
 }
 
 /// A ZMQ SUB socket subscribed to everything, read on its own thread; each single-frame
@@ -212,8 +217,8 @@ fn check_share(share: &Share, wb: &Workbase, uwb: &UserWorkbase) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_share_rebuilds_from_workbase_and_user_notify() {
-    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
-    let server = start_server(&endpoint, 0.0);
+    let server = start_server("tcp://127.0.0.1:*", 0.0);
+    let endpoint = published_endpoint(&server);
     let sub = Subscriber::connect(&endpoint);
     let deadline = Instant::now() + WAIT;
 
@@ -299,8 +304,8 @@ async fn every_share_rebuilds_from_workbase_and_user_notify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shares_below_zmqpub_mindiff_are_not_published() {
-    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
-    let server = start_server(&endpoint, 1e12);
+    let server = start_server("tcp://127.0.0.1:*", 1e12);
+    let endpoint = published_endpoint(&server);
     let sub = Subscriber::connect(&endpoint);
     let deadline = Instant::now() + WAIT;
     loop {
