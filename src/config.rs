@@ -272,6 +272,17 @@ fn positive_diff(map: &Map<String, Value>, key: &'static str) -> Result<Option<f
     }
 }
 
+/// `host:port`, optionally after `http://` (and before a `/path`): bitcoind's RPC port
+/// depends on the chain, so it must be given, as ckpool's configs always do.
+fn node_url_is_valid(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => false,
+    }
+}
+
 fn parse_btcd(v: &Value) -> Result<Vec<NodeEndpoint>, ConfigError> {
     let entries = match v {
         Value::Array(a) => a.clone(),
@@ -289,11 +300,17 @@ fn parse_btcd(v: &Value) -> Result<Vec<NodeEndpoint>, ConfigError> {
             return Err(invalid("btcd", format!("entry {i} must be an object")));
         };
         let url = match o.get("url") {
-            Some(Value::String(u)) if !u.is_empty() => u.clone(),
+            Some(Value::String(u)) if node_url_is_valid(u) => u.clone(),
+            Some(Value::String(u)) if u.starts_with("https://") => {
+                return Err(invalid(
+                    "btcd",
+                    format!("entry {i}: bitcoind's RPC is plain HTTP, not {u}"),
+                ))
+            }
             _ => {
                 return Err(invalid(
                     "btcd",
-                    format!("entry {i} needs a \"url\" like \"127.0.0.1:8332\""),
+                    format!("entry {i} needs a \"url\" like \"127.0.0.1:8332\" (host and port)"),
                 ))
             }
         };
@@ -787,6 +804,29 @@ mod tests {
             NodeAuth::Cookie("/var/lib/bitcoind/.cookie".into())
         );
         assert!(Config::parse(r#"{"btcd": [{"url": "x"}]}"#, true).is_err());
+        let url = |u: &str| {
+            Config::parse(
+                &format!(r#"{{"btcd": [{{"url": "{u}", "auth": "u", "pass": "p"}}]}}"#),
+                true,
+            )
+        };
+        assert!(url("http://127.0.0.1:8332").is_ok());
+        assert!(url("node.lan:18443/").is_ok());
+        for bad in [
+            "localhost",
+            "127.0.0.1:",
+            ":8332",
+            "127.0.0.1:99999",
+            "127.0.0.1:0",
+        ] {
+            let e = url(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("btcd") && e.contains("host and port"),
+                "{bad}: {e}"
+            );
+        }
+        let e = url("https://127.0.0.1:8332").unwrap_err().to_string();
+        assert!(e.contains("plain HTTP"), "{e}");
     }
 
     fn err(text: &str) -> String {
