@@ -27,8 +27,11 @@ pub struct ExtranonceAllocator {
     next: AtomicU64,
     slots: DashMap<u64, Slot>,
     /// Parked (resumable) values in the order they were parked, so expired ones are freed
-    /// without scanning the map. Only touched when a session ends or starts.
+    /// without scanning the map. Only touched when a session ends or starts. Entries whose
+    /// value was resumed since stay until they reach the front; they do not count.
     parked: Mutex<VecDeque<(Instant, u64)>>,
+    /// Values parked now (the entries of `parked` that still hold their value).
+    parked_count: AtomicU64,
     /// Most values parked at once: half the space, so new sessions always find room.
     max_parked: usize,
 }
@@ -67,6 +70,7 @@ impl ExtranonceAllocator {
             next: AtomicU64::new(seed),
             slots: DashMap::new(),
             parked: Mutex::new(VecDeque::new()),
+            parked_count: AtomicU64::new(0),
             max_parked: usize::try_from(mask / 2).unwrap_or(usize::MAX).min(1 << 20),
         }
     }
@@ -76,15 +80,19 @@ impl ExtranonceAllocator {
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(&(since, value)) = parked.front() {
             let expired = now.saturating_duration_since(since) > RESUME_WINDOW;
-            if !expired && parked.len() <= self.max_parked {
+            let over_cap = self.parked_count.load(Ordering::Relaxed) > self.max_parked as u64;
+            if !expired && !over_cap {
                 break;
             }
             parked.pop_front();
             // Only if still parked from that time (not resumed, not re-parked since).
-            self.slots.remove_if(
+            let freed = self.slots.remove_if(
                 &value,
                 |_, slot| matches!(slot, Slot::Resumable(t) if *t == since),
             );
+            if freed.is_some() {
+                self.parked_count.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -98,7 +106,10 @@ impl ExtranonceAllocator {
             self.slots
                 .entry(value)
                 .and_modify(|slot| match slot {
-                    Slot::Resumable(since) if since.elapsed() > RESUME_WINDOW => *slot = Slot::Live,
+                    Slot::Resumable(since) if since.elapsed() > RESUME_WINDOW => {
+                        *slot = Slot::Live;
+                        self.parked_count.fetch_sub(1, Ordering::Relaxed);
+                    }
                     _ => taken = true,
                 })
                 .or_insert(Slot::Live);
@@ -122,6 +133,7 @@ impl ExtranonceAllocator {
         match *slot {
             Slot::Resumable(since) if since.elapsed() <= RESUME_WINDOW => {
                 *slot = Slot::Live;
+                self.parked_count.fetch_sub(1, Ordering::Relaxed);
                 Some(Extranonce1 {
                     value,
                     len: self.len,
@@ -143,14 +155,19 @@ impl ExtranonceAllocator {
     pub fn release(&self, e: Extranonce1, resumable: bool) {
         if resumable {
             let now = Instant::now();
-            self.slots.insert(e.value, Slot::Resumable(now));
+            if !matches!(
+                self.slots.insert(e.value, Slot::Resumable(now)),
+                Some(Slot::Resumable(_))
+            ) {
+                self.parked_count.fetch_add(1, Ordering::Relaxed);
+            }
             self.parked
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push_back((now, e.value));
             self.expire_parked(now);
-        } else {
-            self.slots.remove(&e.value);
+        } else if let Some((_, Slot::Resumable(_))) = self.slots.remove(&e.value) {
+            self.parked_count.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -196,6 +213,26 @@ mod tests {
         // The most recently parked can still be resumed; the oldest cannot.
         assert!(a.resume(&all[65_535].hex()).is_some());
         assert!(a.resume(&all[0].hex()).is_none());
+    }
+
+    #[test]
+    fn resumed_values_do_not_count_against_the_cap() {
+        // 2-byte space: at most 32767 parked. A is parked first; then 40,000 sessions are
+        // parked and resumed (their old queue entries linger behind A); then B is parked.
+        let a = ExtranonceAllocator::new(2, 0);
+        let first = a.allocate().unwrap();
+        a.release(first, true);
+        for _ in 0..40_000 {
+            let e = a.allocate().unwrap();
+            a.release(e, true);
+            assert_eq!(a.resume(&e.hex()), Some(e));
+            a.release(e, false);
+        }
+        let second = a.allocate().unwrap();
+        a.release(second, true);
+        assert_eq!(a.resumable(), 2);
+        assert_eq!(a.resume(&first.hex()), Some(first), "A was evicted early");
+        assert_eq!(a.resume(&second.hex()), Some(second));
     }
 
     #[test]
