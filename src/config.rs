@@ -275,10 +275,18 @@ fn positive_diff(map: &Map<String, Value>, key: &'static str) -> Result<Option<f
 /// `host:port`, optionally after `http://` (and before a `/path`): bitcoind's RPC port
 /// depends on the chain, so it must be given, as ckpool's configs always do.
 fn node_url_is_valid(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let rest = match url.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &url[7..],
+        _ => url,
+    };
     let authority = rest.split('/').next().unwrap_or("");
     match authority.rsplit_once(':') {
-        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        Some((host, port)) => {
+            // An IPv6 host needs its brackets: `[::1]:8332`.
+            let host_ok = !host.is_empty()
+                && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')));
+            host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
         None => false,
     }
 }
@@ -812,12 +820,14 @@ mod tests {
         };
         assert!(url("http://127.0.0.1:8332").is_ok());
         assert!(url("node.lan:18443/").is_ok());
+        assert!(url("HTTP://[::1]:8332").is_ok());
         for bad in [
             "localhost",
             "127.0.0.1:",
             ":8332",
             "127.0.0.1:99999",
             "127.0.0.1:0",
+            "::1",
         ] {
             let e = url(bad).unwrap_err().to_string();
             assert!(

@@ -38,7 +38,8 @@ pub struct ShareRecord {
     pub hash: [u8; 32],
     /// Accepted, or why not.
     pub result: Result<(), Reject>,
-    /// True when the share solves a block.
+    /// True when the share solves a block and went to the block submitter (a solution sent
+    /// again is not marked: it is not a new block).
     pub is_block: bool,
     /// When it was judged.
     pub at: SystemTime,

@@ -259,8 +259,10 @@ impl Source {
             .last
             .as_ref()
             .is_none_or(|l| l.previous_block_hash != template.previous_block_hash);
+        // The generation moves only once a job on the new block is published: a failed
+        // build leaves the board as it was, and the next refresh tries the block again.
+        let generation = self.generation + u64::from(clean);
         if clean {
-            self.generation += 1;
             tracing::info!(
                 height = template.height,
                 prev = %template.previous_block_hash,
@@ -268,8 +270,7 @@ impl Source {
                 "new block template"
             );
         }
-        let (builder, generation, for_job) =
-            (self.builder.clone(), self.generation, template.clone());
+        let (builder, for_job) = (self.builder.clone(), template.clone());
         let built = tokio::task::spawn_blocking(move || {
             builder.build(for_job, clean, generation, SystemTime::now())
         })
@@ -278,6 +279,7 @@ impl Source {
             Err(e) => tracing::error!("job builder failed: {e}"),
             Ok(Err(e)) => tracing::error!("cannot build a job from the template: {e}"),
             Ok(Ok(job)) => {
+                self.generation = generation;
                 self.last = Some(template);
                 let job = Arc::new(job);
                 self.board.publish(job.clone());

@@ -14,7 +14,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ckpool_compat::stats::{
     parse_pool_status, parse_user_stats, pool_status_text, user_stats_text,
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounting::{unix_secs, Accounting, Report};
 use super::sharelog::JobHeights;
-use super::{BlockOutcome, Stats};
+use super::{BlockOutcome, BlockVerdict, Stats};
 use crate::events::{Event, Interest};
 
 /// The events the stats files need.
@@ -145,7 +145,14 @@ struct Writer {
     jobs: JobHeights,
     /// By block hash (display order, hex); a solve sent again is still one block.
     pending: HashMap<String, PendingBlock>,
+    /// Verdicts that came before their share's event (or are about an earlier run's block),
+    /// with when they were first seen; kept for [`VERDICT_WAIT`].
+    unmatched: Vec<(BlockVerdict, Instant)>,
 }
+
+/// How long a verdict waits for the share event of its block (events and verdicts travel
+/// separately, so a fast verdict can come first).
+const VERDICT_WAIT: Duration = Duration::from_secs(60);
 
 impl Writer {
     fn on_event(&mut self, event: &Event) {
@@ -182,8 +189,21 @@ impl Writer {
     /// submitter's own log lines.
     fn check_blocks(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
-        for verdict in self.counters.take_block_verdicts() {
+        let now = Instant::now();
+        let fresh = self
+            .counters
+            .take_block_verdicts()
+            .into_iter()
+            .map(|v| (v, now));
+        let waiting: Vec<_> = std::mem::take(&mut self.unmatched)
+            .into_iter()
+            .chain(fresh)
+            .collect();
+        for (verdict, seen) in waiting {
             let Some(b) = self.pending.remove(&verdict.hash) else {
+                if now.duration_since(seen) < VERDICT_WAIT {
+                    self.unmatched.push((verdict, seen));
+                }
                 continue;
             };
             let line = match verdict.outcome {
@@ -252,6 +272,7 @@ pub fn spawn(
         counters,
         jobs: JobHeights::default(),
         pending: HashMap::new(),
+        unmatched: Vec::new(),
     };
     let tick = (settings.interval / UPDATES_PER_INTERVAL).max(Duration::from_millis(1));
     tokio::spawn(async move {
@@ -358,6 +379,7 @@ mod tests {
             counters: counters.clone(),
             jobs: JobHeights::default(),
             pending: HashMap::new(),
+            unmatched: Vec::new(),
         };
         w.on_event(&block_share("u.first", 1, Ok(())));
         // The same solution sent again (a duplicate) is still one block.
@@ -386,6 +408,17 @@ mod tests {
         );
         assert!(w.pending.is_empty());
         assert!(w.check_blocks().is_empty(), "each verdict is logged once");
+        // A verdict that comes before its share's event waits for it.
+        counters.block_verdict(BlockVerdict {
+            hash: hash_hex(4),
+            outcome: BlockOutcome::Accepted,
+        });
+        assert!(w.check_blocks().is_empty());
+        w.on_event(&block_share("u.fourth", 4, Ok(())));
+        assert_eq!(
+            w.check_blocks(),
+            ["Solved and confirmed block 0 by u.fourth"]
+        );
     }
 
     #[tokio::test]

@@ -144,17 +144,18 @@ async fn serve_connection(
     // Requests are small: start the read buffer small, it grows for the rare long line. Idle
     // miners are most of a pool's memory.
     let mut lines = LineReader::new(rd, ctx.settings.max_line, READ_BUFFER);
+    // New receivers count what was sent before them as seen: a job published from here on
+    // wakes this session.
     let board = ctx.board.subscribe();
-    let mut jobs = board.jobs;
-    jobs.mark_unchanged();
     let mut deliveries = SessionDeliveries::new(board.joined);
-    let mut reconnects = ctx.reconnect_requests();
-    reconnects.mark_unchanged();
+    let reconnects = ctx.reconnect_requests();
     let mut session = Session::new(ctx.clone(), peer, listener, startdiff);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
     let mut cancelled = std::pin::pin!(shutdown.cancelled());
-    let mut next_job = std::pin::pin!(next_change(jobs));
+    // Boxed so that it (and the receiver it owns) can be dropped before the session counts
+    // itself out of the newest block's delivery.
+    let mut next_job = Box::pin(next_change(board.jobs));
     let mut next_reconnect = std::pin::pin!(next_change(reconnects));
     let mut reconnects_open = true;
     // A refresh waiting for this session's turn.
@@ -242,7 +243,9 @@ async fn serve_connection(
     }
     // Release the session first: once the miner sees the close it may resume right away.
     session.end();
-    // A session leaving before it handled the newest block is no longer waiting for it.
+    // A session leaving before it handled the newest block is no longer waiting for it. Its
+    // receiver goes first, so no later block counts it.
+    drop(next_job);
     if let Some(latest) = ctx.board.latest() {
         deliveries.done_with(&latest);
     }

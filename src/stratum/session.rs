@@ -80,6 +80,10 @@ pub struct Session {
     /// Set when the connection should close after the outbox is written.
     pub closing: bool,
     bad_lines: u32,
+    /// Whether this session is in the `authorized` count. Kept, not derived from
+    /// `is_ready()`: a session dropped between authorize and `on_ready` (a panic) must not
+    /// take away a count it never added.
+    counted_authorized: bool,
 }
 
 impl Session {
@@ -109,6 +113,7 @@ impl Session {
             outbox: Vec::new(),
             closing: false,
             bad_lines: 0,
+            counted_authorized: false,
         }
     }
 
@@ -188,6 +193,7 @@ impl Session {
     /// First moment subscribed and authorized (it comes once: neither is ever undone while
     /// the connection lasts): difficulty, then a clean job (as soon as there is one).
     fn on_ready(&mut self) {
+        self.counted_authorized = true;
         self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
         self.difficulty = self.bounds_for(None).clamp(self.difficulty);
         if let Some(job) = self.ctx.board.latest() {
@@ -356,7 +362,7 @@ impl Session {
                 });
             }
         }
-        if self.is_ready() {
+        if std::mem::take(&mut self.counted_authorized) {
             self.ctx.stats.authorized.fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(e) = self.extranonce1.take() {

@@ -95,6 +95,7 @@ pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
         mask,
         worker,
         diff: s.difficulty,
+        block_sent: false,
     };
     judge(s, &mut share)
 }
@@ -112,6 +113,8 @@ struct Share {
     worker: Worker,
     /// The difficulty it is judged at: the session's, until the job is known.
     diff: f64,
+    /// This submit's block solution went to the submitter (the first time it was seen).
+    block_sent: bool,
 }
 
 fn judge(s: &mut Session, share: &mut Share) -> Reply {
@@ -142,6 +145,7 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
         (verdict.is_ok() || outcome.is_block) && sent.job.seen.first_time(&outcome.hash);
     if outcome.is_block && first_time {
         send_block(s, sent, share, version, &outcome);
+        share.block_sent = true;
     }
     if let Err(r) = verdict {
         return finish(s, share, Err(r), Some(&outcome));
@@ -232,7 +236,9 @@ fn record(
         sdiff: outcome.map_or(0.0, |o| o.difficulty),
         hash: outcome.map_or([0; 32], |o| o.hash),
         result,
-        is_block: outcome.is_some_and(|o| o.is_block),
+        // Only the submit whose solution went to the submitter: a resent one is not a new
+        // block for the stats and logs.
+        is_block: share.block_sent,
         at: SystemTime::now(),
         listener: s.listener,
         worker: share.worker.name.clone(),
