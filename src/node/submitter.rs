@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -122,31 +123,38 @@ impl BlockSubmitter {
         hash: &str,
         block: Arc<String>,
     ) -> Option<&'static str> {
-        let mut tasks = Vec::new();
-        for index in 0..self.nodes.len() {
-            let nodes = self.nodes.clone();
-            let block = block.clone();
-            tasks.push(tokio::spawn(async move {
-                let outcome = submit_with_retry(&nodes, index, &block, BLOCK_RETRY_WINDOW).await;
-                (nodes.url(index), outcome)
-            }));
-        }
+        let mut tasks: FuturesUnordered<_> = (0..self.nodes.len())
+            .map(|index| {
+                let nodes = self.nodes.clone();
+                let block = block.clone();
+                tokio::spawn(async move {
+                    let outcome =
+                        submit_with_retry(&nodes, index, &block, BLOCK_RETRY_WINDOW).await;
+                    (nodes.url(index), outcome)
+                })
+            })
+            .collect();
         let mut accepted = false;
         let mut any_unreachable = false;
         let mut rejection = None;
         let mut unreachable = None;
-        for t in tasks {
-            let Ok((url, outcome)) = t.await else {
+        // Answers as they come: the first acceptance is the verdict at once, even while
+        // another node is still being retried.
+        while let Some(joined) = tasks.next().await {
+            let Ok((url, outcome)) = joined else {
                 continue;
             };
             match outcome {
-                SubmitOutcome::Accepted => {
-                    accepted = true;
-                    tracing::info!(height, %hash, %url, "block accepted by bitcoind");
-                }
-                SubmitOutcome::AlreadyKnown => {
-                    accepted = true;
-                    tracing::info!(height, %hash, %url, "bitcoind already has the block (duplicate)");
+                SubmitOutcome::Accepted | SubmitOutcome::AlreadyKnown => {
+                    if outcome == SubmitOutcome::Accepted {
+                        tracing::info!(height, %hash, %url, "block accepted by bitcoind");
+                    } else {
+                        tracing::info!(height, %hash, %url, "bitcoind already has the block (duplicate)");
+                    }
+                    if !accepted {
+                        accepted = true;
+                        self.verdict(hash, BlockOutcome::Accepted);
+                    }
                 }
                 SubmitOutcome::Rejected(reason) => {
                     tracing::error!(height, %hash, %url, %reason, "block REJECTED by bitcoind");
@@ -159,28 +167,34 @@ impl BlockSubmitter {
                 }
             }
         }
-        let outcome = match (accepted, rejection, unreachable) {
-            (true, _, _) => BlockOutcome::Accepted,
-            (false, Some(reason), _) => BlockOutcome::Rejected(reason),
-            (false, None, reason) => BlockOutcome::NotSubmitted(
+        if accepted {
+            return Some(DONE_SUFFIX);
+        }
+        let outcome = match (rejection, unreachable) {
+            (Some(reason), _) => BlockOutcome::Rejected(reason),
+            (None, reason) => BlockOutcome::NotSubmitted(
                 reason.unwrap_or_else(|| "no bitcoind configured".into()),
             ),
         };
+        self.verdict(hash, outcome);
+        // Keep a block nobody could be asked about for the next start; a block every
+        // reachable node rejected is kept for inspection only.
+        (!any_unreachable).then_some(REJECTED_SUFFIX)
+    }
+
+    /// Records the verdict on a block, counts it, and asks for fresh work (a block of ours
+    /// on the chain, or a rejection that may mean our template is stale).
+    fn verdict(&self, hash: &str, outcome: BlockOutcome) {
+        let counter = match outcome {
+            BlockOutcome::Accepted => &self.stats.blocks_accepted,
+            _ => &self.stats.blocks_rejected,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         self.stats.block_verdict(BlockVerdict {
             hash: hash.to_string(),
             outcome,
         });
-        let suffix = if accepted {
-            self.stats.blocks_accepted.fetch_add(1, Ordering::Relaxed);
-            Some(DONE_SUFFIX)
-        } else {
-            self.stats.blocks_rejected.fetch_add(1, Ordering::Relaxed);
-            // Keep a block nobody could be asked about for the next start; a block every
-            // reachable node rejected is kept for inspection only.
-            (!any_unreachable).then_some(REJECTED_SUFFIX)
-        };
         let _ = self.refresh.try_send(hash.to_string());
-        suffix
     }
 
     /// Blocks archived but never confirmed (the process stopped first) are sent again.
