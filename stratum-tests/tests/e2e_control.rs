@@ -152,7 +152,10 @@ async fn control_socket_end_to_end() {
 
     let mut miner = Miner::connect(&server).await;
     let stats: Value = serde_json::from_str(&ckpmsg(&listener, "stats").await).unwrap();
-    assert!(stats["authorized"].is_u64(), "{stats}");
+    // The one miner, connected and authorized (it has its first job), and nothing else.
+    assert_eq!(stats["connections"], 1, "{stats}");
+    assert_eq!(stats["authorized"], 1, "{stats}");
+    assert_eq!(stats["blocks_found"], 0, "{stats}");
 
     // setpayouts: the next job pays exactly these scripts, in this order, by weight.
     let payees: Vec<String> = (1..=3).map(regtest_address).collect();
