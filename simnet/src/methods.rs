@@ -359,7 +359,7 @@ fn get_block_template(node: &Mutex<Node>, p: &Params) -> Result<Value, RpcError>
                 "hash": e.tx.compute_wtxid().to_string(),
                 "depends": [],
                 "fee": e.fee.to_sat(),
-                "sigops": 1,
+                "sigops": sigop_cost(&e.tx),
                 "weight": e.tx.weight().to_wu(),
             })
         })
@@ -476,4 +476,22 @@ fn generate_to_address(node: &Mutex<Node>, p: &Params) -> Result<Value, RpcError
         }
     }
     Ok(json!(hashes))
+}
+
+/// The sigop cost bitcoind reports for a mempool transaction, for the kinds simnet holds:
+/// legacy sigops (scriptSigs and scriptPubKeys) count four each, and a P2WPKH-style spend
+/// (a two-item witness) one. simnet's own transactions are P2WPKH spends: cost 1 each.
+fn sigop_cost(tx: &bitcoin::Transaction) -> usize {
+    let legacy: usize = tx
+        .input
+        .iter()
+        .map(|i| i.script_sig.count_sigops_legacy())
+        .chain(
+            tx.output
+                .iter()
+                .map(|o| o.script_pubkey.count_sigops_legacy()),
+        )
+        .sum();
+    let witness = tx.input.iter().filter(|i| i.witness.len() == 2).count();
+    legacy * 4 + witness
 }

@@ -50,6 +50,12 @@ async fn template_block_is_accepted_and_announced_over_zmq() {
     for tx in txs {
         assert_ne!(tx["txid"], tx["hash"], "segwit tx: wtxid differs");
         assert_eq!(tx["depends"], json!([]));
+        // A P2WPKH spend paying a P2WPKH output: one witness sigop, no legacy ones.
+        let decoded: bitcoin::Transaction =
+            bitcoin::consensus::encode::deserialize_hex(tx["data"].as_str().unwrap()).unwrap();
+        assert!(decoded.output.iter().all(|o| o.script_pubkey.is_p2wpkh()));
+        assert_eq!(decoded.input[0].witness.len(), 2);
+        assert_eq!(tx["sigops"], json!(1));
     }
 
     let mut block = block_from_template(&t);
@@ -547,6 +553,9 @@ async fn sendrawtransaction_enters_the_next_template() {
 
     let mut tx = first.clone();
     tx.input[0].previous_output.vout += 100;
+    // Paying a P2PKH output: its OP_CHECKSIG costs 4, the P2WPKH spend 1.
+    tx.output[0].script_pubkey =
+        bitcoin::ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::from_byte_array([5; 20]));
     let txid = call(
         &c,
         "sendrawtransaction",
@@ -563,6 +572,13 @@ async fn sendrawtransaction_enters_the_next_template() {
         .map(|x| &x["txid"])
         .collect();
     assert!(txids.contains(&&txid));
+    let entry = t2["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["txid"] == txid)
+        .unwrap();
+    assert_eq!(entry["sigops"], json!(5), "{entry}");
     let verbose = call(&c, "getrawtransaction", vec![txid.clone(), json!(1)])
         .await
         .unwrap();
