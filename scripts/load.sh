@@ -32,7 +32,9 @@ else
   TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" "${STRATUMD_BIN:-./target/release/stratumd}" -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
 fi
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true`: a server killed by the signal exits non-zero, and with -e that would end the
+# trap before the clean-up.
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do grep -qE "stratum listening|stratum-echo listening" "$work/stratumd.log" 2>/dev/null && break; sleep 0.1; done
 # simnet's RPC address and cookie, for the fan-out block.
 rpc=$(grep -o 'JSON-RPC on http://[0-9.:]*' "$work/stratumd.log" | head -1 | sed 's/JSON-RPC on //' || true)
