@@ -389,6 +389,51 @@ fn assert_accepted(reply: &Value) {
     assert!(reply["error"].is_null(), "{reply}");
 }
 
+/// A miner subscribed as `agent` (resuming `session` unless it is null) and authorized as
+/// `user`: the client, the extranonce1 the server gave (hex) and the extranonce2 length.
+async fn authorized(
+    server: &Server,
+    agent: &str,
+    session: Value,
+    user: &str,
+) -> (StratumClient, String, usize) {
+    let mut c = StratumClient::connect(server.stratum).await.unwrap();
+    let id = c
+        .request("mining.subscribe", json!([agent, session]))
+        .await
+        .unwrap();
+    let sub = c.wait_reply(id, T).await.unwrap();
+    let en1 = sub["result"][1].as_str().unwrap().to_string();
+    let en2_len = sub["result"][2].as_u64().unwrap() as usize;
+    let id = c
+        .request("mining.authorize", json!([user, "x"]))
+        .await
+        .unwrap();
+    assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
+    (c, en1, en2_len)
+}
+
+/// Has simnet mine a block of its own, then waits for the clean notify on it (a previous
+/// block other than `notify_a`'s); returns that notify.
+async fn block_from_elsewhere(
+    server: &Arc<Server>,
+    c: &mut StratumClient,
+    notify_a: &Value,
+) -> Value {
+    rpc(
+        server,
+        "generatetoaddress",
+        vec![json!(1), json!(regtest_address(3))],
+    )
+    .await;
+    let prev_a = notify_a["params"][1].clone();
+    c.wait_for("clean notify on the new block", T, |v| {
+        v["method"] == "mining.notify" && v["params"][8] == true && v["params"][1] != prev_a
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
     // Blocks easy enough for simnet's generatetoaddress to grind in about a second; the
@@ -402,19 +447,8 @@ async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
         simnet_txs: 2,
     }));
     let user = format!("{}.scripted", regtest_address(7));
-    let mut c = StratumClient::connect(server.stratum).await.unwrap();
-    let id = c
-        .request("mining.subscribe", json!(["e2e-scripted/1"]))
-        .await
-        .unwrap();
-    let sub = c.wait_reply(id, T).await.unwrap();
-    let en1 = hex::decode(sub["result"][1].as_str().unwrap()).unwrap();
-    let en2_len = sub["result"][2].as_u64().unwrap() as usize;
-    let id = c
-        .request("mining.authorize", json!([user, "x"]))
-        .await
-        .unwrap();
-    assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
+    let (mut c, en1, en2_len) = authorized(&server, "e2e-scripted/1", Value::Null, &user).await;
+    let en1 = hex::decode(en1).unwrap();
     let sd = c.wait_method("mining.set_difficulty", T).await.unwrap();
     let diff = sd["params"][0].as_f64().unwrap();
     assert!(diff <= 0.0001, "difficulty {diff}");
@@ -431,19 +465,7 @@ async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
     let nonce_a = find_share_async(&job_a, &en1, &en2(1), job_a.ntime, diff, below).await;
 
     // A new block from elsewhere.
-    rpc(
-        &server,
-        "generatetoaddress",
-        vec![json!(1), json!(regtest_address(3))],
-    )
-    .await;
-    let prev_a = notify_a["params"][1].clone();
-    let notify_b = c
-        .wait_for("clean notify on the new block", T, |v| {
-            v["method"] == "mining.notify" && v["params"][8] == true && v["params"][1] != prev_a
-        })
-        .await
-        .unwrap();
+    let notify_b = block_from_elsewhere(&server, &mut c, &notify_a).await;
     let job_b = Job::from_notify_params(&notify_b["params"]).unwrap();
     assert_ne!(job_b.job_id, job_a.job_id, "a new job id for the new block");
     // The one session present got it, and the server says how long that took.
@@ -548,22 +570,11 @@ async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
         ..ServerOptions::default()
     });
     let user = format!("{}.resumed", regtest_address(8));
-    let subscribe = |session: Value| json!(["cgminer/4.12.1", session]);
+    let agent = "cgminer/4.12.1";
 
-    let mut a = StratumClient::connect(server.stratum).await.unwrap();
-    let id = a
-        .request("mining.subscribe", subscribe(Value::Null))
-        .await
-        .unwrap();
-    let sub = a.wait_reply(id, T).await.unwrap();
-    let session_id = sub["result"][1].as_str().unwrap().to_string();
+    let (mut a, session_id, en2_len) = authorized(&server, agent, Value::Null, &user).await;
     let en1 = hex::decode(&session_id).unwrap();
-    let en2 = vec![0u8; sub["result"][2].as_u64().unwrap() as usize];
-    let id = a
-        .request("mining.authorize", json!([user, "x"]))
-        .await
-        .unwrap();
-    assert_eq!(a.wait_reply(id, T).await.unwrap()["result"], true);
+    let en2 = vec![0u8; en2_len];
     let diff = a.wait_method("mining.set_difficulty", T).await.unwrap()["params"][0]
         .as_f64()
         .unwrap();
@@ -575,18 +586,8 @@ async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
 
     // The miner comes back with its session id, gets the same extranonce1 and the same job,
     // and sends the same share again.
-    let mut b = StratumClient::connect(server.stratum).await.unwrap();
-    let id = b
-        .request("mining.subscribe", subscribe(json!(session_id)))
-        .await
-        .unwrap();
-    let sub = b.wait_reply(id, T).await.unwrap();
-    assert_eq!(sub["result"][1], session_id, "the session was not resumed");
-    let id = b
-        .request("mining.authorize", json!([user, "x"]))
-        .await
-        .unwrap();
-    assert_eq!(b.wait_reply(id, T).await.unwrap()["result"], true);
+    let (mut b, resumed, _) = authorized(&server, agent, json!(session_id), &user).await;
+    assert_eq!(resumed, session_id, "the session was not resumed");
     let notify = b.wait_method("mining.notify", T).await.unwrap();
     assert_eq!(notify["params"][0], job.job_id.as_str(), "the same job");
     let reply = submit(&mut b, &user, &job.job_id, &en2, job.ntime, nonce).await;
@@ -607,35 +608,13 @@ async fn a_stale_block_solution_is_still_submitted() {
         simnet_txs: 2,
     }));
     let user = format!("{}.stale", regtest_address(9));
-    let mut c = StratumClient::connect(server.stratum).await.unwrap();
-    let id = c
-        .request("mining.subscribe", json!(["e2e-stale/1"]))
-        .await
-        .unwrap();
-    let sub = c.wait_reply(id, T).await.unwrap();
-    let en1 = hex::decode(sub["result"][1].as_str().unwrap()).unwrap();
-    let en2 = vec![0u8; sub["result"][2].as_u64().unwrap() as usize];
-    let id = c
-        .request("mining.authorize", json!([user, "x"]))
-        .await
-        .unwrap();
-    assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
+    let (mut c, en1, en2_len) = authorized(&server, "e2e-stale/1", Value::Null, &user).await;
+    let (en1, en2) = (hex::decode(en1).unwrap(), vec![0u8; en2_len]);
     let notify_a = c.wait_method("mining.notify", T).await.unwrap();
     let job_a = Job::from_notify_params(&notify_a["params"]).unwrap();
     // A block solution for job A, kept back until another block makes job A stale.
     let nonce = find_share_async(&job_a, &en1, &en2, job_a.ntime, block_diff, f64::INFINITY).await;
-    rpc(
-        &server,
-        "generatetoaddress",
-        vec![json!(1), json!(regtest_address(3))],
-    )
-    .await;
-    let prev_a = notify_a["params"][1].clone();
-    c.wait_for("clean notify on the new block", T, |v| {
-        v["method"] == "mining.notify" && v["params"][8] == true && v["params"][1] != prev_a
-    })
-    .await
-    .unwrap();
+    block_from_elsewhere(&server, &mut c, &notify_a).await;
 
     let reply = submit(&mut c, &user, &job_a.job_id, &en2, job_a.ntime, nonce).await;
     assert_rejected(&reply, "Stale", 21);
