@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::block::{assemble_block, BlockError};
+use super::hash::display_hex;
 use super::validate::Submission;
 use crate::work::{Job, UserWork};
 
@@ -47,8 +48,6 @@ impl FoundBlock {
 
     /// The block hash in display order.
     pub fn hash_hex(&self) -> String {
-        let mut h = self.hash;
-        h.reverse();
-        hex::encode(h)
+        display_hex(&self.hash)
     }
 }

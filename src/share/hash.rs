@@ -30,6 +30,14 @@ pub fn sha256d_parts(parts: &[&[u8]]) -> [u8; 32] {
     Sha256::digest(h.finalize()).into()
 }
 
+/// A hash as RPC and block explorers show it: bytes reversed, lowercase hex. Block hashes in
+/// logs, archive names and the submitter's verdicts all use this form, so they match.
+pub fn display_hex(hash: &[u8; 32]) -> String {
+    let mut display = *hash;
+    display.reverse();
+    hex::encode(display)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ use super::accounting::{unix_secs, Accounting, Report};
 use super::sharelog::JobHeights;
 use super::{BlockOutcome, BlockVerdict, Stats};
 use crate::events::{Event, Interest};
+use crate::share::hash::display_hex;
 
 /// The events the stats files need.
 pub const INTEREST: Interest = Interest {
@@ -164,9 +165,7 @@ impl Writer {
                     .height(rec.job_id)
                     .or_else(|| self.jobs.current().map(|c| c.1))
                     .unwrap_or(0);
-                let mut display = rec.hash;
-                display.reverse();
-                if let Entry::Vacant(slot) = self.pending.entry(hex::encode(display)) {
+                if let Entry::Vacant(slot) = self.pending.entry(display_hex(&rec.hash)) {
                     tracing::warn!(
                         "Possible block solve diff {:.6} at height {height} by {}",
                         rec.sdiff,

@@ -17,6 +17,7 @@ use ckpool_compat::sharelog::{sharelog_file_name, SharelogEntry};
 use tokio::sync::mpsc;
 
 use crate::events::{Event, Interest, ShareRecord};
+use crate::share::hash::display_hex;
 use crate::share::Reject;
 use crate::work::JobId;
 
@@ -109,8 +110,6 @@ impl ShareLog {
             _ => (rec.job_id, self.jobs.height(rec.job_id).unwrap_or(0)),
         };
         let hashed = rec.result != Err(Reject::InvalidJobId);
-        let mut hash = rec.hash;
-        hash.reverse();
         let at = rec
             .at
             .duration_since(std::time::UNIX_EPOCH)
@@ -126,7 +125,7 @@ impl ShareLog {
             diff: rec.diff,
             sdiff: if hashed { rec.sdiff } else { -1.0 },
             hash: if hashed {
-                hex::encode(hash)
+                display_hex(&rec.hash)
             } else {
                 String::new()
             },

@@ -134,10 +134,6 @@ mod tests {
         )
     }
 
-    fn handled(d: &Delivery) -> usize {
-        d.handled_so_far()
-    }
-
     #[test]
     fn a_refresh_carries_its_blocks_clock_and_a_new_block_starts_one() {
         let board = JobBoard::new();
@@ -155,7 +151,7 @@ mod tests {
         let next_block = job(true, 2);
         board.publish(next_block.clone());
         assert!(!Arc::ptr_eq(next_block.delivery().unwrap(), &clock));
-        assert_eq!(handled(&clock), 0);
+        assert_eq!(clock.handled_so_far(), 0);
     }
 
     #[test]
@@ -174,15 +170,15 @@ mod tests {
         let mut a = SessionDeliveries::new(a.joined);
         a.done_with(&block);
         a.done_with(&refresh);
-        assert_eq!(handled(&clock), 1);
+        assert_eq!(clock.handled_so_far(), 1);
         // The late session was not counted by the clock, so it does not count itself.
         let mut late = SessionDeliveries::new(late.joined);
         late.done_with(&refresh);
-        assert_eq!(handled(&clock), 1);
+        assert_eq!(clock.handled_so_far(), 1);
         // b woke only to the refresh, or left before handling anything: counted once.
         let mut b = SessionDeliveries::new(b.joined);
         b.done_with(&refresh);
         b.done_with(&refresh);
-        assert_eq!(handled(&clock), 2);
+        assert_eq!(clock.handled_so_far(), 2);
     }
 }

@@ -11,6 +11,7 @@ use ckpool_compat::zmq::{createdate, Gbt, Merkle, Share, Txn, UserWorkbase, Work
 use serde_json::{Map, Value};
 
 use crate::events::{Event, ShareRecord};
+use crate::share::hash::display_hex;
 use crate::work::{Job, JobError, JobId, Payee};
 
 /// Jobs remembered for workbase dedupe and for user workbases built at share time: as many
@@ -103,8 +104,6 @@ pub fn share(rec: &ShareRecord) -> Share {
         .at
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut hash = rec.hash;
-    hash.reverse();
     Share {
         workinfoid: rec.job_id.0,
         clientid: rec.client_id,
@@ -114,7 +113,7 @@ pub fn share(rec: &ShareRecord) -> Share {
         ntime: format!("{:08x}", rec.ntime),
         diff: rec.diff,
         sdiff: rec.sdiff,
-        hash: hex::encode(hash),
+        hash: display_hex(&rec.hash),
         result: rec.result.is_ok(),
         errn: 0,
         createdate: createdate(since.as_secs(), since.subsec_nanos()),
