@@ -7,9 +7,8 @@ use std::time::SystemTime;
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{ScriptBuf, Txid, Wtxid};
 use stratumd::node::template::{Template, TemplateTransaction};
-use stratumd::work::job::JobConfig;
-use stratumd::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use stratumd::work::{Job, JobBuilder};
+use stratumd::work::payout::{PoolPayees, WeightedPayee};
+use stratumd::work::{BuildContext, Job, JobBuilder, JobConfig, PayoutPlan};
 
 /// The captured signet-like template with no transactions (tests/fixtures/.../sessions/a).
 pub fn template(transactions: usize) -> Arc<Template> {
@@ -43,33 +42,45 @@ pub fn p2wpkh(i: u32) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(program))
 }
 
-/// A pool-mode builder paying `outputs` equal-weight P2WPKH outputs.
-pub fn builder(outputs: u32) -> JobBuilder {
-    JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: b"/stratumd/".to_vec(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Pool(
-                (0..outputs)
-                    .map(|i| WeightedPayee {
-                        script: p2wpkh(i),
-                        weight: 1,
-                    })
-                    .collect(),
-            ),
-            donation: None,
-        },
+/// A job builder with ckpool's extranonce sizes.
+pub fn builder() -> JobBuilder {
+    JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: b"/stratumd/".to_vec(),
+    })
+}
+
+/// A pool-mode plan paying `outputs` equal-weight P2WPKH outputs.
+pub fn plan(outputs: u32) -> Arc<PayoutPlan> {
+    let payees = (0..outputs)
+        .map(|i| WeightedPayee {
+            script: p2wpkh(i),
+            weight: 1,
+        })
+        .collect();
+    Arc::new(PayoutPlan::pool(PoolPayees::new(payees).unwrap(), None))
+}
+
+/// A new block's first job, built now.
+pub fn at_now() -> BuildContext {
+    BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::now(),
+    }
+}
+
+/// A job with `transactions` transactions and `outputs` payouts.
+pub fn job_with(transactions: usize, outputs: u32) -> Arc<Job> {
+    Arc::new(
+        builder()
+            .build(&template(transactions), &plan(outputs), at_now())
+            .unwrap(),
     )
 }
 
 /// A job with `transactions` transactions and one payout.
 pub fn job(transactions: usize) -> Arc<Job> {
-    Arc::new(
-        builder(1)
-            .build(template(transactions), true, 1, SystemTime::now())
-            .unwrap(),
-    )
+    job_with(transactions, 1)
 }

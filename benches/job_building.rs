@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::SystemTime;
-
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn bench(c: &mut Criterion) {
@@ -12,18 +10,11 @@ fn bench(c: &mut Criterion) {
     for txs in [0usize, 4000] {
         let template = common::template(txs);
         for outputs in [1u32, 100, 500] {
-            let builder = common::builder(outputs);
+            let builder = common::builder();
+            let plan = common::plan(outputs);
             group.bench_function(
                 BenchmarkId::new(format!("{txs}_txs"), format!("{outputs}_outputs")),
-                |b| {
-                    b.iter(|| {
-                        black_box(
-                            builder
-                                .build(template.clone(), true, 1, SystemTime::now())
-                                .is_ok(),
-                        )
-                    })
-                },
+                |b| b.iter(|| black_box(builder.build(&template, &plan, common::at_now()).is_ok())),
             );
         }
     }

@@ -13,9 +13,7 @@ use stratumd::work::Payee;
 fn notify(c: &mut Criterion) {
     let mut group = c.benchmark_group("notify_serialization");
     for (txs, outputs) in [(0usize, 1u32), (4000, 1), (0, 500)] {
-        let job = common::builder(outputs)
-            .build(common::template(txs), true, 1, std::time::SystemTime::now())
-            .unwrap();
+        let job = common::job_with(txs, outputs);
         let work = job.work_for(&Payee::Pool).unwrap();
         let id = job.id.to_string();
         let prevhash = stratumd::work::notify::prevhash_words_swapped(&job.prevhash);

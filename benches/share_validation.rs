@@ -4,7 +4,7 @@
 mod common;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use stratumd::share::hash::{sha256d, sha256d_pair};
+use stratumd::pow::hash::{sha256d, sha256d_pair};
 use stratumd::share::{validate_share, Submission};
 use stratumd::work::Payee;
 

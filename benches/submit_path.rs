@@ -11,18 +11,18 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use stratumd::events::EventsBuilder;
 use stratumd::stats::Stats;
 use stratumd::stratum::extranonce::ExtranonceAllocator;
-use stratumd::stratum::{Mode, ServerContext, Session, StratumSettings};
-use stratumd::work::JobBoard;
+use stratumd::stratum::{ServerContext, Session, StratumSettings};
+use stratumd::work::{JobBoard, Mode};
 
 /// A subscribed, authorized session whose shares are judged at `diff`, and the start of a
 /// submit line for the board's job.
 fn session(diff: f64) -> (Session, String) {
     let board = Arc::new(JobBoard::new());
     board.publish(common::job(4000));
-    let (blocks, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (found, _rx) = stratumd::share::found::channel();
     let ctx = Arc::new(ServerContext::new(
+        Mode::Pool,
         StratumSettings {
-            mode: Mode::Pool,
             version_mask: 0x1fff_e000,
             mindiff: diff,
             maxdiff: Some(diff),
@@ -36,14 +36,14 @@ fn session(diff: f64) -> (Session, String) {
         ExtranonceAllocator::new(4, 1),
         Arc::new(OnceLock::new()),
         Arc::new(Stats::default()),
-        blocks,
+        found,
         Arc::new(EventsBuilder::default().build()),
     ));
     let addr = "127.0.0.1:3333".parse().unwrap();
     let mut s = Session::new(ctx, addr, addr, diff);
     s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":["bench/1"]}"#);
     s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
-    let job = board.latest().unwrap();
+    let job = board.latest().unwrap().job.clone();
     let prefix = format!(
         r#"{{"id":9,"method":"mining.submit","params":["w","{}","0000000000000000","{:08x}","#,
         job.id, job.ntime

@@ -1,27 +1,33 @@
-//! Wiring: from a validated [`Config`] to a running server (template source, job board,
-//! stratum listeners, block submitter), optionally against an in-process simnet.
+//! Wiring: from a validated [`Config`] to a running server (template source, job loop and
+//! board, stratum listeners, found-share consumer and block submitter, event consumers,
+//! control socket), optionally against an in-process simnet.
+//!
+//! Everything that can fail (simnet, binding the listeners, the ZMQ publisher and the
+//! control socket) happens before anything is spawned, so a failed start leaves nothing
+//! running: what was bound is dropped, and simnet is stopped.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bitcoin::Network;
-use tokio::sync::mpsc;
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, Network, ScriptBuf};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::control::Control;
-use crate::events::EventsBuilder;
+use crate::events::{Event, Events, EventsBuilder};
 use crate::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
-use crate::node::source::{self, SourceConfig};
-use crate::node::submitter::BlockSubmitter;
+use crate::node::source::{self, Chain, SourceConfig, SourceOutputs};
+use crate::node::submitter::{BlockOutcome, BlockSubmitter, BlockVerdict, VerdictSink};
 use crate::stats::Stats;
 use crate::stratum::extranonce::ExtranonceAllocator;
-use crate::stratum::{Mode, ServerContext, StratumServer, StratumSettings};
-use crate::work::job::JobConfig;
-use crate::work::payout::{Donation, PayoutMode, PayoutPlan, WeightedPayee};
-use crate::work::{JobBoard, JobBuilder};
+use crate::stratum::{ServerContext, StratumServer, StratumSettings};
+use crate::work::job_loop::JobObserver;
+use crate::work::payout::{Donation, PoolPayees, WeightedPayee};
+use crate::work::{JobBoard, JobBuilder, JobConfig, JobLoop, Mode, PayoutPlan};
 
 /// How to run the embedded simnet.
 #[derive(Debug, Clone)]
@@ -69,241 +75,458 @@ pub struct Running {
     pub control: Control,
 }
 
-fn payout_plan(config: &Config, solo: bool) -> PayoutPlan {
+/// The script of a config address, checked for `network`.
+fn script_on(
+    key: &'static str,
+    a: &Address<NetworkUnchecked>,
+    network: Network,
+) -> Result<ScriptBuf, ConfigError> {
+    a.clone()
+        .require_network(network)
+        .map(|a| a.script_pubkey())
+        .map_err(|_| ConfigError::Invalid {
+            key,
+            problem: format!(
+                "{} is not an address on {network}",
+                a.clone().assume_checked()
+            ),
+        })
+}
+
+/// The payout plan of `mode` from the config's addresses, each checked for `network`.
+fn payout_plan(config: &Config, mode: Mode, network: Network) -> Result<PayoutPlan, ConfigError> {
     let donation = match (&config.donaddress, config.donation > 0.0) {
         (Some(a), true) => Some(Donation {
-            script: a.clone().assume_checked().script_pubkey(),
+            script: script_on("donaddress", a, network)?,
             percent: config.donation,
         }),
         _ => None,
     };
-    let mode = if solo {
-        PayoutMode::Solo
-    } else if !config.payouts.is_empty() {
-        PayoutMode::Pool(
-            config
-                .payouts
-                .iter()
-                .map(|p| WeightedPayee {
-                    script: p.address.clone().assume_checked().script_pubkey(),
-                    weight: p.weight,
-                })
-                .collect(),
-        )
+    if mode == Mode::Solo {
+        return Ok(PayoutPlan::solo(donation));
+    }
+    let (key, list) = if config.payouts.is_empty() {
+        let list = config.btcaddress.iter().map(|a| (a, 1)).collect::<Vec<_>>();
+        ("btcaddress", list)
     } else {
-        PayoutMode::Pool(
-            config
-                .btcaddress
-                .iter()
-                .map(|a| WeightedPayee {
-                    script: a.clone().assume_checked().script_pubkey(),
-                    weight: 1,
-                })
-                .collect(),
-        )
+        let list = config
+            .payouts
+            .iter()
+            .map(|p| (&p.address, p.weight))
+            .collect::<Vec<_>>();
+        ("payouts", list)
     };
-    PayoutPlan { mode, donation }
+    let mut payees = Vec::with_capacity(list.len());
+    for (address, weight) in list {
+        payees.push(WeightedPayee {
+            script: script_on(key, address, network)?,
+            weight,
+        });
+    }
+    let payees = PoolPayees::new(payees).map_err(|e| ConfigError::Invalid {
+        key,
+        problem: e.to_string(),
+    })?;
+    Ok(PayoutPlan::pool(payees, donation))
 }
 
 /// Starts everything; returns once the listeners are bound.
 pub async fn start(
-    mut config: Config,
+    config: Config,
     solo: bool,
     simnet_opts: Option<SimnetOptions>,
 ) -> Result<Running, AppError> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let shutdown = CancellationToken::new();
-    let network = Arc::new(OnceLock::new());
-    let fatal = Arc::new(OnceLock::new());
-
     let simnet = match simnet_opts {
-        Some(opts) => {
-            let sim_config = simnet::SimnetConfig {
-                difficulty: opts.difficulty,
-                transactions_per_template: opts.transactions,
-                auth: simnet::SimnetAuth::Cookie {
-                    dir: config.logdir.join("simnet"),
-                },
-                ..simnet::SimnetConfig::default()
-            };
-            let handle = simnet::start(sim_config)
-                .await
-                .map_err(|e| AppError::Simnet(e.to_string()))?;
-            tracing::info!(
-                "simnet JSON-RPC on http://{} cookie {}, ZMQ hashblock on {}",
-                handle.rpc_addr,
-                handle
-                    .cookie_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                handle.zmq_endpoint
-            );
-            let auth = match &handle.cookie_file {
-                Some(p) => NodeAuth::Cookie(p.clone()),
-                None => NodeAuth::UserPass(handle.user.clone(), handle.password.clone()),
-            };
-            config.btcd = vec![NodeEndpoint {
-                url: handle.rpc_addr.to_string(),
-                auth,
-            }];
-            config.zmqblock = Some(handle.zmq_endpoint.clone());
-            config.network = Some(Network::Regtest);
-            Some(handle)
-        }
+        Some(opts) => Some(start_simnet(&config, opts).await?),
         None => None,
     };
-    if let Some(n) = config.network {
-        config.check_network(n)?;
-        let _ = network.set(n);
-    }
-
-    let stats = Arc::new(Stats::default());
-    let board = Arc::new(JobBoard::new());
-    let builder = Arc::new(JobBuilder::new(
-        JobConfig {
-            nonce1_len: config.nonce1length,
-            nonce2_len: config.nonce2length,
-            btcsig: config.btcsig.clone().into_bytes(),
-        },
-        payout_plan(&config, solo),
-    ));
-    #[allow(unused_mut)]
-    let mut events = EventsBuilder::default();
-    // [consumers: subscribe here] Each consumer registers its interest and gets a receiver.
-    let zmq_rx = crate::zmq_out::subscribe(&mut events, &config);
-    let stats_rx = events.subscribe("stats", crate::stats::files::INTEREST, 65_536);
-    let sharelog_rx = config
-        .log_shares
-        .then(|| events.subscribe("sharelog", crate::stats::sharelog::INTEREST, 65_536));
-    let events = Arc::new(events.build());
-    let (block_tx, block_rx) = mpsc::unbounded_channel();
-    let (refresh_tx, refresh_rx) = mpsc::channel(16);
-
-    // Blocks get their own connections so they never queue behind a template fetch.
-    let submitter = BlockSubmitter::new(
-        NodeSet::new(config.btcd.clone()),
-        &config.logdir,
-        stats.clone(),
-        refresh_tx.clone(),
-    );
-    tokio::spawn(submitter.run(block_rx));
-
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
-        .unwrap_or(0);
-    let ctx = Arc::new(ServerContext::new(
-        StratumSettings {
-            mode: if solo { Mode::Solo } else { Mode::Pool },
-            version_mask: config.version_mask,
-            mindiff: config.mindiff,
-            maxdiff: config.maxdiff,
-            nonce2_len: config.nonce2length,
-            max_line: crate::stratum::codec::DEFAULT_MAX_LINE,
-            handshake_timeout: config.handshake_timeout,
-            write_timeout: Duration::from_secs(10),
-            max_clients: config.maxclients,
-        },
-        board.clone(),
-        ExtranonceAllocator::new(config.nonce1length, seed),
-        network.clone(),
-        stats.clone(),
-        block_tx,
-        events.clone(),
-    ));
-
-    let mut stratum_addrs = Vec::new();
-    for listener in config.listeners() {
-        let addr = &listener.addr;
-        let server = StratumServer::bind(*addr, config.start_diff_for(&listener), ctx.clone())
-            .await
-            .map_err(|source| AppError::Bind {
-                addr: *addr,
-                source,
-            })?;
-        let bound = server.local_addr().map_err(|source| AppError::Bind {
-            addr: *addr,
-            source,
-        })?;
-        tracing::info!("stratum listening on {bound}");
-        stratum_addrs.push(bound);
-        tokio::spawn(server.run(shutdown.clone()));
-    }
-
-    let control = Control::new(
-        ctx.clone(),
-        builder.clone(),
-        refresh_tx.clone(),
-        network.clone(),
-        stats.clone(),
-        solo,
-    );
-    let address_check = {
-        let config = config.clone();
-        let fatal = fatal.clone();
-        let shutdown = shutdown.clone();
-        Box::new(move |n: Network| {
-            if let Err(e) = config.check_network(n) {
-                tracing::error!("{e}");
-                let _ = fatal.set(e.to_string());
-                shutdown.cancel();
+    match Parts::prepare(config, solo, simnet.as_ref()).await {
+        Ok(parts) => Ok(parts.spawn(simnet)),
+        Err(e) => {
+            if let Some(sim) = simnet {
+                sim.shutdown().await;
             }
-        })
-    };
-    tokio::spawn(source::run(
-        NodeSet::new(config.btcd.clone()),
-        SourceConfig {
-            blockpoll: config.blockpoll,
-            update_interval: config.update_interval,
-            zmqblock: config.zmqblock.clone(),
-            log_every: Duration::from_secs(10),
-        },
-        builder,
-        board.clone(),
-        events,
-        network,
-        address_check,
-        refresh_tx,
-        refresh_rx,
-        shutdown.clone(),
-    ));
-
-    // [consumers: spawn here]
-    crate::zmq_out::start(zmq_rx, &config, solo)?;
-    let resumable_sessions: crate::stats::files::DisconnectedCount = {
-        let ctx = ctx.clone();
-        Arc::new(move || ctx.extranonces.resumable() as u64)
-    };
-    crate::stats::files::spawn(
-        stats_rx,
-        crate::stats::files::StatsSettings {
-            logdir: config.logdir.clone(),
-            interval: config.stats_interval,
-        },
-        stats.clone(),
-        resumable_sessions,
-        shutdown.clone(),
-    );
-    if let Some(rx) = sharelog_rx {
-        if let Err(e) = crate::stats::sharelog::spawn(rx, config.logdir.clone()) {
-            tracing::error!("cannot start the share log: {e}");
+            Err(e)
         }
     }
-    // [control socket spawn]
-    crate::control::socket::spawn_for(&config, control.clone(), shutdown.clone())?;
+}
 
-    Ok(Running {
-        stratum_addrs,
-        stats,
-        board,
-        simnet,
-        fatal,
-        shutdown,
-        control,
-    })
+async fn start_simnet(
+    config: &Config,
+    opts: SimnetOptions,
+) -> Result<simnet::SimnetHandle, AppError> {
+    let sim_config = simnet::SimnetConfig {
+        difficulty: opts.difficulty,
+        transactions_per_template: opts.transactions,
+        auth: simnet::SimnetAuth::Cookie {
+            dir: config.logdir.join("simnet"),
+        },
+        ..simnet::SimnetConfig::default()
+    };
+    let handle = simnet::start(sim_config)
+        .await
+        .map_err(|e| AppError::Simnet(e.to_string()))?;
+    tracing::info!(
+        "simnet JSON-RPC on http://{} cookie {}, ZMQ hashblock on {}",
+        handle.rpc_addr,
+        handle
+            .cookie_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        handle.zmq_endpoint
+    );
+    Ok(handle)
+}
+
+/// Where the node side comes from: the configured bitcoinds, or the in-process simnet.
+struct NodeSide {
+    btcd: Vec<NodeEndpoint>,
+    zmqblock: Option<String>,
+    /// The chain, when known before bitcoind is asked.
+    network: Option<Network>,
+}
+
+impl NodeSide {
+    fn of(config: &Config, simnet: Option<&simnet::SimnetHandle>) -> NodeSide {
+        match simnet {
+            Some(handle) => NodeSide {
+                btcd: vec![NodeEndpoint {
+                    url: handle.rpc_addr.to_string(),
+                    auth: match &handle.cookie_file {
+                        Some(p) => NodeAuth::Cookie(p.clone()),
+                        None => NodeAuth::UserPass(handle.user.clone(), handle.password.clone()),
+                    },
+                }],
+                zmqblock: Some(handle.zmq_endpoint.clone()),
+                network: Some(Network::Regtest),
+            },
+            None => NodeSide {
+                btcd: config.btcd.clone(),
+                zmqblock: config.zmqblock.clone(),
+                network: config.network,
+            },
+        }
+    }
+}
+
+/// Everything bound and built, nothing spawned yet.
+struct Parts {
+    config: Config,
+    node: NodeSide,
+    mode: Mode,
+    shutdown: CancellationToken,
+    fatal: Arc<OnceLock<String>>,
+    network: Arc<OnceLock<Network>>,
+    stats: Arc<Stats>,
+    board: Arc<JobBoard>,
+    events: Arc<Events>,
+    ctx: Arc<ServerContext>,
+    plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    found_rx: mpsc::Receiver<crate::share::FoundShare>,
+    servers: Vec<StratumServer>,
+    stratum_addrs: Vec<SocketAddr>,
+    zmq: Option<(crate::zmq_out::Publisher, mpsc::Receiver<Event>)>,
+    stats_rx: mpsc::Receiver<Event>,
+    sharelog_rx: Option<mpsc::Receiver<Event>>,
+    control: Control,
+    control_socket: Option<crate::control::socket::ControlSocket>,
+}
+
+impl Parts {
+    /// Every fallible step of start-up.
+    async fn prepare(
+        config: Config,
+        solo: bool,
+        simnet: Option<&simnet::SimnetHandle>,
+    ) -> Result<Parts, AppError> {
+        let node = NodeSide::of(&config, simnet);
+        let mode = if solo { Mode::Solo } else { Mode::Pool };
+        let network = Arc::new(OnceLock::new());
+        // With the chain known now, the addresses are checked now; otherwise once bitcoind
+        // tells it.
+        let plan = match node.network {
+            Some(n) => {
+                let plan = payout_plan(&config, mode, n)?;
+                let _ = network.set(n);
+                Some(Arc::new(plan))
+            }
+            None => None,
+        };
+        let shutdown = CancellationToken::new();
+        let stats = Arc::new(Stats::default());
+        let board = Arc::new(JobBoard::new());
+        let mut events = EventsBuilder::default();
+        // [consumers: subscribe here] Each consumer registers its interest and gets a receiver.
+        let zmq_rx = crate::zmq_out::subscribe(&mut events, &config);
+        let stats_rx = events.subscribe("stats", crate::stats::files::INTEREST, 65_536);
+        let sharelog_rx = config
+            .log_shares
+            .then(|| events.subscribe("sharelog", crate::stats::sharelog::INTEREST, 65_536));
+        let events = Arc::new(events.build());
+        let (found, found_rx) = crate::share::found::channel();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
+            .unwrap_or(0);
+        let ctx = Arc::new(ServerContext::new(
+            mode,
+            StratumSettings {
+                version_mask: config.version_mask,
+                mindiff: config.mindiff,
+                maxdiff: config.maxdiff,
+                nonce2_len: config.nonce2length,
+                max_line: crate::stratum::codec::DEFAULT_MAX_LINE,
+                handshake_timeout: config.handshake_timeout,
+                write_timeout: Duration::from_secs(10),
+                max_clients: config.maxclients,
+            },
+            board.clone(),
+            ExtranonceAllocator::new(config.nonce1length, seed),
+            network.clone(),
+            stats.clone(),
+            found,
+            events.clone(),
+        ));
+        let mut servers = Vec::new();
+        let mut stratum_addrs = Vec::new();
+        for listener in config.listeners() {
+            let addr = listener.addr;
+            let bind_error = |source| AppError::Bind { addr, source };
+            let server = StratumServer::bind(addr, config.start_diff_for(&listener), ctx.clone())
+                .await
+                .map_err(bind_error)?;
+            let bound = server.local_addr().map_err(bind_error)?;
+            tracing::info!("stratum listening on {bound}");
+            stratum_addrs.push(bound);
+            servers.push(server);
+        }
+        let zmq = match crate::zmq_out::bind_for(&config)? {
+            Some(publisher) => zmq_rx.map(|rx| (publisher, rx)),
+            None => None,
+        };
+        let (plan, _) = watch::channel(plan);
+        let control = Control::new(ctx.clone(), plan.clone(), stats.clone());
+        let control_socket =
+            crate::control::socket::bind_for(&config, control.clone(), shutdown.clone())?;
+        Ok(Parts {
+            config,
+            node,
+            mode,
+            shutdown,
+            fatal: Arc::new(OnceLock::new()),
+            network,
+            stats,
+            board,
+            events,
+            ctx,
+            plan,
+            found_rx,
+            servers,
+            stratum_addrs,
+            zmq,
+            stats_rx,
+            sharelog_rx,
+            control,
+            control_socket,
+        })
+    }
+
+    /// Starts every task; nothing here can fail start-up any more.
+    fn spawn(self, simnet: Option<simnet::SimnetHandle>) -> Running {
+        let Parts {
+            config,
+            node,
+            mode,
+            shutdown,
+            fatal,
+            network,
+            stats,
+            board,
+            events,
+            ctx,
+            plan,
+            found_rx,
+            servers,
+            stratum_addrs,
+            zmq,
+            stats_rx,
+            sharelog_rx,
+            control,
+            control_socket,
+        } = self;
+        let (fetch_tx, fetch_rx) = mpsc::channel(16);
+        // Blocks get their own connections so they never queue behind a template fetch.
+        let verdicts: VerdictSink = {
+            let (stats, events) = (stats.clone(), events.clone());
+            Arc::new(move |verdict: BlockVerdict| {
+                stats.count_block_verdict(verdict.outcome == BlockOutcome::Accepted);
+                if events.interest().block_verdicts {
+                    events.publish(Event::BlockVerdict(verdict));
+                }
+            })
+        };
+        let submitter = BlockSubmitter::new(
+            NodeSet::new(node.btcd.clone()),
+            &config.logdir,
+            verdicts,
+            fetch_tx.clone(),
+        )
+        .start();
+        tokio::spawn(crate::found_blocks::run(found_rx, submitter));
+
+        let (templates_tx, templates_rx) = watch::channel(None);
+        let (chain_tx, chain_rx) = watch::channel(None);
+        let observer: JobObserver = {
+            let events = events.clone();
+            Box::new(move |job| {
+                if events.interest().jobs {
+                    events.publish(Event::Job(job.clone()));
+                }
+            })
+        };
+        let job_loop = JobLoop::new(
+            JobBuilder::new(JobConfig {
+                nonce1_len: config.nonce1length,
+                nonce2_len: config.nonce2length,
+                btcsig: config.btcsig.clone().into_bytes(),
+            }),
+            board.clone(),
+            templates_rx,
+            plan.subscribe(),
+            observer,
+        );
+        tokio::spawn(job_loop.run(shutdown.clone()));
+        tokio::spawn(chain_gate(ChainGate {
+            chain: chain_rx,
+            pinned: node.network,
+            config: config.clone(),
+            mode,
+            network,
+            plan,
+            fatal: fatal.clone(),
+            shutdown: shutdown.clone(),
+        }));
+        tokio::spawn(source::run(
+            NodeSet::new(node.btcd),
+            SourceConfig {
+                blockpoll: config.blockpoll,
+                update_interval: config.update_interval,
+                zmqblock: node.zmqblock,
+                log_every: Duration::from_secs(10),
+            },
+            SourceOutputs {
+                templates: templates_tx,
+                chain: chain_tx,
+            },
+            fetch_tx,
+            fetch_rx,
+            shutdown.clone(),
+        ));
+        for server in servers {
+            tokio::spawn(server.run(shutdown.clone()));
+        }
+
+        // [consumers: spawn here]
+        if let Some((publisher, rx)) = zmq {
+            if let Err(e) = publisher.run(rx) {
+                tracing::error!("cannot start the zmqpub publisher thread: {e}");
+            }
+        }
+        let resumable_sessions: crate::stats::files::DisconnectedCount = {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.extranonces.resumable() as u64)
+        };
+        crate::stats::files::spawn(
+            stats_rx,
+            crate::stats::files::StatsSettings {
+                logdir: config.logdir.clone(),
+                interval: config.stats_interval,
+            },
+            resumable_sessions,
+            shutdown.clone(),
+        );
+        if let Some(rx) = sharelog_rx {
+            if let Err(e) = crate::stats::sharelog::spawn(rx, config.logdir.clone()) {
+                tracing::error!("cannot start the share log: {e}");
+            }
+        }
+        if let Some(socket) = control_socket {
+            tokio::spawn(socket.run(shutdown.clone()));
+        }
+        Running {
+            stratum_addrs,
+            stats,
+            board,
+            simnet,
+            fatal,
+            shutdown,
+            control,
+        }
+    }
+}
+
+/// What the chain gate needs: see [`chain_gate`].
+struct ChainGate {
+    chain: watch::Receiver<Option<Chain>>,
+    pinned: Option<Network>,
+    config: Config,
+    mode: Mode,
+    network: Arc<OnceLock<Network>>,
+    plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    fatal: Arc<OnceLock<String>>,
+    shutdown: CancellationToken,
+}
+
+/// Once bitcoind tells its chain: a chain other than the one pinned by the config key
+/// `network` stops the server (miners' addresses were checked for the pinned chain), as
+/// does an address of the config that is not on the chain; otherwise the chain becomes the
+/// one miners' addresses are checked against, and the payout plan is made.
+async fn chain_gate(mut gate: ChainGate) {
+    let chain = loop {
+        if let Some(chain) = gate.chain.borrow_and_update().clone() {
+            break chain;
+        }
+        tokio::select! {
+            _ = gate.shutdown.cancelled() => return,
+            changed = gate.chain.changed() => if changed.is_err() { return },
+        }
+    };
+    let decided = match (gate.pinned, chain.network) {
+        (Some(pinned), Some(reported)) if pinned != reported => Err(ConfigError::Invalid {
+            key: "network",
+            problem: format!(
+                "is {pinned}, but bitcoind is on {} ({reported}); mining would pay addresses of another chain",
+                chain.name
+            ),
+        }),
+        (Some(_), _) => Ok(None),
+        (None, Some(reported)) => payout_plan(&gate.config, gate.mode, reported).map(|plan| {
+            let _ = gate.network.set(reported);
+            Some(plan)
+        }),
+        (None, None) => Err(ConfigError::Invalid {
+            key: "network",
+            problem: format!(
+                "bitcoind reports chain `{}`, which stratumd does not know; set `network` to the chain it is",
+                chain.name
+            ),
+        }),
+    };
+    match decided {
+        Ok(Some(plan)) => {
+            gate.plan.send_replace(Some(Arc::new(plan)));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!("{e}");
+            let _ = gate.fatal.set(e.to_string());
+            gate.shutdown.cancel();
+        }
+    }
 }
 
 /// Where the demo and tests put files when no logdir is configured.

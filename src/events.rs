@@ -1,8 +1,9 @@
 //! Fan-out of what happens on the server (new jobs, the notify each user got, shares,
 //! sessions) to independent consumers: ZMQ output, stats files, share logs. Each consumer
 //! has its own bounded channel and is fed with `try_send`: a slow consumer loses events (they
-//! are counted), it never slows a miner. Found blocks do not travel here: they have their
-//! own unbounded path to the block submitter.
+//! are counted), it never slows a miner. Found blocks do not travel here: they take the
+//! lossless share sink (`share::found`) to the block submitter, and only its verdicts come
+//! back here.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
+use crate::node::submitter::BlockVerdict;
 use crate::share::Reject;
 use crate::short_bytes::ShortBytes;
 use crate::work::{Job, JobId, UserWork};
@@ -38,6 +40,11 @@ pub struct ShareRecord {
     pub hash: [u8; 32],
     /// Accepted, or why not.
     pub result: Result<(), Reject>,
+    /// The header version after the miner's rolled bits (`None` when the job was unknown).
+    pub version: Option<u32>,
+    /// The payee's coinb2 and notify the share was judged on (`None` when the job was
+    /// unknown): consumers that announce a user's work before its shares need not build it.
+    pub work: Option<Arc<UserWork>>,
     /// True when the share solves a block and went to the block submitter (a solution sent
     /// again is not marked: it is not a new block).
     pub is_block: bool,
@@ -90,6 +97,8 @@ pub enum Event {
         /// The full worker name.
         worker: Arc<str>,
     },
+    /// The block submitter's verdict on a found block.
+    BlockVerdict(BlockVerdict),
 }
 
 /// Which events a consumer wants.
@@ -105,6 +114,8 @@ pub struct Interest {
     pub rejected_shares: bool,
     /// [`Event::Authorized`] and [`Event::Disconnected`].
     pub sessions: bool,
+    /// [`Event::BlockVerdict`].
+    pub block_verdicts: bool,
 }
 
 impl Interest {
@@ -115,6 +126,7 @@ impl Interest {
             Event::Share(s) if s.result.is_ok() => self.accepted_shares,
             Event::Share(_) => self.rejected_shares,
             Event::Authorized { .. } | Event::Disconnected { .. } => self.sessions,
+            Event::BlockVerdict(_) => self.block_verdicts,
         }
     }
 
@@ -125,6 +137,7 @@ impl Interest {
             accepted_shares: self.accepted_shares || o.accepted_shares,
             rejected_shares: self.rejected_shares || o.rejected_shares,
             sessions: self.sessions || o.sessions,
+            block_verdicts: self.block_verdicts || o.block_verdicts,
         }
     }
 }

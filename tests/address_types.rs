@@ -12,9 +12,8 @@ use bitcoin::{Address, Network, PubkeyHash, ScriptBuf, ScriptHash, WScriptHash};
 use serde_json::json;
 use stratum_tests::client::StratumClient;
 use stratumd::node::template::Template;
-use stratumd::work::job::JobConfig;
-use stratumd::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use stratumd::work::{JobBuilder, Payee};
+use stratumd::work::payout::{PoolPayees, WeightedPayee};
+use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};
 
 fn addresses() -> Vec<Address> {
     let secp = Secp256k1::verification_only();
@@ -50,26 +49,25 @@ fn pool_coinbase_pays_every_address_type() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let template = Arc::new(Template::from_json(gbt).unwrap());
     let addrs = addresses();
-    let builder = JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: Vec::new(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Pool(
-                addrs
-                    .iter()
-                    .map(|a| WeightedPayee {
-                        script: a.script_pubkey(),
-                        weight: 1,
-                    })
-                    .collect(),
-            ),
-            donation: None,
-        },
-    );
-    let job = builder.build(template, true, 1, SystemTime::now()).unwrap();
+    let builder = JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: Vec::new(),
+    });
+    let payees = addrs
+        .iter()
+        .map(|a| WeightedPayee {
+            script: a.script_pubkey(),
+            weight: 1,
+        })
+        .collect();
+    let plan = Arc::new(PayoutPlan::pool(PoolPayees::new(payees).unwrap(), None));
+    let at = BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::now(),
+    };
+    let job = builder.build(&template, &plan, at).unwrap();
     let work = job.work_for(&Payee::Pool).unwrap();
     let mut coinbase = job.coinb1.clone();
     coinbase.extend_from_slice(&[0; 12]);

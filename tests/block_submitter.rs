@@ -1,20 +1,24 @@
-//! The block submitter against simnet and a node that refuses connections: the first
-//! acceptance is the verdict at once, while the other node is still being retried.
+//! The block submitter against simnet and against scripted nodes: the first acceptance is
+//! the verdict at once, while another node is still being retried; and a new block never
+//! queues behind the resubmission of an archived one to the same node.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bitcoin::ScriptBuf;
+use serde_json::{json, Value};
 use stratumd::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
-use stratumd::node::submitter::BlockSubmitter;
+use stratumd::node::source::FetchReason;
+use stratumd::node::submitter::{
+    BlockOutcome, BlockSubmitter, BlockVerdict, SolvedBlock, VerdictSink,
+};
 use stratumd::node::template::Template;
-use stratumd::share::block_found::FoundBlock;
 use stratumd::share::{validate_share, Submission};
-use stratumd::stats::{BlockOutcome, Stats};
-use stratumd::work::job::JobConfig;
-use stratumd::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use stratumd::work::{JobBuilder, Payee};
+use stratumd::work::payout::{PoolPayees, WeightedPayee};
+use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, Notify};
 
 fn endpoint(addr: SocketAddr) -> NodeEndpoint {
     NodeEndpoint {
@@ -23,28 +27,39 @@ fn endpoint(addr: SocketAddr) -> NodeEndpoint {
     }
 }
 
+/// A verdict sink feeding a channel the test reads.
+fn verdict_channel() -> (VerdictSink, mpsc::UnboundedReceiver<BlockVerdict>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink: VerdictSink = Arc::new(move |v| {
+        let _ = tx.send(v);
+    });
+    (sink, rx)
+}
+
 /// A block on simnet's current template, solved by grinding the nonce.
-async fn solved_block(nodes: &NodeSet) -> FoundBlock {
+async fn solved_block(nodes: &NodeSet) -> SolvedBlock {
     let gbt = nodes.get_block_template(false).await.expect("a template");
     let template = Arc::new(Template::from_json(gbt).expect("simnet's template parses"));
-    let builder = JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: Vec::new(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Pool(vec![WeightedPayee {
-                script: ScriptBuf::new_op_return([7u8; 4]),
-                weight: 1,
-            }]),
-            donation: None,
-        },
-    );
-    let job = Arc::new(builder.build(template, true, 1, SystemTime::now()).unwrap());
+    let builder = JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: Vec::new(),
+    });
+    let payees = PoolPayees::new(vec![WeightedPayee {
+        script: ScriptBuf::new_op_return([7u8; 4]),
+        weight: 1,
+    }])
+    .unwrap();
+    let plan = Arc::new(PayoutPlan::pool(payees, None));
+    let at = BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::now(),
+    };
+    let job = Arc::new(builder.build(&template, &plan, at).unwrap());
     let work = job.work_for(&Payee::Pool).unwrap();
     let (en1, en2) = ([3u8; 4], [0u8; 8]);
-    let (nonce, outcome) = (0..u32::MAX)
+    let (sub, outcome) = (0..u32::MAX)
         .find_map(|nonce| {
             let sub = Submission {
                 extranonce1: &en1,
@@ -54,20 +69,15 @@ async fn solved_block(nodes: &NodeSet) -> FoundBlock {
                 version: job.version,
             };
             let o = validate_share(&job, &work, &sub, 1e-12, 1);
-            o.is_block.then_some((nonce, o))
+            o.is_block.then_some((sub, o))
         })
         .expect("a block at simnet's difficulty");
-    FoundBlock {
-        job: job.clone(),
-        work,
-        extranonce1: en1.to_vec(),
-        extranonce2: en2.to_vec(),
-        ntime: job.ntime,
-        nonce,
-        version: job.version,
-        header: outcome.header,
-        hash: outcome.hash,
-        worker: "submitter-test".into(),
+    let block = stratumd::share::block::assemble_block(&job, &work, &sub, &outcome.header)
+        .expect("assembles");
+    SolvedBlock {
+        height: job.template.height,
+        hash: stratumd::pow::hash::display_hex(&outcome.hash),
+        hex: hex::encode(block),
     }
 }
 
@@ -93,33 +103,120 @@ async fn the_first_acceptance_is_the_verdict_while_another_node_is_retried() {
         endpoint(refusing.local_addr().unwrap()),
         endpoint(sim.rpc_addr),
     ]);
-    let found = solved_block(&nodes).await;
-    let hash = found.hash_hex();
+    let block = solved_block(&nodes).await;
+    let hash = block.hash.clone();
 
     let logdir = tempfile::tempdir().unwrap();
-    let stats = Arc::new(Stats::default());
-    let (refresh_tx, mut refresh_rx) = tokio::sync::mpsc::channel(4);
-    let (block_tx, block_rx) = tokio::sync::mpsc::unbounded_channel();
-    let submitter = BlockSubmitter::new(nodes, logdir.path(), stats.clone(), refresh_tx);
-    tokio::spawn(submitter.run(block_rx));
-    block_tx.send(found).unwrap();
+    let (verdicts, mut verdict_rx) = verdict_channel();
+    let (refresh_tx, mut refresh_rx) = mpsc::channel(4);
+    let submitter = BlockSubmitter::new(nodes, logdir.path(), verdicts, refresh_tx).start();
+    submitter.submit(block);
 
     // The refusing node is retried for minutes; the verdict must not wait for it.
-    let asked = tokio::time::timeout(Duration::from_secs(10), refresh_rx.recv())
+    let verdict = tokio::time::timeout(Duration::from_secs(10), verdict_rx.recv())
         .await
-        .expect("a verdict within seconds, not after the other node's retries");
-    assert_eq!(asked.as_deref(), Some(hash.as_str()));
-    let verdicts = stats.take_block_verdicts();
-    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
-    assert_eq!(verdicts[0].hash, hash);
-    assert_eq!(verdicts[0].outcome, BlockOutcome::Accepted);
+        .expect("a verdict within seconds, not after the other node's retries")
+        .unwrap();
+    assert_eq!(verdict.hash, hash);
+    assert_eq!(verdict.outcome, BlockOutcome::Accepted);
+    let asked = refresh_rx.recv().await;
+    assert_eq!(asked, Some(FetchReason::BlockSubmitted));
     assert_eq!(sim.blocks_accepted_by_submit(), 1);
-    assert_eq!(
-        stats
-            .blocks_accepted
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
     drop(refusing);
     sim.shutdown().await;
+}
+
+/// A bitcoind stand-in that answers `submitblock` with `null`, except that it holds the
+/// answer to the block `held` until `release` is notified; `arrived` is notified when that
+/// block has come in. Plain HTTP/1.1 JSON-RPC with keep-alive, as bitcoind speaks it.
+async fn holding_node(held: String, arrived: Arc<Notify>, release: Arc<Notify>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (held, arrived, release) = (held.clone(), arrived.clone(), release.clone());
+            tokio::spawn(async move {
+                let (rd, mut wr) = stream.into_split();
+                let mut rd = BufReader::new(rd);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                length = v.trim().parse().unwrap();
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    rd.read_exact(&mut body).await.unwrap();
+                    let req: Value = serde_json::from_slice(&body).unwrap();
+                    if req["method"] == "submitblock" && req["params"][0] == held.as_str() {
+                        arrived.notify_one();
+                        release.notified().await;
+                    }
+                    let reply = json!({"result": null, "error": null, "id": req["id"]}).to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        reply.len()
+                    );
+                    wr.write_all(head.as_bytes()).await.unwrap();
+                    wr.write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_block_does_not_wait_behind_an_archived_one() {
+    // An archived block of an earlier run, which the node takes its time to answer.
+    let logdir = tempfile::tempdir().unwrap();
+    let blocks = logdir.path().join("blocks");
+    std::fs::create_dir_all(&blocks).unwrap();
+    let old_hash = "11".repeat(32);
+    std::fs::write(blocks.join(format!("100-{old_hash}.hex")), "00aa00").unwrap();
+    let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let node = holding_node("00aa00".into(), arrived.clone(), release.clone()).await;
+
+    let (verdicts, mut verdict_rx) = verdict_channel();
+    let (refresh_tx, _refresh_rx) = mpsc::channel(4);
+    let nodes = NodeSet::new(vec![endpoint(node)]);
+    let submitter = BlockSubmitter::new(nodes, logdir.path(), verdicts, refresh_tx).start();
+    // The resubmission is with the node, unanswered.
+    tokio::time::timeout(Duration::from_secs(10), arrived.notified())
+        .await
+        .expect("the archived block is resubmitted at start");
+
+    let new_hash = "22".repeat(32);
+    submitter.submit(SolvedBlock {
+        height: 101,
+        hash: new_hash.clone(),
+        hex: "00bb00".into(),
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), verdict_rx.recv())
+        .await
+        .expect("the new block's verdict while the old one is still unanswered")
+        .unwrap();
+    assert_eq!(first.hash, new_hash);
+    assert_eq!(first.outcome, BlockOutcome::Accepted);
+
+    release.notify_one();
+    let second = tokio::time::timeout(Duration::from_secs(10), verdict_rx.recv())
+        .await
+        .expect("the archived block's verdict once the node answers")
+        .unwrap();
+    assert_eq!(second.hash, old_hash);
+    assert_eq!(second.outcome, BlockOutcome::Accepted);
 }

@@ -11,9 +11,9 @@ use bitcoin::consensus::Decodable;
 use bitcoin::{ScriptBuf, TxOut, VarInt};
 use serde_json::Value;
 use stratumd::node::template::Template;
-use stratumd::work::job::JobConfig;
 use stratumd::work::notify::prevhash_words_swapped;
-use stratumd::work::payout::{Donation, PayoutMode, PayoutPlan};
+use stratumd::work::payout::{Donation, PayoutPlan};
+use stratumd::work::{BuildContext, JobConfig};
 use stratumd::work::{JobBuilder, Payee};
 
 fn load(case: &str, file: &str) -> Value {
@@ -66,24 +66,23 @@ fn check_case(case: &str) {
     let donation: ScriptBuf = outputs[1].script_pubkey.clone();
 
     let template = Arc::new(Template::from_json(gbt.clone()).unwrap());
-    let builder = JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: b"/p2poolv2/".to_vec(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Solo,
-            donation: Some(Donation {
-                script: donation,
-                percent: 2.0,
-            }),
-        },
-    );
+    let builder = JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: b"/p2poolv2/".to_vec(),
+    });
+    let plan = Arc::new(PayoutPlan::solo(Some(Donation {
+        script: donation,
+        percent: 2.0,
+    })));
     let (secs, nanos) = time_pushes(&ck_coinb1);
-    let at = SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos);
-    let job = builder.build(template, true, 1, at).unwrap();
-    let work = job.work_for(&Payee::Solo(miner)).unwrap();
+    let at = BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos),
+    };
+    let job = builder.build(&template, &plan, at).unwrap();
+    let work = job.work_for(&Payee::Miner(miner)).unwrap();
 
     assert_eq!(
         hex::encode(&job.coinb1),
@@ -170,31 +169,30 @@ fn workbase_split_and_header_match_ckpool_layout() {
     }
     let template = Arc::new(Template::from_json(gbt).unwrap());
     let value = template.coinbase_value as f64;
-    let builder = JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: b"/p2poolv2/".to_vec(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Solo,
-            donation: Some(Donation {
-                script: outputs[1].script_pubkey.clone(),
-                percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
-            }),
-        },
-    );
+    let builder = JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: b"/p2poolv2/".to_vec(),
+    });
+    let plan = Arc::new(PayoutPlan::solo(Some(Donation {
+        script: outputs[1].script_pubkey.clone(),
+        percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
+    })));
     let ck_coinb1 = hex::decode(wb["coinb1"].as_str().unwrap()).unwrap();
     let (secs, nanos) = time_pushes(&ck_coinb1);
-    let at = SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos);
-    let job = builder.build(template, true, 1, at).unwrap();
+    let at = BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos),
+    };
+    let job = builder.build(&template, &plan, at).unwrap();
     let work = job
-        .work_for(&Payee::Solo(outputs[0].script_pubkey.clone()))
+        .work_for(&Payee::Miner(outputs[0].script_pubkey.clone()))
         .unwrap();
     assert_eq!(hex::encode(&job.coinb1), wb["coinb1"].as_str().unwrap());
     assert_eq!(hex::encode(&work.coinb2), notify[3].as_str().unwrap());
 
-    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3().unwrap();
+    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3();
     assert_eq!(hex::encode(&coinb2), wb["coinb2"].as_str().unwrap());
     assert_eq!(hex::encode(&coinb3), wb["coinb3"].as_str().unwrap());
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use stratumd::hex_util::parse_u32_be;
-use stratumd::share::target::difficulty_of_hash;
+use stratumd::pow::target::difficulty_of_hash;
 use stratumd::share::{header_and_hash, HeaderParts, Submission};
 
 fn load(case: &str, file: &str) -> Value {

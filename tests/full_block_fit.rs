@@ -11,12 +11,11 @@ use bitcoin::ScriptBuf;
 use bitcoincore_rpc::{Auth, Client, RpcApi};
 use serde_json::{json, Value};
 use stratumd::node::template::Template;
-use stratumd::share::block_found::FoundBlock;
+use stratumd::share::block::assemble_block;
 use stratumd::share::{validate_share, Submission};
 use stratumd::work::fit::MAX_BLOCK_WEIGHT;
-use stratumd::work::job::JobConfig;
-use stratumd::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use stratumd::work::{JobBuilder, Payee};
+use stratumd::work::payout::{PoolPayees, WeightedPayee};
+use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_outputs_beside_a_full_template_make_a_valid_block() {
@@ -54,22 +53,18 @@ async fn five_hundred_outputs_beside_a_full_template_make_a_valid_block() {
                 }
             })
             .collect();
-        let builder = JobBuilder::new(
-            JobConfig {
-                nonce1_len: 4,
-                nonce2_len: 8,
-                btcsig: b"/fit/".to_vec(),
-            },
-            PayoutPlan {
-                mode: PayoutMode::Pool(payees),
-                donation: None,
-            },
-        );
-        let job = Arc::new(
-            builder
-                .build(template.clone(), true, 1, SystemTime::now())
-                .unwrap(),
-        );
+        let builder = JobBuilder::new(JobConfig {
+            nonce1_len: 4,
+            nonce2_len: 8,
+            btcsig: b"/fit/".to_vec(),
+        });
+        let plan = Arc::new(PayoutPlan::pool(PoolPayees::new(payees).unwrap(), None));
+        let at = BuildContext {
+            clean: true,
+            generation: 1,
+            now: SystemTime::now(),
+        };
+        let job = Arc::new(builder.build(&template, &plan, at).unwrap());
         let work = job.work_for(&Payee::Pool).unwrap();
         let kept = job.template.transactions.len();
         assert!(
@@ -84,7 +79,7 @@ async fn five_hundred_outputs_beside_a_full_template_make_a_valid_block() {
 
         let en1 = [9u8; 4];
         let en2 = [0u8; 8];
-        let (nonce, o) = (0..10_000_000u32)
+        let (sub, o) = (0..10_000_000u32)
             .find_map(|nonce| {
                 let sub = Submission {
                     extranonce1: &en1,
@@ -95,23 +90,10 @@ async fn five_hundred_outputs_beside_a_full_template_make_a_valid_block() {
                 };
                 Some(validate_share(&job, &work, &sub, 1e-12, 1))
                     .filter(|o| o.is_block && o.accepted())
-                    .map(|o| (nonce, o))
+                    .map(|o| (sub, o))
             })
             .expect("a block at difficulty 1e-6");
-        let block = FoundBlock {
-            job: job.clone(),
-            work: work.clone(),
-            extranonce1: en1.to_vec(),
-            extranonce2: en2.to_vec(),
-            ntime: job.ntime,
-            nonce,
-            version: job.version,
-            header: o.header,
-            hash: o.hash,
-            worker: "fit".into(),
-        }
-        .assemble()
-        .unwrap();
+        let block = assemble_block(&job, &work, &sub, &o.header).unwrap();
         let decoded: bitcoin::Block = bitcoin::consensus::deserialize(&block).unwrap();
         assert!(
             decoded.weight().to_wu() <= MAX_BLOCK_WEIGHT,

@@ -8,11 +8,10 @@ use std::time::SystemTime;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, ScriptBuf, Target};
 use stratumd::node::template::Template;
-use stratumd::share::block_found::FoundBlock;
+use stratumd::share::block::assemble_block;
 use stratumd::share::{validate_share, Submission};
-use stratumd::work::job::JobConfig;
-use stratumd::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use stratumd::work::{JobBuilder, Payee};
+use stratumd::work::payout::{PoolPayees, WeightedPayee};
+use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};
 
 fn p2wpkh(i: u32) -> ScriptBuf {
     let mut program = [0u8; 20];
@@ -37,22 +36,21 @@ fn five_hundred_outputs_build_and_mine() {
             weight: u64::from(i % 7 + 1),
         })
         .collect();
-    let builder = JobBuilder::new(
-        JobConfig {
-            nonce1_len: 4,
-            nonce2_len: 8,
-            btcsig: b"/stratumd/".to_vec(),
-        },
-        PayoutPlan {
-            mode: PayoutMode::Pool(payees.clone()),
-            donation: None,
-        },
-    );
-    let job = Arc::new(
-        builder
-            .build(template.clone(), true, 1, SystemTime::now())
-            .unwrap(),
-    );
+    let builder = JobBuilder::new(JobConfig {
+        nonce1_len: 4,
+        nonce2_len: 8,
+        btcsig: b"/stratumd/".to_vec(),
+    });
+    let plan = Arc::new(PayoutPlan::pool(
+        PoolPayees::new(payees.clone()).unwrap(),
+        None,
+    ));
+    let at = BuildContext {
+        clean: true,
+        generation: 1,
+        now: SystemTime::now(),
+    };
+    let job = Arc::new(builder.build(&template, &plan, at).unwrap());
     let work = job.work_for(&Payee::Pool).unwrap();
     assert!(
         work.notify.len() > 16 * 1024,
@@ -74,25 +72,12 @@ fn five_hundred_outputs_build_and_mine() {
         };
         let o = validate_share(&job, &work, &sub, 1e-12, 1);
         if o.is_block && o.accepted() {
-            found = Some((nonce, o));
+            found = Some((sub, o));
             break;
         }
     }
-    let (nonce, outcome) = found.expect("a block within 10,000 nonces at regtest difficulty");
-    let block_bytes = FoundBlock {
-        job: job.clone(),
-        work: work.clone(),
-        extranonce1: extranonce1.to_vec(),
-        extranonce2: extranonce2.to_vec(),
-        ntime: job.ntime,
-        nonce,
-        version: job.version,
-        header: outcome.header,
-        hash: outcome.hash,
-        worker: "test".into(),
-    }
-    .assemble()
-    .unwrap();
+    let (sub, outcome) = found.expect("a block within 10,000 nonces at regtest difficulty");
+    let block_bytes = assemble_block(&job, &work, &sub, &outcome.header).unwrap();
 
     let block: Block = bitcoin::consensus::deserialize(&block_bytes).unwrap();
     assert_eq!(block.block_hash().to_byte_array(), outcome.hash);

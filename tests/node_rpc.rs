@@ -325,7 +325,12 @@ async fn the_source_waits_for_a_late_bitcoind_and_then_serves_work() {
     assert_eq!(diff["params"][0], 0.0001);
     let notify = c.wait_for("a notify", t, is_notify).await.unwrap();
     assert_eq!(notify["params"][8], true, "{notify}");
-    let job = running.board.latest().expect("a job on the board");
+    let job = running
+        .board
+        .latest()
+        .expect("a job on the board")
+        .job
+        .clone();
     assert_eq!(job.template.height, 1);
     let prev_hex = notify["params"][1].as_str().unwrap().to_string();
     assert_eq!(prev_hex.len(), 64);

@@ -78,7 +78,8 @@ fn cmdmatch(buf: &str, cmd: &str) -> bool {
     buf.len() >= cmd.len() && buf.as_bytes()[..cmd.len()].eq_ignore_ascii_case(cmd.as_bytes())
 }
 
-/// One requested payout as sent: an address and exactly one of `weight` or `amount`.
+/// One requested payout as sent: an address and its weight. `amount` is named only to be
+/// refused with a clear reason: payouts are weights, never satoshi amounts.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PayoutParam {
@@ -86,7 +87,7 @@ struct PayoutParam {
     #[serde(default)]
     weight: Option<u64>,
     #[serde(default)]
-    amount: Option<u64>,
+    amount: Option<serde::de::IgnoredAny>,
 }
 
 /// Our JSON request.
@@ -226,13 +227,11 @@ impl Handler {
     }
 }
 
-/// `setpayouts`' params: 1 to [`MAX_PAYOUTS`] `{"address", "weight"}` or
-/// `{"address", "amount"}` objects, all of one kind.
+/// `setpayouts`' params: 1 to [`MAX_PAYOUTS`] `{"address", "weight"}` objects.
 fn parse_payouts(params: &Value) -> Result<Vec<PayoutRequest>, String> {
     let Some(entries) = params.as_array() else {
         return Err(
-            "setpayouts params must be an array of {\"address\", \"weight\" or \"amount\"} objects"
-                .into(),
+            "setpayouts params must be an array of {\"address\", \"weight\"} objects".into(),
         );
     };
     if entries.is_empty() || entries.len() > MAX_PAYOUTS {
@@ -241,26 +240,20 @@ fn parse_payouts(params: &Value) -> Result<Vec<PayoutRequest>, String> {
             entries.len()
         ));
     }
-    let mut kind = None;
     let mut requests = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let p = PayoutParam::deserialize(entry).map_err(|e| format!("entry {i}: {e}"))?;
-        let (this_kind, weight) = match (p.weight, p.amount) {
-            (Some(w), None) => ("weight", w),
-            (None, Some(a)) => ("amount", a),
-            _ => {
-                return Err(format!(
-                    "entry {i}: give exactly one of `weight` or `amount`"
-                ))
-            }
-        };
-        if *kind.get_or_insert(this_kind) != this_kind {
+        if p.amount.is_some() {
             return Err(format!(
-                "entry {i}: every entry must use the same one of `weight` or `amount`"
+                "entry {i}: `amount` is not taken: payouts are weights, and each job's \
+                 coinbase value (less donation) is split in their proportions"
             ));
         }
+        let Some(weight) = p.weight else {
+            return Err(format!("entry {i}: needs a `weight`"));
+        };
         if weight == 0 {
-            return Err(format!("entry {i}: {this_kind} must be above 0"));
+            return Err(format!("entry {i}: weight must be above 0"));
         }
         requests.push(PayoutRequest {
             address: p.address,
@@ -310,23 +303,21 @@ pub(super) mod tests {
     use std::sync::OnceLock;
 
     use bitcoin::{Address, KnownHrp, Network, ScriptBuf, WitnessProgram, WitnessVersion};
-    use tokio::sync::mpsc;
+    use tokio::sync::watch;
 
     use super::*;
     use crate::stats::Stats;
     use crate::stratum::context::test_context;
-    use crate::stratum::{Mode, ServerContext};
-    use crate::work::job::JobConfig;
-    use crate::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-    use crate::work::JobBuilder;
+    use crate::stratum::ServerContext;
+    use crate::work::payout::{PayoutPlan, PoolPayees, WeightedPayee};
+    use crate::work::Mode;
 
     pub(in crate::control) struct Fixture {
         pub handler: Handler,
         pub ctx: Arc<ServerContext>,
-        pub builder: Arc<JobBuilder>,
+        pub plan: watch::Receiver<Option<Arc<PayoutPlan>>>,
         pub level: Arc<AtomicU8>,
         pub shutdown: CancellationToken,
-        _refresh: mpsc::Receiver<String>,
     }
 
     fn address(n: u8, hrp: KnownHrp) -> Address {
@@ -343,27 +334,19 @@ pub(super) mod tests {
         let network = Arc::new(OnceLock::new());
         network.set(Network::Regtest).unwrap();
         let mode = if solo { Mode::Solo } else { Mode::Pool };
-        let ctx = Arc::new(test_context(mode, network.clone(), stats.clone()));
-        let builder = Arc::new(JobBuilder::new(
-            JobConfig {
-                nonce1_len: 4,
-                nonce2_len: 8,
-                btcsig: Vec::new(),
-            },
-            PayoutPlan {
-                mode: if solo {
-                    PayoutMode::Solo
-                } else {
-                    PayoutMode::Pool(vec![WeightedPayee {
-                        script: address(9, KnownHrp::Regtest).script_pubkey(),
-                        weight: 1,
-                    }])
-                },
-                donation: None,
-            },
-        ));
-        let (refresh, refresh_rx) = mpsc::channel(16);
-        let control = Control::new(ctx.clone(), builder.clone(), refresh, network, stats, solo);
+        let ctx = Arc::new(test_context(mode, network, stats.clone()));
+        let plan = if solo {
+            PayoutPlan::solo(None)
+        } else {
+            let payees = PoolPayees::new(vec![WeightedPayee {
+                script: address(9, KnownHrp::Regtest).script_pubkey(),
+                weight: 1,
+            }])
+            .unwrap();
+            PayoutPlan::pool(payees, None)
+        };
+        let (plan_tx, plan_rx) = watch::channel(Some(Arc::new(plan)));
+        let control = Control::new(ctx.clone(), plan_tx, stats);
         let level = Arc::new(AtomicU8::new(5));
         let seen = level.clone();
         let setter: LogLevelSetter = Box::new(move |l| {
@@ -374,10 +357,9 @@ pub(super) mod tests {
         Fixture {
             handler: Handler::new(control, shutdown.clone(), Some(Arc::new(setter))),
             ctx,
-            builder,
+            plan: plan_rx,
             level,
             shutdown,
-            _refresh: refresh_rx,
         }
     }
 
@@ -386,22 +368,28 @@ pub(super) mod tests {
         serde_json::from_str(&r).unwrap_or_else(|e| panic!("reply {r} is not JSON: {e}"))
     }
 
+    fn plan(f: &Fixture) -> Arc<PayoutPlan> {
+        f.plan.borrow().clone().unwrap()
+    }
+
     fn scripts(f: &Fixture) -> Vec<ScriptBuf> {
-        match &f.builder.plan().mode {
-            PayoutMode::Pool(p) => p.iter().map(|w| w.script.clone()).collect(),
-            PayoutMode::Solo => Vec::new(),
+        match &*plan(f) {
+            PayoutPlan::Pool { payees, .. } => {
+                payees.entries().iter().map(|w| w.script.clone()).collect()
+            }
+            PayoutPlan::Solo { .. } => Vec::new(),
         }
     }
 
     /// Asserts `req` gets an error reply mentioning `needle` and changes nothing.
     fn refused(f: &Fixture, req: &str, needle: &str) {
-        let plan = f.builder.plan();
+        let before = plan(f);
         let diff = f.ctx.fixed_difficulty();
         let v = json_reply(f, req);
         assert_eq!(v["result"], Value::Null, "{req} → {v}");
         let e = v["error"].as_str().unwrap_or_else(|| panic!("{req} → {v}"));
         assert!(e.contains(needle), "{req} → `{e}` lacks `{needle}`");
-        assert_eq!(*f.builder.plan(), *plan, "{req} changed the payouts");
+        assert_eq!(plan(f), before, "{req} changed the payouts");
         assert_eq!(
             f.ctx.fixed_difficulty(),
             diff,
@@ -425,12 +413,12 @@ pub(super) mod tests {
             7,
             "refused levels change nothing"
         );
-        let mut reconnects = f.ctx.reconnect_requests();
+        let mut directives = f.ctx.directives();
         assert_eq!(f.handler.handle(b"reconnect"), "reconnecting");
-        assert!(reconnects.has_changed().unwrap());
-        reconnects.mark_unchanged();
+        assert!(directives.has_changed().unwrap());
+        assert_eq!(directives.borrow_and_update().reconnect, 1);
         assert_eq!(f.handler.handle(b"reconnect:example.com:3333"), "Invalid");
-        assert!(!reconnects.has_changed().unwrap());
+        assert!(!directives.has_changed().unwrap());
         let stats: Value = serde_json::from_str(&f.handler.handle(b"stats")).unwrap();
         assert!(stats.get("accepted").is_some(), "{stats}");
         assert!(f.handler.handle(b"stratifierstats").starts_with('{'));
@@ -466,18 +454,22 @@ pub(super) mod tests {
                 .collect::<Vec<_>>()
         );
         let req = json!({"method": "setpayouts", "params": [
-            {"address": regtest(4), "amount": 100_000},
-            {"address": regtest(5), "amount": 200_000},
+            {"address": regtest(4), "weight": 100_000},
+            {"address": regtest(5), "weight": 200_000},
         ]});
         assert_eq!(json_reply(&f, &req.to_string())["error"], Value::Null);
-        match &f.builder.plan().mode {
-            PayoutMode::Pool(p) => {
+        match &*plan(&f) {
+            PayoutPlan::Pool { payees, .. } => {
                 assert_eq!(
-                    p.iter().map(|w| w.weight).collect::<Vec<_>>(),
+                    payees
+                        .entries()
+                        .iter()
+                        .map(|w| w.weight)
+                        .collect::<Vec<_>>(),
                     [100_000, 200_000]
                 )
             }
-            PayoutMode::Solo => panic!("solo"),
+            PayoutPlan::Solo { .. } => panic!("solo"),
         }
         let max: Vec<Value> = (0..MAX_PAYOUTS)
             .map(|i| json!({"address": regtest((i % 250) as u8), "weight": 1}))
@@ -505,8 +497,8 @@ pub(super) mod tests {
             (json!({"method": "nosuch", "params": []}).to_string(), "unknown method"),
             (json!({"method": "setpayouts"}).to_string(), "array"),
             (json!({"method": "setpayouts", "params": {}}).to_string(), "array"),
-            (json!({"method": "setpayouts", "params": []}).to_string(), "1 to 500"),
-            (json!({"method": "setpayouts", "params": too_many}).to_string(), "got 501"),
+            (json!({"method": "setpayouts", "params": []}).to_string(), "1 to 1000"),
+            (json!({"method": "setpayouts", "params": too_many}).to_string(), "got 1001"),
             (
                 json!({"method": "setpayouts", "params": [{"address": "nonsense", "weight": 1}]}).to_string(),
                 "not an address",
@@ -520,8 +512,8 @@ pub(super) mod tests {
                 "above 0",
             ),
             (
-                json!({"method": "setpayouts", "params": [{"address": a, "amount": 0}]}).to_string(),
-                "above 0",
+                json!({"method": "setpayouts", "params": [{"address": a, "amount": 100}]}).to_string(),
+                "payouts are weights",
             ),
             (
                 json!({"method": "setpayouts", "params": [{"address": a, "weight": -1}]}).to_string(),
@@ -533,15 +525,11 @@ pub(super) mod tests {
             ),
             (
                 json!({"method": "setpayouts", "params": [{"address": a}]}).to_string(),
-                "exactly one",
+                "needs a `weight`",
             ),
             (
                 json!({"method": "setpayouts", "params": [{"address": a, "weight": 1, "amount": 1}]}).to_string(),
-                "exactly one",
-            ),
-            (
-                json!({"method": "setpayouts", "params": [{"address": a, "weight": 1}, {"address": a, "amount": 1}]}).to_string(),
-                "same one",
+                "payouts are weights",
             ),
             (
                 json!({"method": "setpayouts", "params": [{"address": a, "weight": 1, "extra": true}]}).to_string(),

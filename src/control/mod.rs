@@ -3,22 +3,21 @@
 //! Each action validates its input completely before changing anything.
 
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bitcoin::address::NetworkUnchecked;
-use bitcoin::{Address, Network};
-use tokio::sync::mpsc;
+use bitcoin::Address;
+use tokio::sync::watch;
 
 use crate::stats::Stats;
 use crate::stratum::ServerContext;
-use crate::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-use crate::work::JobBuilder;
+use crate::work::payout::{PoolPayees, WeightedPayee};
+use crate::work::PayoutPlan;
 
 pub mod commands;
 pub mod socket;
 
-/// Most payout outputs a control request may set.
-pub const MAX_PAYOUTS: usize = 500;
+pub use crate::work::payout::MAX_PAYOUTS;
 
 /// Why a control request was refused (nothing was changed).
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -31,14 +30,14 @@ pub enum ControlError {
     NotApplicable(String),
 }
 
-/// One requested payout: an address and its weight (an amount in satoshis is a weight too:
-/// amounts that sum to the coinbase value less donation are paid exactly, otherwise they
-/// are scaled proportionally).
+/// One requested payout: an address and its weight. Weights are relative: each job's
+/// coinbase value (less donation) is split in their proportions, as the `payouts` key
+/// splits it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PayoutRequest {
     /// The address paid.
     pub address: String,
-    /// Weight or amount (> 0).
+    /// Weight (> 0).
     pub weight: u64,
 }
 
@@ -46,11 +45,8 @@ pub struct PayoutRequest {
 #[derive(Clone)]
 pub struct Control {
     ctx: Arc<ServerContext>,
-    builder: Arc<JobBuilder>,
-    refresh: mpsc::Sender<String>,
-    network: Arc<OnceLock<Network>>,
+    plan: watch::Sender<Option<Arc<PayoutPlan>>>,
     stats: Arc<Stats>,
-    solo: bool,
 }
 
 impl std::fmt::Debug for Control {
@@ -60,29 +56,19 @@ impl std::fmt::Debug for Control {
 }
 
 impl Control {
-    /// A handle over the server's parts.
+    /// A handle over the server's parts: `plan` is the job loop's payout plan.
     pub fn new(
         ctx: Arc<ServerContext>,
-        builder: Arc<JobBuilder>,
-        refresh: mpsc::Sender<String>,
-        network: Arc<OnceLock<Network>>,
+        plan: watch::Sender<Option<Arc<PayoutPlan>>>,
         stats: Arc<Stats>,
-        solo: bool,
     ) -> Self {
-        Control {
-            ctx,
-            builder,
-            refresh,
-            network,
-            stats,
-            solo,
-        }
+        Control { ctx, plan, stats }
     }
 
-    /// Replaces the pool-mode payout outputs; they apply from the next job, which is
-    /// requested at once.
+    /// Replaces the pool-mode payout outputs; the job loop rebuilds the job from the last
+    /// template at once, so they apply from the next job.
     pub fn set_payouts(&self, requests: &[PayoutRequest]) -> Result<(), ControlError> {
-        if self.solo {
+        if self.ctx.mode.pays_miners_directly() {
             return Err(ControlError::NotApplicable(
                 "solo mode (-B) pays each miner at its own address; payouts apply to pool mode"
                     .into(),
@@ -94,7 +80,7 @@ impl Control {
                 requests.len()
             )));
         }
-        let network = self.network.get().copied();
+        let network = self.ctx.network.get().copied();
         let mut payees = Vec::with_capacity(requests.len());
         for (i, r) in requests.iter().enumerate() {
             if r.weight == 0 {
@@ -126,18 +112,30 @@ impl Control {
                 weight: r.weight,
             });
         }
-        let donation = self.builder.plan().donation.clone();
-        self.builder.set_plan(PayoutPlan {
-            mode: PayoutMode::Pool(payees),
-            donation,
+        let payees = PoolPayees::new(payees).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let replaced = self.plan.send_if_modified(|plan| {
+            match plan
+                .as_ref()
+                .and_then(|p| p.with_pool_payees(payees.clone()))
+            {
+                Some(new) => {
+                    *plan = Some(Arc::new(new));
+                    true
+                }
+                None => false,
+            }
         });
+        if !replaced {
+            return Err(ControlError::Invalid(
+                "the payout plan is not ready yet (bitcoind not reached); retry".into(),
+            ));
+        }
         tracing::info!(outputs = requests.len(), "payouts set by control request");
-        let _ = self.refresh.try_send("control: payouts".into());
         Ok(())
     }
 
-    /// Fixes every miner's difficulty (from its next job, requested at once), or with
-    /// `None` returns them to vardiff.
+    /// Fixes every miner's difficulty (sessions apply it at once), or with `None` returns
+    /// them to vardiff.
     pub fn set_difficulty(&self, diff: Option<f64>) -> Result<(), ControlError> {
         if let Some(d) = diff {
             if !d.is_finite() || d <= 0.0 {
@@ -148,7 +146,6 @@ impl Control {
         }
         self.ctx.set_fixed_difficulty(diff);
         tracing::info!(?diff, "miners' difficulty set by control request");
-        let _ = self.refresh.try_send("control: difficulty".into());
         Ok(())
     }
 

@@ -276,16 +276,17 @@ async fn serve(mut stream: UnixStream, handler: &Handler) {
     }
 }
 
-/// Opens the control sockets for `config` when this process serves them ([`wanted`]) and
-/// spawns their server, stopped by `shutdown`. Returns the socket paths (empty when not
-/// wanted). A socket that cannot be opened is a start-up error, as in ckpool.
-pub fn spawn_for(
+/// Opens the control sockets for `config` when this process serves them ([`wanted`]);
+/// `None` when not wanted. The `shutdown` command cancels `shutdown`. A socket that cannot
+/// be opened is a start-up error, as in ckpool. Serve them with [`ControlSocket::run`];
+/// dropping them unserved removes the socket files.
+pub fn bind_for(
     config: &Config,
     control: Control,
     shutdown: CancellationToken,
-) -> Result<Vec<PathBuf>, ConfigError> {
+) -> Result<Option<ControlSocket>, ConfigError> {
     if !wanted(config) {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let dir = config.socket_dir();
     let handler = Handler::new(control, shutdown.clone(), installed_log_level_setter());
@@ -296,17 +297,16 @@ pub fn spawn_for(
                 problem: format!("cannot open the control socket: {e}"),
             }
         })?;
-    let paths = socket.paths();
     tracing::info!(
         "control socket listening on {}",
-        paths
+        socket
+            .paths()
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    tokio::spawn(socket.run(shutdown));
-    Ok(paths)
+    Ok(Some(socket))
 }
 
 #[cfg(test)]

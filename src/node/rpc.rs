@@ -83,40 +83,65 @@ fn http_url(url: &str) -> String {
     }
 }
 
+/// Idle connections kept per node: enough for a block submission, a template fetch and a
+/// resubmission of an archived block at the same time.
+const IDLE_CLIENTS_KEPT: usize = 4;
+
+/// One bitcoind: its endpoint and a pool of idle clients. A call takes a client out of the
+/// pool (or makes a new one) and holds no lock while bitcoind answers, so a slow
+/// `submitblock` (the resubmission of an archived block to a node that takes its time)
+/// never makes another call to the same node, a new block's among them, wait behind it.
+/// (Each `bitcoincore-rpc` client is one HTTP connection used by one call at a time.)
 struct Node {
     endpoint: NodeEndpoint,
-    client: Option<Client>,
+    idle: std::sync::Mutex<Vec<Client>>,
 }
 
 impl Node {
-    fn connect(endpoint: NodeEndpoint) -> Self {
-        let client = Self::make_client(&endpoint).ok();
-        Node { endpoint, client }
+    fn new(endpoint: NodeEndpoint) -> Self {
+        Node {
+            endpoint,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn make_client(e: &NodeEndpoint) -> Result<Client, bitcoincore_rpc::Error> {
         let auth = match &e.auth {
             NodeAuth::UserPass(u, p) => Auth::UserPass(u.clone(), p.clone()),
+            // Read at every new client: the file changes when bitcoind restarts.
             NodeAuth::Cookie(path) => Auth::CookieFile(path.clone()),
         };
         Client::new(&http_url(&e.url), auth)
     }
 
-    fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
-        if self.client.is_none() {
-            // A cookie file may appear (or change) when bitcoind restarts.
-            self.client =
-                Some(
-                    Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
-                        url: self.endpoint.url.clone(),
-                        reason: e.to_string(),
-                    })?,
-                );
-        }
-        let Some(client) = self.client.as_ref() else {
-            return Err(RpcError::NoNodes);
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Client>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+        let pooled = self.idle().pop();
+        let client = match pooled {
+            Some(c) => c,
+            None => Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
+                url: self.endpoint.url.clone(),
+                reason: e.to_string(),
+            })?,
         };
-        match client.call::<Value>(method, params) {
+        let result = client.call::<Value>(method, params);
+        let keep = match &result {
+            Ok(_)
+            | Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(_))) => true,
+            // The connection may be broken, or the cookie stale: the next call makes a
+            // new client.
+            Err(_) => false,
+        };
+        if keep {
+            let mut idle = self.idle();
+            if idle.len() < IDLE_CLIENTS_KEPT {
+                idle.push(client);
+            }
+        }
+        match result {
             Ok(v) => Ok(v),
             Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) => {
                 Err(RpcError::Node {
@@ -125,15 +150,10 @@ impl Node {
                     message: e.message,
                 })
             }
-            Err(e) => {
-                if matches!(self.endpoint.auth, NodeAuth::Cookie(_)) {
-                    self.client = None;
-                }
-                Err(RpcError::Transport {
-                    url: self.endpoint.url.clone(),
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => Err(RpcError::Transport {
+                url: self.endpoint.url.clone(),
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -141,8 +161,8 @@ impl Node {
 /// The configured bitcoinds, used in order: calls go to the first that answers.
 #[derive(Clone)]
 pub struct NodeSet {
-    nodes: Arc<Vec<std::sync::Mutex<Node>>>,
-    /// The nodes' URLs, for logs: read without the lock a call in progress holds.
+    nodes: Arc<Vec<Node>>,
+    /// The nodes' URLs, for logs.
     urls: Arc<Vec<String>>,
     preferred: Arc<AtomicUsize>,
 }
@@ -158,12 +178,7 @@ impl NodeSet {
     pub fn new(endpoints: Vec<NodeEndpoint>) -> Self {
         NodeSet {
             urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
-            nodes: Arc::new(
-                endpoints
-                    .into_iter()
-                    .map(|e| std::sync::Mutex::new(Node::connect(e)))
-                    .collect(),
-            ),
+            nodes: Arc::new(endpoints.into_iter().map(Node::new).collect()),
             preferred: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -193,7 +208,7 @@ impl NodeSet {
             let mut last = RpcError::NoNodes;
             for i in 0..n {
                 let idx = (start + i) % n;
-                let mut node = nodes[idx].lock().unwrap_or_else(|p| p.into_inner());
+                let node = &nodes[idx];
                 match node.call(method, &params) {
                     Ok(v) => {
                         if idx != start {
@@ -226,9 +241,10 @@ impl NodeSet {
     ) -> Result<Value, RpcError> {
         let nodes = self.nodes.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let node = nodes.get(index).ok_or(RpcError::NoNodes)?;
-            let mut node = node.lock().unwrap_or_else(|p| p.into_inner());
-            node.call(method, &params)
+            nodes
+                .get(index)
+                .ok_or(RpcError::NoNodes)?
+                .call(method, &params)
         })
         .await;
         joined.unwrap_or_else(|e| {

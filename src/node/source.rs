@@ -1,23 +1,31 @@
-//! The template source: waits for bitcoind, learns its chain, then turns every new block
-//! (ZMQ `hashblock`, or the `blockpoll` fallback) and every `update_interval` into a new
-//! job on the board. bitcoind going away is logged and retried; miners keep the last job
-//! (refreshed in time) meanwhile.
+//! The template source: waits for bitcoind, learns its chain, then fetches a template for
+//! every new block (ZMQ `hashblock`, or the `blockpoll` fallback), every `update_interval`,
+//! and whenever asked ([`FetchReason`]), and publishes the latest one. It never builds
+//! jobs: `work`'s job loop does, from what is published here. bitcoind going away is logged
+//! and retried; miners keep the last job (refreshed in time) meanwhile.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bitcoin::Network;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::rpc::{NodeSet, RpcError};
 use super::template::Template;
-use crate::events::{Event, Events};
-use crate::work::{JobBoard, JobBuilder};
 
 /// The longest a miner may go without hearing from us.
 pub const MAX_SILENCE: Duration = Duration::from_secs(55);
+
+/// Why a fresh template is wanted now, besides the source's own poll and timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchReason {
+    /// bitcoind announced a new block on ZMQ `hashblock`.
+    BlockAnnounced,
+    /// A block we found has its verdict: it is the new tip, or our template may be stale.
+    BlockSubmitted,
+}
 
 /// How the source polls and refreshes.
 #[derive(Debug, Clone)]
@@ -32,28 +40,39 @@ pub struct SourceConfig {
     pub log_every: Duration,
 }
 
-/// Runs until `shutdown`. `refresh` lets others (the block submitter) ask for new work now.
-/// `address_check` is called once the chain is known, to refuse addresses of another chain.
-#[allow(clippy::too_many_arguments)]
+/// The chain bitcoind reports, once it is out of initial block download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// `getblockchaininfo`'s `chain` (`main`, `test`, `testnet4`, `signet`, `regtest`).
+    pub name: String,
+    /// The network it names, when it is one we know.
+    pub network: Option<Network>,
+}
+
+/// What the source publishes.
+#[derive(Debug)]
+pub struct SourceOutputs {
+    /// The latest template: replaced for every fetch, even one equal to the last (the
+    /// periodic refresh), so the job loop hears of each.
+    pub templates: watch::Sender<Option<Arc<Template>>>,
+    /// The chain, set once bitcoind has told it.
+    pub chain: watch::Sender<Option<Chain>>,
+}
+
+/// Runs until `shutdown`. `requests` lets others (ZMQ, the block submitter) ask for a
+/// template now; `zmq_requests` is the sending side ZMQ `hashblock` notifications use.
 pub async fn run(
     nodes: NodeSet,
     config: SourceConfig,
-    builder: Arc<JobBuilder>,
-    board: Arc<JobBoard>,
-    events: Arc<Events>,
-    network: Arc<OnceLock<Network>>,
-    address_check: Box<dyn FnOnce(Network) + Send>,
-    refresh_tx: mpsc::Sender<String>,
-    mut refresh: mpsc::Receiver<String>,
+    outputs: SourceOutputs,
+    zmq_requests: mpsc::Sender<FetchReason>,
+    mut requests: mpsc::Receiver<FetchReason>,
     shutdown: CancellationToken,
 ) {
     let mut src = Source {
         nodes,
-        builder,
-        board,
-        events,
+        templates: outputs.templates,
         last: None,
-        generation: 0,
         last_error_log: None,
         log_every: config.log_every,
         signet: false,
@@ -61,22 +80,17 @@ pub async fn run(
     let Some(chain) = src.wait_for_node(&shutdown).await else {
         return;
     };
-    match chain_network(&chain) {
-        Some(n) => {
-            if let Some(configured) = network.get() {
-                if *configured != n {
-                    tracing::error!("bitcoind is on {chain} but the configured network is {configured}; miners' addresses are checked against {configured}");
-                }
-            } else {
-                let _ = network.set(n);
-                address_check(n);
-            }
-            src.signet = n == Network::Signet;
-        }
-        None => tracing::warn!("bitcoind reports unknown chain {chain:?}"),
+    let network = chain_network(&chain);
+    if network.is_none() {
+        tracing::warn!("bitcoind reports unknown chain {chain:?}");
     }
+    src.signet = network == Some(Network::Signet);
+    outputs.chain.send_replace(Some(Chain {
+        name: chain,
+        network,
+    }));
     let _zmq = match &config.zmqblock {
-        Some(ep) => match super::zmq_sub::spawn(ep.clone(), refresh_tx.clone()) {
+        Some(ep) => match super::zmq_sub::spawn(ep.clone(), zmq_requests) {
             Ok(sub) => {
                 tracing::info!(endpoint = %ep, "subscribed to bitcoind ZMQ hashblock");
                 Some(sub)
@@ -107,9 +121,10 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            Some(_) = refresh.recv() => {
+            Some(reason) = requests.recv() => {
                 // Coalesce a burst of notifications into one template fetch.
-                while refresh.try_recv().is_ok() {}
+                while requests.try_recv().is_ok() {}
+                tracing::debug!(?reason, "template requested");
                 src.refresh(false).await;
                 update.reset();
             }
@@ -124,7 +139,8 @@ pub async fn run(
     }
 }
 
-fn chain_network(chain: &str) -> Option<Network> {
+/// The network of a `getblockchaininfo` chain name.
+pub fn chain_network(chain: &str) -> Option<Network> {
     match chain {
         "main" => Some(Network::Bitcoin),
         "test" => Some(Network::Testnet),
@@ -137,11 +153,8 @@ fn chain_network(chain: &str) -> Option<Network> {
 
 struct Source {
     nodes: NodeSet,
-    builder: Arc<JobBuilder>,
-    board: Arc<JobBoard>,
-    events: Arc<Events>,
+    templates: watch::Sender<Option<Arc<Template>>>,
     last: Option<Arc<Template>>,
-    generation: u64,
     last_error_log: Option<Instant>,
     log_every: Duration,
     signet: bool,
@@ -173,8 +186,9 @@ impl Source {
                         .get("initialblockdownload")
                         .and_then(Value::as_bool)
                         .unwrap_or(false);
+                    let count = |key: &str| info.get(key).and_then(Value::as_u64).unwrap_or(0);
                     if !ibd {
-                        tracing::info!(%chain, blocks = info.get("blocks").and_then(serde_json::Value::as_u64).unwrap_or(0), "bitcoind ready");
+                        tracing::info!(%chain, blocks = count("blocks"), "bitcoind ready");
                         return Some(chain);
                     }
                     let due = self
@@ -183,14 +197,8 @@ impl Source {
                     if due {
                         self.last_error_log = Some(Instant::now());
                         tracing::warn!(
-                            blocks = info
-                                .get("blocks")
-                                .and_then(serde_json::Value::as_u64)
-                                .unwrap_or(0),
-                            headers = info
-                                .get("headers")
-                                .and_then(serde_json::Value::as_u64)
-                                .unwrap_or(0),
+                            blocks = count("blocks"),
+                            headers = count("headers"),
                             "bitcoind is in initial block download; waiting"
                         );
                     }
@@ -219,10 +227,10 @@ impl Source {
         }
     }
 
-    /// Fetches a template and publishes a job. On failure, a timed refresh re-issues the
-    /// last template with a fresh time so miners still hear from us. Parsing a template
-    /// (hex-decoding and hashing every transaction) and building the job take milliseconds
-    /// for a full block, so they run on the blocking pool, not beside the miners' sessions.
+    /// Fetches a template and publishes it. On failure, a timed refresh re-issues the last
+    /// template with a fresh time so miners still hear from us. Parsing a template
+    /// (hex-decoding and hashing every transaction) takes milliseconds for a full block, so
+    /// it runs on the blocking pool, not beside the miners' sessions.
     async fn refresh(&mut self, timed: bool) {
         let fetched = match self.nodes.get_block_template(self.signet).await {
             Ok(v) => match tokio::task::spawn_blocking(move || Template::from_json(v)).await {
@@ -255,14 +263,11 @@ impl Source {
             }
             (Err(()), _, _) => return,
         };
-        let clean = self
+        let new_block = self
             .last
             .as_ref()
             .is_none_or(|l| l.previous_block_hash != template.previous_block_hash);
-        // The generation moves only once a job on the new block is published: a failed
-        // build leaves the board as it was, and the next refresh tries the block again.
-        let generation = self.generation + u64::from(clean);
-        if clean {
+        if new_block {
             tracing::info!(
                 height = template.height,
                 prev = %template.previous_block_hash,
@@ -270,23 +275,7 @@ impl Source {
                 "new block template"
             );
         }
-        let (builder, for_job) = (self.builder.clone(), template.clone());
-        let built = tokio::task::spawn_blocking(move || {
-            builder.build(for_job, clean, generation, SystemTime::now())
-        })
-        .await;
-        match built {
-            Err(e) => tracing::error!("job builder failed: {e}"),
-            Ok(Err(e)) => tracing::error!("cannot build a job from the template: {e}"),
-            Ok(Ok(job)) => {
-                self.generation = generation;
-                self.last = Some(template);
-                let job = Arc::new(job);
-                self.board.publish(job.clone());
-                if self.events.interest().jobs {
-                    self.events.publish(Event::Job(job));
-                }
-            }
-        }
+        self.last = Some(template.clone());
+        self.templates.send_replace(Some(template));
     }
 }

@@ -5,7 +5,6 @@
 //! unconfirmed by a previous run are resubmitted at start.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::rpc::{NodeSet, RpcError};
-use crate::share::block_found::FoundBlock;
-use crate::stats::{BlockOutcome, BlockVerdict, Stats};
+use super::source::FetchReason;
 
 /// How long a found block keeps being offered to a node that cannot take it yet (down,
 /// starting up, syncing): a block can still win its race minutes after it was found, and a
@@ -52,58 +50,98 @@ pub enum SubmitOutcome {
     Unreachable(String),
 }
 
+/// A block ready for `submitblock`.
+#[derive(Debug, Clone)]
+pub struct SolvedBlock {
+    /// Its height.
+    pub height: u32,
+    /// Its hash, display (RPC) byte order, hex.
+    pub hash: String,
+    /// The serialized block, hex, as `submitblock` takes it.
+    pub hex: String,
+}
+
+/// What became of one found block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockVerdict {
+    /// The block hash, display (RPC) byte order, hex.
+    pub hash: String,
+    /// bitcoind's answer.
+    pub outcome: BlockOutcome,
+}
+
+/// bitcoind's answer on a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockOutcome {
+    /// At least one node accepted it (or already had it).
+    Accepted,
+    /// Every node that answered rejected it, with this reason.
+    Rejected(String),
+    /// It never reached a node (assembly failed, or no node could be reached in time).
+    NotSubmitted(String),
+}
+
+/// Where verdicts go (counters and the event bus, wired by the app), from the submitter's
+/// tasks.
+pub type VerdictSink = Arc<dyn Fn(BlockVerdict) + Send + Sync>;
+
 /// Submits found blocks; owns its own RPC connections so a slow `getblocktemplate` never
 /// delays a block.
 pub struct BlockSubmitter {
     nodes: NodeSet,
     dir: PathBuf,
-    stats: Arc<Stats>,
-    refresh: mpsc::Sender<String>,
+    verdicts: VerdictSink,
+    refresh: mpsc::Sender<FetchReason>,
+}
+
+impl std::fmt::Debug for BlockSubmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSubmitter")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BlockSubmitter {
-    /// A submitter writing to `<logdir>/blocks`.
+    /// A submitter writing to `<logdir>/blocks`, telling `verdicts` what became of each
+    /// block and asking the template source (`refresh`) for fresh work after each.
     pub fn new(
         nodes: NodeSet,
         logdir: &Path,
-        stats: Arc<Stats>,
-        refresh: mpsc::Sender<String>,
+        verdicts: VerdictSink,
+        refresh: mpsc::Sender<FetchReason>,
     ) -> Self {
         BlockSubmitter {
             nodes,
             dir: logdir.join("blocks"),
-            stats,
+            verdicts,
             refresh,
         }
     }
 
-    /// Runs until the sending side closes.
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<FoundBlock>) {
+    /// Starts resubmitting the blocks an earlier run archived but never confirmed, in the
+    /// background; new blocks go out meanwhile, never behind them.
+    pub fn start(self) -> Arc<Self> {
         let me = Arc::new(self);
-        // Old blocks must not delay new ones.
         tokio::spawn(me.clone().resubmit_pending());
-        while let Some(found) = rx.recv().await {
-            let me = me.clone();
-            tokio::spawn(async move { me.handle(found).await });
-        }
+        me
     }
 
-    async fn handle(self: Arc<Self>, found: FoundBlock) {
-        let hash = found.hash_hex();
-        let height = found.job.template.height;
-        let block = match found.assemble() {
-            Ok(b) => hex::encode(b),
-            Err(e) => {
-                tracing::error!(height, %hash, "cannot assemble block: {e}");
-                self.stats.block_verdict(BlockVerdict {
-                    hash,
-                    outcome: BlockOutcome::NotSubmitted(format!("cannot assemble: {e}")),
-                });
-                return;
-            }
-        };
+    /// Submits `block` to every node (in a task of its own) while archiving it.
+    pub fn submit(self: &Arc<Self>, block: SolvedBlock) {
+        let me = self.clone();
+        tokio::spawn(async move { me.handle(block).await });
+    }
+
+    /// Records that a solved block could not even be assembled.
+    pub fn not_assembled(&self, hash: String, reason: String) {
+        self.verdict(&hash, BlockOutcome::NotSubmitted(reason));
+    }
+
+    async fn handle(self: Arc<Self>, block: SolvedBlock) {
+        let SolvedBlock { height, hash, hex } = block;
         let path = self.dir.join(format!("{height}-{hash}.hex"));
-        let block = Arc::new(block);
+        let block = Arc::new(hex);
         // The archive is written while the block is out: a slow disk must not delay it.
         let (written, suffix) = tokio::join!(
             write_block_file(&self.dir, &path, &block),
@@ -182,19 +220,14 @@ impl BlockSubmitter {
         (!any_unreachable).then_some(REJECTED_SUFFIX)
     }
 
-    /// Records the verdict on a block, counts it, and asks for fresh work (a block of ours
-    /// on the chain, or a rejection that may mean our template is stale).
+    /// Hands the verdict on a block on, and asks for fresh work (a block of ours on the
+    /// chain, or a rejection that may mean our template is stale).
     fn verdict(&self, hash: &str, outcome: BlockOutcome) {
-        let counter = match outcome {
-            BlockOutcome::Accepted => &self.stats.blocks_accepted,
-            _ => &self.stats.blocks_rejected,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.stats.block_verdict(BlockVerdict {
+        (self.verdicts)(BlockVerdict {
             hash: hash.to_string(),
             outcome,
         });
-        let _ = self.refresh.try_send(hash.to_string());
+        let _ = self.refresh.try_send(FetchReason::BlockSubmitted);
     }
 
     /// Blocks archived but never confirmed (the process stopped first) are sent again.

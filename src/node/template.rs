@@ -35,7 +35,7 @@ pub struct TemplateTransaction {
     pub fee: u64,
     /// Block weight it takes (computed from `data`).
     pub weight: u64,
-    /// Signature-operation cost, as bitcoind reports it (0 when not reported).
+    /// Signature-operation cost, as bitcoind reports it.
     pub sigops: u64,
 }
 
@@ -66,15 +66,17 @@ pub struct Template {
     pub raw: serde_json::Value,
 }
 
+/// A template transaction as bitcoind sends it. `fee` and `sigops` are required: fitting a
+/// long coinbase beside a full template drops transactions by them, and a fee or a sigop
+/// cost taken as 0 would leave fees in the coinbase value that the block no longer has
+/// (`bad-cb-amount`) or undercount sigops (`bad-blk-sigops`).
 #[derive(Deserialize)]
 struct RawTx {
     data: String,
     txid: Option<String>,
     hash: Option<String>,
-    #[serde(default)]
-    fee: u64,
-    #[serde(default)]
-    sigops: u64,
+    fee: Option<u64>,
+    sigops: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -135,13 +137,19 @@ impl Template {
                     return Err(field("transactions.hash", "does not match data"));
                 }
             }
+            let fee = tx
+                .fee
+                .ok_or_else(|| field("transactions.fee", format!("missing for {txid}")))?;
+            let sigops = tx
+                .sigops
+                .ok_or_else(|| field("transactions.sigops", format!("missing for {txid}")))?;
             transactions.push(TemplateTransaction {
                 weight: parsed.weight().to_wu(),
                 data,
                 txid,
                 wtxid,
-                fee: tx.fee,
-                sigops: tx.sigops,
+                fee,
+                sigops,
             });
         }
         let coinbaseaux_flags = match raw.coinbaseaux.and_then(|a| a.flags) {
@@ -217,6 +225,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_transaction_without_fee_or_sigops_makes_the_template_unusable() {
+        for (key, named) in [
+            ("fee", "transactions.fee"),
+            ("sigops", "transactions.sigops"),
+        ] {
+            let mut v = fixture("two-txns");
+            v["transactions"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove(key)
+                .unwrap();
+            match Template::from_json(v) {
+                Err(TemplateError::Field { field, .. }) => assert_eq!(field, named),
+                other => panic!("{key} missing: {other:?}"),
+            }
+            // A null is missing too.
+            let mut v = fixture("two-txns");
+            v["transactions"][0][key] = serde_json::Value::Null;
+            assert!(Template::from_json(v).is_err(), "{key}: null");
+        }
     }
 
     #[test]

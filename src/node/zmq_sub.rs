@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::source::FetchReason;
+
 /// Stops the subscriber thread when dropped.
 #[derive(Debug)]
 pub struct ZmqSubscriber {
@@ -18,9 +20,9 @@ impl Drop for ZmqSubscriber {
     }
 }
 
-/// Subscribes to `hashblock` at `endpoint`; each message sends the block hash (display
-/// order hex) on `tx`. Connection problems are retried by ZMQ itself.
-pub fn spawn(endpoint: String, tx: mpsc::Sender<String>) -> Result<ZmqSubscriber, zmq::Error> {
+/// Subscribes to `hashblock` at `endpoint`; each message asks the template source for a
+/// template on `tx`. Connection problems are retried by ZMQ itself.
+pub fn spawn(endpoint: String, tx: mpsc::Sender<FetchReason>) -> Result<ZmqSubscriber, zmq::Error> {
     let ctx = zmq::Context::new();
     let socket = ctx.socket(zmq::SUB)?;
     socket.set_rcvtimeo(250)?;
@@ -36,10 +38,10 @@ pub fn spawn(endpoint: String, tx: mpsc::Sender<String>) -> Result<ZmqSubscriber
                 match socket.recv_multipart(0) {
                     Ok(frames) => {
                         if frames.len() >= 2 && frames[0] == b"hashblock" && frames[1].len() == 32 {
-                            let hash = hex::encode(&frames[1]);
-                            tracing::debug!(%hash, "zmq hashblock");
+                            // bitcoind sends the hash in display (RPC) order.
+                            tracing::debug!(hash = %hex::encode(&frames[1]), "zmq hashblock");
                             // Full means a refresh is already queued.
-                            let _ = tx.try_send(hash);
+                            let _ = tx.try_send(FetchReason::BlockAnnounced);
                         } else {
                             tracing::warn!(%endpoint, "unexpected ZMQ message with {} frames", frames.len());
                         }

@@ -1,8 +1,8 @@
 //! The hot path: rebuild a submitted share's coinbase, merkle root and header, hash it and
 //! classify it. No allocation, no locks, no I/O.
 
-use super::hash::{sha256d, sha256d_parts};
-use super::target::{difficulty_of_hash, hash_meets_target};
+use crate::pow::hash::{sha256d, sha256d_parts};
+use crate::pow::target::{difficulty_of_hash, hash_meets_target};
 use crate::work::merkle::root_from_branch;
 use crate::work::{Job, UserWork};
 

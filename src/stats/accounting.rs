@@ -337,7 +337,7 @@ impl Accounting {
                 w.instances = w.instances.saturating_sub(1);
             }
             Event::Job(job) => self.set_network_difficulty(job.network_difficulty),
-            Event::UserNotify { .. } => {}
+            Event::UserNotify { .. } | Event::BlockVerdict(_) => {}
         }
     }
 
@@ -646,6 +646,8 @@ pub(super) mod tests {
             sdiff,
             hash: [0; 32],
             result,
+            version: None,
+            work: None,
             is_block: false,
             at: UNIX_EPOCH + Duration::from_secs_f64(at),
             listener: "127.0.0.1:3333".parse().unwrap(),

@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounting::{unix_secs, Accounting, Report};
 use super::sharelog::JobHeights;
-use super::{BlockOutcome, BlockVerdict, Stats};
 use crate::events::{Event, Interest};
-use crate::share::hash::display_hex;
+use crate::node::submitter::{BlockOutcome, BlockVerdict};
+use crate::pow::hash::display_hex;
 
 /// The events the stats files need.
 pub const INTEREST: Interest = Interest {
@@ -36,6 +36,7 @@ pub const INTEREST: Interest = Interest {
     accepted_shares: true,
     rejected_shares: true,
     sessions: true,
+    block_verdicts: true,
 };
 
 /// ckpool's stats interval.
@@ -142,12 +143,12 @@ struct Writer {
     acc: Accounting,
     logdir: PathBuf,
     disconnected: DisconnectedCount,
-    counters: Arc<Stats>,
     jobs: JobHeights,
     /// By block hash (display order, hex); a solve sent again is still one block.
     pending: HashMap<String, PendingBlock>,
-    /// Verdicts that came before their share's event (or are about an earlier run's block),
-    /// with when they were first seen; kept for [`VERDICT_WAIT`].
+    /// Verdicts not yet logged: new ones, and those that came before their share's event
+    /// (or are about an earlier run's block), with when they were first seen; kept for
+    /// [`VERDICT_WAIT`].
     unmatched: Vec<(BlockVerdict, Instant)>,
 }
 
@@ -159,6 +160,9 @@ impl Writer {
     fn on_event(&mut self, event: &Event) {
         match event {
             Event::Job(job) => self.jobs.add(job.id, job.template.height),
+            Event::BlockVerdict(verdict) => {
+                self.unmatched.push((verdict.clone(), Instant::now()));
+            }
             Event::Share(rec) if rec.is_block => {
                 let height = self
                     .jobs
@@ -189,16 +193,7 @@ impl Writer {
     fn check_blocks(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         let now = Instant::now();
-        let fresh = self
-            .counters
-            .take_block_verdicts()
-            .into_iter()
-            .map(|v| (v, now));
-        let waiting: Vec<_> = std::mem::take(&mut self.unmatched)
-            .into_iter()
-            .chain(fresh)
-            .collect();
-        for (verdict, seen) in waiting {
+        for (verdict, seen) in std::mem::take(&mut self.unmatched) {
             let Some(b) = self.pending.remove(&verdict.hash) else {
                 if now.duration_since(seen) < VERDICT_WAIT {
                     self.unmatched.push((verdict, seen));
@@ -253,11 +248,10 @@ impl Drop for FinalWrite {
 
 /// Starts the stats writer: it accounts every event from `rx`, writes the files every
 /// `settings.interval`, and once more when `shutdown` is cancelled or the task is dropped.
-/// `counters` tells it when the submitter got a verdict on a block.
+/// The submitter's verdicts on blocks come as events too.
 pub fn spawn(
     mut rx: mpsc::Receiver<Event>,
     settings: StatsSettings,
-    counters: Arc<Stats>,
     disconnected: DisconnectedCount,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
@@ -268,7 +262,6 @@ pub fn spawn(
         acc,
         logdir: settings.logdir,
         disconnected,
-        counters,
         jobs: JobHeights::default(),
         pending: HashMap::new(),
         unmatched: Vec::new(),
@@ -332,7 +325,6 @@ mod tests {
     use super::*;
     use crate::events::{EventsBuilder, ShareRecord};
     use crate::share::Reject;
-    use crate::stats::BlockVerdict;
     use ckpool_compat::stats::parse_suffixed;
     use std::time::Instant;
 
@@ -370,12 +362,10 @@ mod tests {
     #[test]
     fn verdicts_are_logged_beside_the_solve_they_are_about() {
         let dir = tempfile::tempdir().unwrap();
-        let counters = Arc::new(Stats::default());
         let mut w = Writer {
             acc: Accounting::new(unix_secs(SystemTime::now())),
             logdir: dir.path().to_path_buf(),
             disconnected: Arc::new(|| 0),
-            counters: counters.clone(),
             jobs: JobHeights::default(),
             pending: HashMap::new(),
             unmatched: Vec::new(),
@@ -395,7 +385,7 @@ mod tests {
             ),
             (hash_hex(1), BlockOutcome::Accepted),
         ] {
-            counters.block_verdict(BlockVerdict { hash, outcome });
+            w.on_event(&Event::BlockVerdict(BlockVerdict { hash, outcome }));
         }
         assert_eq!(
             w.check_blocks(),
@@ -408,10 +398,10 @@ mod tests {
         assert!(w.pending.is_empty());
         assert!(w.check_blocks().is_empty(), "each verdict is logged once");
         // A verdict that comes before its share's event waits for it.
-        counters.block_verdict(BlockVerdict {
+        w.on_event(&Event::BlockVerdict(BlockVerdict {
             hash: hash_hex(4),
             outcome: BlockOutcome::Accepted,
-        });
+        }));
         assert!(w.check_blocks().is_empty());
         w.on_event(&block_share("u.fourth", 4, Ok(())));
         assert_eq!(
@@ -427,14 +417,12 @@ mod tests {
         let rx = b.subscribe("stats", INTEREST, 1024);
         let events = b.build();
         let shutdown = CancellationToken::new();
-        let counters = Arc::new(Stats::default());
         let handle = spawn(
             rx,
             StatsSettings {
                 logdir: dir.path().to_path_buf(),
                 interval: Duration::from_millis(200),
             },
-            counters,
             Arc::new(|| 5),
             shutdown.clone(),
         );

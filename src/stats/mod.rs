@@ -12,7 +12,6 @@ pub mod files;
 pub mod sharelog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 /// Lock-free counters updated on the hot path with relaxed atomics.
 #[derive(Debug, Default)]
@@ -33,29 +32,6 @@ pub struct Stats {
     pub blocks_accepted: AtomicU64,
     /// Blocks bitcoind rejected.
     pub blocks_rejected: AtomicU64,
-    /// The submitter's verdicts, each naming its block, until the stats writer logs them
-    /// beside the height and worker it saw in the solving share.
-    block_verdicts: Mutex<Vec<BlockVerdict>>,
-}
-
-/// What became of one found block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockVerdict {
-    /// The block hash, display (RPC) byte order, hex.
-    pub hash: String,
-    /// bitcoind's answer.
-    pub outcome: BlockOutcome,
-}
-
-/// bitcoind's answer on a block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockOutcome {
-    /// At least one node accepted it (or already had it).
-    Accepted,
-    /// Every node that answered rejected it, with this reason.
-    Rejected(String),
-    /// It never reached a node (assembly failed, or no node could be reached in time).
-    NotSubmitted(String),
 }
 
 /// A plain copy of the counters at one moment.
@@ -88,22 +64,14 @@ impl Stats {
         self.accepted_diff_micro.fetch_add(micro, Ordering::Relaxed);
     }
 
-    /// Records the submitter's verdict on a block.
-    pub fn block_verdict(&self, verdict: BlockVerdict) {
-        self.block_verdicts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(verdict);
-    }
-
-    /// Takes the verdicts recorded since the last call.
-    pub fn take_block_verdicts(&self) -> Vec<BlockVerdict> {
-        std::mem::take(
-            &mut *self
-                .block_verdicts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+    /// Counts the submitter's verdict on a found block.
+    pub fn count_block_verdict(&self, accepted: bool) {
+        let counter = if accepted {
+            &self.blocks_accepted
+        } else {
+            &self.blocks_rejected
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads all counters.

@@ -17,7 +17,7 @@ use ckpool_compat::sharelog::{sharelog_file_name, SharelogEntry};
 use tokio::sync::mpsc;
 
 use crate::events::{Event, Interest, ShareRecord};
-use crate::share::hash::display_hex;
+use crate::pow::hash::display_hex;
 use crate::share::Reject;
 use crate::work::JobId;
 
@@ -28,6 +28,7 @@ pub const INTEREST: Interest = Interest {
     accepted_shares: true,
     rejected_shares: true,
     sessions: false,
+    block_verdicts: false,
 };
 
 /// Jobs remembered for their block height.
@@ -213,6 +214,8 @@ mod tests {
             sdiff: 1.25,
             hash,
             result,
+            version: None,
+            work: None,
             is_block: false,
             at: std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 42),
             listener: "0.0.0.0:3333".parse().unwrap(),

@@ -1,33 +1,23 @@
-//! What every session shares: settings, the job board, the extranonce allocator, counters
-//! and the channel found blocks leave by.
+//! What every session shares: the mode, settings, the job board, the extranonce allocator,
+//! counters, the operator's directives, and the sink money shares leave by.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bitcoin::Network;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
+use super::admission::Admission;
 use super::extranonce::ExtranonceAllocator;
 use crate::events::Events;
-use crate::share::block_found::FoundBlock;
+use crate::share::ShareSink;
 use crate::stats::Stats;
-use crate::work::JobBoard;
-
-/// Solo (ckpool `-B`: each miner paid at its own address) or pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Usernames must be addresses; each miner's coinbase pays it.
-    Solo,
-    /// Any username; the coinbase pays the configured payout list.
-    Pool,
-}
+use crate::work::{JobBoard, Mode};
 
 /// Session behaviour fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct StratumSettings {
-    /// Solo or pool.
-    pub mode: Mode,
     /// The pool's version-rolling mask (ckpool `version_mask`).
     pub version_mask: u32,
     /// Lowest difficulty (ckpool `mindiff`, fractional allowed).
@@ -42,85 +32,94 @@ pub struct StratumSettings {
     pub handshake_timeout: Duration,
     /// How long a write to a miner may block before the miner is dropped.
     pub write_timeout: Duration,
-    /// Most connections served at once (ckpool `maxclients`); `None` = no limit.
+    /// Most connections served at once over all listeners (ckpool `maxclients`); `None` =
+    /// no limit.
     pub max_clients: Option<usize>,
+}
+
+/// What the operator asks of every session at once (the control socket). Sessions follow
+/// it on a watch channel and apply a change as soon as it comes; no job is rebuilt for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Directives {
+    /// Bumped to ask every session to send `client.reconnect` and close.
+    pub reconnect: u64,
+    /// One difficulty for every miner, overriding vardiff and suggestions; `None`: vardiff.
+    pub fixed_difficulty: Option<f64>,
 }
 
 /// Shared by all sessions of one server.
 #[derive(Debug)]
 pub struct ServerContext {
+    /// How miners are paid: decides each session's payee.
+    pub mode: Mode,
     /// Start-up settings.
     pub settings: StratumSettings,
     /// Newest job and tip generation.
-    pub board: Arc<crate::work::JobBoard>,
+    pub board: Arc<JobBoard>,
     /// extranonce1 values.
     pub extranonces: ExtranonceAllocator,
     /// The chain miners' addresses must belong to; set from config or from bitcoind.
     pub network: Arc<OnceLock<Network>>,
     /// Counters.
     pub stats: Arc<Stats>,
-    /// Where solving shares go; unbounded so a block is never dropped or waited on.
-    pub blocks: mpsc::UnboundedSender<FoundBlock>,
+    /// Where shares that matter for money (block solutions) go, losslessly.
+    pub found: ShareSink,
     /// Consumers of shares, jobs and sessions (ZMQ output, stats).
     pub events: Arc<Events>,
+    /// The `maxclients` count, one for every listener.
+    pub admission: Admission,
     client_ids: AtomicU64,
-    /// An operator-set difficulty for every miner (f64 bits; 0 = none, vardiff rules).
-    fixed_difficulty: AtomicU64,
-    /// Bumped to ask every session to send `client.reconnect` and close.
-    reconnect: tokio::sync::watch::Sender<u64>,
+    directives: watch::Sender<Directives>,
 }
 
 impl ServerContext {
     /// Builds the context.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        mode: Mode,
         settings: StratumSettings,
         board: Arc<JobBoard>,
         extranonces: ExtranonceAllocator,
         network: Arc<OnceLock<Network>>,
         stats: Arc<Stats>,
-        blocks: mpsc::UnboundedSender<FoundBlock>,
+        found: ShareSink,
         events: Arc<Events>,
     ) -> Self {
         ServerContext {
+            mode,
+            admission: Admission::new(settings.max_clients, stats.clone()),
             settings,
             board,
             extranonces,
             network,
             stats,
-            blocks,
+            found,
             events,
             client_ids: AtomicU64::new(0),
-            fixed_difficulty: AtomicU64::new(0),
-            reconnect: tokio::sync::watch::Sender::new(0),
+            directives: watch::Sender::new(Directives::default()),
         }
     }
 
-    /// Sets (or with `None` clears) one difficulty for every miner, applied from each
-    /// miner's next job; while set, vardiff and suggestions do not move it.
+    /// Sets (or with `None` clears) one difficulty for every miner; sessions apply it at
+    /// once, and while it is set vardiff and suggestions do not move it.
     pub fn set_fixed_difficulty(&self, diff: Option<f64>) {
-        let bits = diff
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .map_or(0, f64::to_bits);
-        self.fixed_difficulty.store(bits, Ordering::Relaxed);
+        let diff = diff.filter(|d| d.is_finite() && *d > 0.0);
+        self.directives.send_modify(|d| d.fixed_difficulty = diff);
     }
 
     /// The operator-set difficulty, if any.
-    #[inline]
     pub fn fixed_difficulty(&self) -> Option<f64> {
-        match self.fixed_difficulty.load(Ordering::Relaxed) {
-            0 => None,
-            bits => Some(f64::from_bits(bits)),
-        }
+        self.directives.borrow().fixed_difficulty
     }
 
     /// Asks every connected miner to reconnect (ckpool's `reconnect` command).
     pub fn reconnect_all(&self) {
-        self.reconnect.send_modify(|n| *n += 1);
+        self.directives.send_modify(|d| d.reconnect += 1);
     }
 
-    /// A receiver that changes when [`ServerContext::reconnect_all`] is called.
-    pub fn reconnect_requests(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.reconnect.subscribe()
+    /// A receiver of the operator's directives; its first value is the current one.
+    pub fn directives(&self) -> watch::Receiver<Directives> {
+        self.directives.subscribe()
     }
 
     /// A number for a new session (ckpool's `clientid`), starting at 1.
@@ -129,17 +128,18 @@ impl ServerContext {
     }
 }
 
-/// A context for unit tests: an empty job board, mindiff 1, nothing consuming events.
+/// A context for unit tests: an empty job board, mindiff 1, nothing consuming events or
+/// found shares.
 #[cfg(test)]
 pub(crate) fn test_context(
     mode: Mode,
     network: Arc<OnceLock<Network>>,
     stats: Arc<Stats>,
 ) -> ServerContext {
-    let (blocks, _) = mpsc::unbounded_channel();
+    let (found, _) = crate::share::found::channel();
     ServerContext::new(
+        mode,
         StratumSettings {
-            mode,
             version_mask: 0x1fff_e000,
             mindiff: 1.0,
             maxdiff: None,
@@ -153,7 +153,7 @@ pub(crate) fn test_context(
         ExtranonceAllocator::new(4, 1),
         network,
         stats,
-        blocks,
+        found,
         Arc::new(crate::events::EventsBuilder::default().build()),
     )
 }

@@ -1,6 +1,8 @@
 //! Sockets and sessions: the line codec, one task per connection owning its [`Session`],
-//! one file per stratum method under [`method`], vardiff and the extranonce1 allocator.
+//! one file per stratum method under [`method`], vardiff, the extranonce1 allocator and the
+//! `maxclients` count.
 
+pub mod admission;
 pub mod codec;
 pub mod context;
 pub mod extranonce;
@@ -10,6 +12,6 @@ pub mod server;
 pub mod session;
 pub mod vardiff;
 
-pub use context::{Mode, ServerContext, StratumSettings};
+pub use context::{Directives, ServerContext, StratumSettings};
 pub use server::StratumServer;
 pub use session::Session;

@@ -6,7 +6,6 @@
 //! those shared notifiers on every share.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use super::codec::{LineError, LineReader};
 use super::context::ServerContext;
 use super::session::Session;
 use crate::work::delivery::SessionDeliveries;
-use crate::work::Job;
+use crate::work::Posting;
 
 /// Initial read buffer per connection.
 const READ_BUFFER: usize = 512;
@@ -87,18 +86,12 @@ impl StratumServer {
                     let shutdown = shutdown.clone();
                     let listener = self.configured;
                     let startdiff = self.startdiff;
-                    let open = ctx.stats.connections.load(Ordering::Relaxed);
-                    if ctx
-                        .settings
-                        .max_clients
-                        .is_some_and(|max| open >= max as u64)
-                    {
-                        tokio::spawn(refuse(stream, peer, ctx.settings.write_timeout));
-                        continue;
-                    }
                     // Counted before the task starts, so a burst of accepts cannot pass
                     // `maxclients` before the first of them is counted.
-                    let counted = OpenConnection::count(&ctx);
+                    let Some(counted) = ctx.admission.try_admit() else {
+                        tokio::spawn(refuse(stream, peer, ctx.settings.write_timeout));
+                        continue;
+                    };
                     tokio::spawn(async move {
                         serve_connection(stream, peer, listener, startdiff, ctx, shutdown).await;
                         drop(counted);
@@ -111,23 +104,6 @@ impl StratumServer {
                 }
             }
         }
-    }
-}
-
-/// One open connection in the server's count, for as long as it lives: dropped when its
-/// task ends, also if the task panics, so the count (and `maxclients`) never drifts.
-struct OpenConnection(Arc<ServerContext>);
-
-impl OpenConnection {
-    fn count(ctx: &Arc<ServerContext>) -> Self {
-        ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(ctx.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.stats.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -148,18 +124,21 @@ async fn serve_connection(
     // wakes this session.
     let board = ctx.board.subscribe();
     let mut deliveries = SessionDeliveries::new(board.joined);
-    let reconnects = ctx.reconnect_requests();
+    let mut directives = ctx.directives();
     let mut session = Session::new(ctx.clone(), peer, listener, startdiff);
+    let first = *directives.borrow_and_update();
+    let mut reconnects_seen = first.reconnect;
+    session.on_directives(&first);
     let handshake_deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
 
     let mut cancelled = std::pin::pin!(shutdown.cancelled());
     // Boxed so that it (and the receiver it owns) can be dropped before the session counts
     // itself out of the newest block's delivery.
     let mut next_job = Box::pin(next_change(board.jobs));
-    let mut next_reconnect = std::pin::pin!(next_change(reconnects));
-    let mut reconnects_open = true;
+    let mut next_directive = std::pin::pin!(next_change(directives));
+    let mut directives_open = true;
     // A refresh waiting for this session's turn.
-    let mut deferred: Option<Arc<Job>> = None;
+    let mut deferred: Option<Arc<Posting>> = None;
     let mut deferred_until = tokio::time::Instant::now();
     let refresh_offset = REFRESH_SPREAD.mul_f64(spread_fraction(session.client_id));
     loop {
@@ -180,7 +159,7 @@ async fn serve_connection(
                 let job = jobs.borrow_and_update().clone();
                 next_job.set(next_change(jobs));
                 match job {
-                    Some(job) if session.is_ready() && !session.needs_clean(&job) => {
+                    Some(job) if session.is_ready() && !session.needs_clean(&job.job) => {
                         if deferred.is_none() {
                             deferred_until = tokio::time::Instant::now() + refresh_offset;
                         }
@@ -206,12 +185,17 @@ async fn serve_connection(
                     }
                 }
             }
-            (open, reconnects) = &mut next_reconnect, if reconnects_open => {
-                reconnects_open = open;
+            (open, mut directives) = &mut next_directive, if directives_open => {
+                directives_open = open;
                 if open {
-                    session.reconnect();
+                    let d = *directives.borrow_and_update();
+                    if d.reconnect != reconnects_seen {
+                        reconnects_seen = d.reconnect;
+                        session.reconnect();
+                    }
+                    session.on_directives(&d);
                 }
-                next_reconnect.set(next_change(reconnects));
+                next_directive.set(next_change(directives));
             }
             // One timer for both: the handshake deadline before the session is ready, a
             // deferred refresh after.
@@ -234,8 +218,15 @@ async fn serve_connection(
             }
             session.outbox_written();
         }
+        // Shares that matter for money are never dropped: when the sink is full, this
+        // miner waits (after its reply went out) until there is room.
+        for found in std::mem::take(&mut session.unsent_found) {
+            if ctx.found.send(found).await.is_err() {
+                tracing::error!("the found-share consumer is gone; a block solution is lost");
+            }
+        }
         if let Some(job) = handled_job {
-            deliveries.done_with(&job);
+            deliveries.done_with(job.delivery());
         }
         if session.closing {
             break;
@@ -247,7 +238,7 @@ async fn serve_connection(
     // receiver goes first, so no later block counts it.
     drop(next_job);
     if let Some(latest) = ctx.board.latest() {
-        deliveries.done_with(&latest);
+        deliveries.done_with(latest.delivery());
     }
     let _ = wr.shutdown().await;
 }

@@ -9,13 +9,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::context::ServerContext;
+use super::context::{Directives, ServerContext};
 use super::extranonce::Extranonce1;
 use super::message::{self, Request, StratumError};
 use super::method;
 use super::vardiff::{DiffBounds, Vardiff};
 use crate::events::Event;
-use crate::work::{Job, JobId, Payee, UserWork};
+use crate::share::FoundShare;
+use crate::work::{Job, JobId, Payee, Posting, UserWork};
 
 /// How many jobs a session remembers: shares on older ones get "Invalid JobID".
 pub const SENT_JOBS_KEPT: usize = 16;
@@ -30,8 +31,8 @@ pub const MAX_WORKERS: usize = 32;
 /// A job as this session was sent it.
 #[derive(Debug)]
 pub struct SentJob {
-    /// The shared job.
-    pub job: Arc<Job>,
+    /// The shared job as the board posted it.
+    pub posting: Arc<Posting>,
     /// This session's coinb2 and notify.
     pub work: Arc<UserWork>,
     /// The difficulty in force when it was sent.
@@ -73,6 +74,11 @@ pub struct Session {
     pub suggested: Option<f64>,
     /// Whether the miner asked for `mining.set_extranonce`.
     pub extranonce_subscribed: bool,
+    /// The operator's fixed difficulty, as this session last heard it.
+    pub(crate) fixed_difficulty: Option<f64>,
+    /// Found shares the sink had no room for: the connection task hands them on, waiting
+    /// for room, before it reads the miner's next line.
+    pub(crate) unsent_found: Vec<FoundShare>,
     pub(crate) sent: VecDeque<SentJob>,
     pub(crate) vardiff: Vardiff,
     /// Lines waiting to be written.
@@ -108,6 +114,8 @@ impl Session {
             difficulty: startdiff,
             suggested: None,
             extranonce_subscribed: false,
+            fixed_difficulty: None,
+            unsent_found: Vec::new(),
             sent: VecDeque::new(),
             vardiff: Vardiff::new(Instant::now()),
             outbox: Vec::new(),
@@ -196,15 +204,30 @@ impl Session {
         self.counted_authorized = true;
         self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
         self.difficulty = self.bounds_for(None).clamp(self.difficulty);
-        if let Some(job) = self.ctx.board.latest() {
-            self.send_job(job);
+        if let Some(posting) = self.ctx.board.latest() {
+            self.send_job(posting);
         }
     }
 
     /// A new job was published.
-    pub fn on_new_job(&mut self, job: Arc<Job>) {
+    pub fn on_new_job(&mut self, posting: Arc<Posting>) {
         if self.is_ready() {
-            self.send_job(job);
+            self.send_job(posting);
+        }
+    }
+
+    /// The operator's directives changed (or are first read): a new fixed difficulty is
+    /// applied at once, capped at the network difficulty as every difficulty is. Shares on
+    /// jobs sent before it are judged at the lower of the two, so neither direction causes
+    /// rejects. Clearing it leaves the difficulty where it is, for vardiff to move.
+    pub fn on_directives(&mut self, d: &Directives) {
+        if d.fixed_difficulty == self.fixed_difficulty {
+            return;
+        }
+        self.fixed_difficulty = d.fixed_difficulty;
+        if let Some(fixed) = d.fixed_difficulty {
+            let network = self.bounds_for(None).network;
+            self.apply_difficulty(fixed.min(network));
         }
     }
 
@@ -216,24 +239,25 @@ impl Session {
             || self
                 .sent
                 .back()
-                .is_none_or(|s| s.job.generation != job.generation)
+                .is_none_or(|s| s.posting.job.generation != job.generation)
     }
 
-    /// Sends `job`; a session's first job comes after its first `mining.set_difficulty`
-    /// and always with `clean_jobs=true`.
-    fn send_job(&mut self, job: Arc<Job>) {
+    /// Sends `posting`'s job; a session's first job comes after its first
+    /// `mining.set_difficulty` and always with `clean_jobs=true`.
+    fn send_job(&mut self, posting: Arc<Posting>) {
         let Some(payee) = self.payee.clone() else {
             return;
         };
-        if self.sent.back().is_some_and(|s| s.job.id == job.id) {
+        let job = &posting.job;
+        if self.sent.back().is_some_and(|s| s.posting.job.id == job.id) {
             return;
         }
-        let clean = self.needs_clean(&job);
+        let clean = self.needs_clean(job);
         let first = self.sent.is_empty();
         let network = job.network_difficulty;
         // The operator's fixed difficulty overrides the bounds; a share never needs to be
         // harder than a block either way.
-        let target = match self.ctx.fixed_difficulty() {
+        let target = match self.fixed_difficulty {
             Some(fixed) => fixed.min(network),
             None => self.bounds_for(Some(network)).clamp(self.difficulty),
         };
@@ -243,7 +267,7 @@ impl Session {
         } else if target != self.difficulty {
             self.apply_difficulty(target);
         }
-        let work = match job.work_for(&payee) {
+        let work = match posting.work_for(&payee) {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(peer = %self.peer, "cannot build work for miner: {e}");
@@ -259,7 +283,7 @@ impl Session {
         if self.ctx.events.interest().user_notifies {
             if let Some(w) = self.workers.first() {
                 self.ctx.events.publish(Event::UserNotify {
-                    job: job.clone(),
+                    job: posting.job.clone(),
                     work: work.clone(),
                     clean,
                     username: w.user.clone(),
@@ -270,7 +294,7 @@ impl Session {
             self.sent.pop_front();
         }
         self.sent.push_back(SentJob {
-            job,
+            posting,
             work,
             difficulty: self.difficulty,
         });
@@ -287,7 +311,7 @@ impl Session {
             min = min.min(max);
         }
         let network = network
-            .or_else(|| self.sent.back().map(|j| j.job.network_difficulty))
+            .or_else(|| self.sent.back().map(|j| j.posting.job.network_difficulty))
             .unwrap_or(f64::INFINITY);
         DiffBounds {
             min,
@@ -318,7 +342,7 @@ impl Session {
     /// Sets a new difficulty now; it applies to jobs sent from here on.
     /// Does nothing while the operator has fixed the difficulty.
     pub(crate) fn change_difficulty(&mut self, diff: f64) {
-        if self.ctx.fixed_difficulty().is_none() {
+        if self.fixed_difficulty.is_none() {
             self.apply_difficulty(diff);
         }
     }
@@ -337,7 +361,7 @@ impl Session {
 
     /// Finds a job this session was sent.
     pub(crate) fn sent_job(&self, id: JobId) -> Option<&SentJob> {
-        self.sent.iter().rev().find(|s| s.job.id == id)
+        self.sent.iter().rev().find(|s| s.posting.job.id == id)
     }
 
     /// Tells the miner to reconnect (ckpool's `reconnect`); the connection closes after.
@@ -384,7 +408,7 @@ mod tests {
     use super::*;
     use crate::stats::Stats;
     use crate::stratum::context::test_context;
-    use crate::stratum::Mode;
+    use crate::work::Mode;
 
     fn session() -> Session {
         let ctx = test_context(

@@ -1,18 +1,67 @@
-//! The job board: publishes the newest job to every session and knows which previous
-//! block is current, so a session can tell a stale share with one atomic load.
+//! The job board: publishes the newest job to every session, each job in a [`Posting`]
+//! holding what lives beside it while it is out (the shares seen on it, its block's delivery
+//! clock, the per-payee work made on demand), and knows which previous block is current, so
+//! a session can tell a stale share with one atomic load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use dashmap::DashMap;
 use tokio::sync::watch;
 
 use super::delivery::Delivery;
-use super::job::Job;
+use super::job::{Job, JobError, UserWork};
+use super::payout::Payee;
+use super::seen::SeenShares;
+
+/// A published job and what lives beside it for as long as a session holds it.
+#[derive(Debug)]
+pub struct Posting {
+    /// The job, as built.
+    pub job: Arc<Job>,
+    /// The shares accepted on this job by any session, for duplicate detection.
+    pub seen: SeenShares,
+    /// Its block's delivery clock (none for jobs published before any block change).
+    delivery: Option<Arc<Delivery>>,
+    /// Solo mode's work per miner script, made on first use and shared from then on (pool
+    /// mode's one work is built with the job).
+    works: DashMap<Payee, Arc<UserWork>>,
+}
+
+impl Posting {
+    /// A posting of `job` with its block's delivery clock.
+    fn new(job: Arc<Job>, delivery: Option<Arc<Delivery>>) -> Self {
+        Posting {
+            job,
+            seen: SeenShares::default(),
+            delivery,
+            works: DashMap::new(),
+        }
+    }
+
+    /// Its block's delivery clock.
+    pub fn delivery(&self) -> Option<&Delivery> {
+        self.delivery.as_deref()
+    }
+
+    /// `payee`'s work on this job, built on first use and then shared, so a notify is
+    /// serialized once per (job, payee).
+    pub fn work_for(&self, payee: &Payee) -> Result<Arc<UserWork>, JobError> {
+        if let Some(w) = self.works.get(payee) {
+            return Ok(w.clone());
+        }
+        let work = self.job.work_for(payee)?;
+        if self.job.shared.is_some() {
+            return Ok(work);
+        }
+        Ok(self.works.entry(payee.clone()).or_insert(work).clone())
+    }
+}
 
 /// The newest job and the current chain-tip generation.
 #[derive(Debug)]
 pub struct JobBoard {
-    latest: watch::Sender<Option<Arc<Job>>>,
+    latest: watch::Sender<Option<Arc<Posting>>>,
     generation: AtomicU64,
     /// How many jobs were published. Held while publishing and while subscribing, so a
     /// session knows exactly which delivery clocks counted it.
@@ -22,8 +71,8 @@ pub struct JobBoard {
 /// A session's view of the board.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Yields every newest job.
-    pub jobs: watch::Receiver<Option<Arc<Job>>>,
+    /// Yields every newest posting.
+    pub jobs: watch::Receiver<Option<Arc<Posting>>>,
     /// How many jobs had been published when it subscribed.
     pub joined: u64,
 }
@@ -44,11 +93,11 @@ impl JobBoard {
         }
     }
 
-    /// Makes `job` the newest; sessions see it on their watch receiver. A new block's first
-    /// job starts a delivery clock for the sessions subscribed now; the block's later jobs
-    /// carry the same clock, since a session that wakes to a refresh has still got the
-    /// new block.
-    pub fn publish(&self, job: Arc<Job>) {
+    /// Makes `job` the newest; sessions see its posting on their watch receiver. A new
+    /// block's first job starts a delivery clock for the sessions subscribed now; the
+    /// block's later jobs carry the same clock, since a session that wakes to a refresh has
+    /// still got the new block.
+    pub fn publish(&self, job: Arc<Job>) -> Arc<Posting> {
         let mut published = self
             .published
             .lock()
@@ -61,14 +110,13 @@ impl JobBoard {
             self.latest
                 .borrow()
                 .as_ref()
-                .filter(|previous| previous.generation == job.generation)
-                .and_then(|previous| previous.delivery().cloned())
+                .filter(|previous| previous.job.generation == job.generation)
+                .and_then(|previous| previous.delivery.clone())
         };
-        if let Some(delivery) = delivery {
-            job.attach_delivery(delivery);
-        }
         self.generation.fetch_max(job.generation, Ordering::AcqRel);
-        self.latest.send_replace(Some(job));
+        let posting = Arc::new(Posting::new(job, delivery));
+        self.latest.send_replace(Some(posting.clone()));
+        posting
     }
 
     /// Subscribes a session to every newest job.
@@ -83,8 +131,8 @@ impl JobBoard {
         }
     }
 
-    /// The newest job, if any.
-    pub fn latest(&self) -> Option<Arc<Job>> {
+    /// The newest posting, if any.
+    pub fn latest(&self) -> Option<Arc<Posting>> {
         self.latest.borrow().clone()
     }
 
@@ -101,37 +149,47 @@ mod tests {
 
     use super::*;
     use crate::node::template::Template;
+    use crate::work::builder::{BuildContext, JobBuilder, JobConfig};
     use crate::work::delivery::SessionDeliveries;
-    use crate::work::job::JobConfig;
-    use crate::work::payout::{PayoutMode, PayoutPlan, WeightedPayee};
-    use crate::work::JobBuilder;
+    use crate::work::payout::{PayoutPlan, PoolPayees, WeightedPayee};
 
-    fn job(clean: bool, generation: u64) -> Arc<Job> {
+    fn template() -> Arc<Template> {
         let path = format!(
             "{}/tests/fixtures/ckpool/gbt-notify/three-txns/gbt.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let template = Arc::new(Template::from_json(json).unwrap());
-        let builder = JobBuilder::new(
-            JobConfig {
-                nonce1_len: 4,
-                nonce2_len: 8,
-                btcsig: Vec::new(),
-            },
-            PayoutPlan {
-                mode: PayoutMode::Pool(vec![WeightedPayee {
-                    script: bitcoin::ScriptBuf::new_op_return([1u8; 4]),
-                    weight: 1,
-                }]),
-                donation: None,
-            },
-        );
-        Arc::new(
-            builder
-                .build(template, clean, generation, SystemTime::now())
-                .unwrap(),
-        )
+        Arc::new(Template::from_json(json).unwrap())
+    }
+
+    fn builder() -> JobBuilder {
+        JobBuilder::new(JobConfig {
+            nonce1_len: 4,
+            nonce2_len: 8,
+            btcsig: Vec::new(),
+        })
+    }
+
+    fn job_with(plan: PayoutPlan, clean: bool, generation: u64) -> Arc<Job> {
+        let at = BuildContext {
+            clean,
+            generation,
+            now: SystemTime::now(),
+        };
+        Arc::new(builder().build(&template(), &Arc::new(plan), at).unwrap())
+    }
+
+    fn job(clean: bool, generation: u64) -> Arc<Job> {
+        let payees = PoolPayees::new(vec![WeightedPayee {
+            script: bitcoin::ScriptBuf::new_op_return([1u8; 4]),
+            weight: 1,
+        }])
+        .unwrap();
+        job_with(PayoutPlan::pool(payees, None), clean, generation)
+    }
+
+    fn clock(p: &Posting) -> *const Delivery {
+        p.delivery().expect("a clock") as *const Delivery
     }
 
     #[test]
@@ -139,19 +197,12 @@ mod tests {
         let board = JobBoard::new();
         let _a = board.subscribe();
         let _b = board.subscribe();
-        let block = job(true, 1);
-        board.publish(block.clone());
-        let clock = block
-            .delivery()
-            .expect("a new block starts a clock")
-            .clone();
-        let refresh = job(false, 1);
-        board.publish(refresh.clone());
-        assert!(Arc::ptr_eq(refresh.delivery().unwrap(), &clock));
-        let next_block = job(true, 2);
-        board.publish(next_block.clone());
-        assert!(!Arc::ptr_eq(next_block.delivery().unwrap(), &clock));
-        assert_eq!(clock.handled_so_far(), 0);
+        let block = board.publish(job(true, 1));
+        let refresh = board.publish(job(false, 1));
+        assert_eq!(clock(&refresh), clock(&block));
+        let next_block = board.publish(job(true, 2));
+        assert_ne!(clock(&next_block), clock(&block));
+        assert_eq!(block.delivery().unwrap().handled_so_far(), 0);
     }
 
     #[test]
@@ -159,26 +210,54 @@ mod tests {
         let board = JobBoard::new();
         let a = board.subscribe();
         let b = board.subscribe();
-        let block = job(true, 1);
-        board.publish(block.clone());
+        let block = board.publish(job(true, 1));
         let late = board.subscribe();
-        let refresh = job(false, 1);
-        board.publish(refresh.clone());
-        let clock = block.delivery().unwrap().clone();
+        let refresh = board.publish(job(false, 1));
+        let clock = block.delivery().unwrap();
 
         // a handles the block's job, then its refresh: counted once.
         let mut a = SessionDeliveries::new(a.joined);
-        a.done_with(&block);
-        a.done_with(&refresh);
+        a.done_with(block.delivery());
+        a.done_with(refresh.delivery());
         assert_eq!(clock.handled_so_far(), 1);
         // The late session was not counted by the clock, so it does not count itself.
         let mut late = SessionDeliveries::new(late.joined);
-        late.done_with(&refresh);
+        late.done_with(refresh.delivery());
         assert_eq!(clock.handled_so_far(), 1);
         // b woke only to the refresh, or left before handling anything: counted once.
         let mut b = SessionDeliveries::new(b.joined);
-        b.done_with(&refresh);
-        b.done_with(&refresh);
+        b.done_with(refresh.delivery());
+        b.done_with(refresh.delivery());
         assert_eq!(clock.handled_so_far(), 2);
+    }
+
+    #[test]
+    fn solo_work_is_built_once_per_payee_and_posting() {
+        let board = JobBoard::new();
+        let posting = board.publish(job_with(PayoutPlan::solo(None), true, 1));
+        let alice = Payee::Miner(bitcoin::ScriptBuf::new_op_return([7u8; 4]));
+        let bob = Payee::Miner(bitcoin::ScriptBuf::new_op_return([8u8; 4]));
+        let first = posting.work_for(&alice).unwrap();
+        assert!(Arc::ptr_eq(&first, &posting.work_for(&alice).unwrap()));
+        assert!(!Arc::ptr_eq(&first, &posting.work_for(&bob).unwrap()));
+        // The job itself holds nothing: a job is the pure result of building.
+        assert!(!Arc::ptr_eq(&first, &posting.job.work_for(&alice).unwrap()));
+        assert!(matches!(
+            posting.work_for(&Payee::Pool),
+            Err(JobError::NoMinerAddress)
+        ));
+    }
+
+    #[test]
+    fn pool_work_is_the_jobs_one_shared_work() {
+        let board = JobBoard::new();
+        let posting = board.publish(job(true, 1));
+        let miner = Payee::Miner(bitcoin::ScriptBuf::new_op_return([7u8; 4]));
+        let shared = posting.work_for(&Payee::Pool).unwrap();
+        assert!(Arc::ptr_eq(&shared, &posting.work_for(&miner).unwrap()));
+        assert!(Arc::ptr_eq(
+            &shared,
+            &posting.job.work_for(&Payee::Pool).unwrap()
+        ));
     }
 }

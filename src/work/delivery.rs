@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::job::Job;
 use super::job_id::JobId;
 
 /// A new block's delivery clock.
@@ -65,10 +64,11 @@ impl SessionDeliveries {
         SessionDeliveries { counted: joined }
     }
 
-    /// The session has handled `job`, or is leaving while `job` is the newest: counts the
-    /// session in the job's block delivery, once, and logs the delivery it completes.
-    pub fn done_with(&mut self, job: &Job) {
-        let Some(d) = job.delivery() else {
+    /// The session has handled a job whose block's clock is `delivery`, or is leaving while
+    /// that job is the newest: counts the session in the delivery, once, and logs the
+    /// delivery it completes.
+    pub fn done_with(&mut self, delivery: Option<&Delivery>) {
+        let Some(d) = delivery else {
             return;
         };
         if d.published <= self.counted {

@@ -1,17 +1,26 @@
-//! Jobs: pure functions from a [`Template`](crate::node::template::Template) and a payout
-//! plan to a [`Job`] miners can work on, plus the [`JobBoard`] that publishes the newest one.
+//! Jobs: the job loop ([`job_loop`]) and the pure functions it runs, from the latest
+//! [`Template`](crate::node::template::Template) and the [`PayoutPlan`] to a [`Job`] miners
+//! can work on; and the [`JobBoard`] that publishes the newest one with what lives beside
+//! it ([`Posting`]).
 
 pub mod board;
+pub mod builder;
 pub mod coinbase;
 pub mod delivery;
 pub mod fit;
 pub mod job;
 pub mod job_id;
+pub mod job_loop;
 pub mod merkle;
+pub mod mode;
 pub mod notify;
 pub mod payout;
+pub mod seen;
 
-pub use board::JobBoard;
-pub use job::{Job, JobBuilder, JobError, UserWork};
+pub use board::{JobBoard, Posting};
+pub use builder::{BuildContext, JobBuilder, JobConfig};
+pub use job::{Job, JobError, UserWork};
 pub use job_id::JobId;
+pub use job_loop::{JobLoop, Refresh};
+pub use mode::Mode;
 pub use payout::{Payee, PayoutPlan};

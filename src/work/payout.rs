@@ -4,23 +4,37 @@
 
 use bitcoin::ScriptBuf;
 
-/// How the coinbase value is shared out.
+use super::mode::Mode;
+
+/// Most payout outputs a pool's list may have, from the config (`payouts`) or the control
+/// socket (`setpayouts`): a 1,000-output coinbase is about 34 kB, which still fits beside a
+/// full template once `fit` leaves out its last transactions.
+pub const MAX_PAYOUTS: usize = 1000;
+
+/// How the coinbase value of every job is shared out. Its variant is the server's
+/// [`Mode`]: a plan is made for a mode ([`PayoutPlan::solo`], [`PayoutPlan::pool`]) and only
+/// a pool plan's list can be replaced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PayoutPlan {
-    /// Solo (each miner is paid) or pool (a fixed weighted list is paid).
-    pub mode: PayoutMode,
-    /// An optional percentage of every coinbase to a fixed script (ckpool's `donation`).
-    pub donation: Option<Donation>,
+pub enum PayoutPlan {
+    /// ckpool `-B`: each miner's coinbase pays the whole reward (less donation) to the
+    /// address it authorized as.
+    Solo {
+        /// ckpool's `donation`, if any.
+        donation: Option<Donation>,
+    },
+    /// Pool: every coinbase splits the reward (less donation) by weight among `payees`.
+    Pool {
+        /// The list, in coinbase order.
+        payees: PoolPayees,
+        /// ckpool's `donation`, if any.
+        donation: Option<Donation>,
+    },
 }
 
-/// The two ways of choosing payees.
+/// A pool's payout list: 1 to [`MAX_PAYOUTS`] entries with weights above 0 (checked when
+/// it is made, so every list splits a reward).
 #[derive(Debug, Clone, PartialEq)]
-pub enum PayoutMode {
-    /// ckpool `-B`: the whole reward (less donation) to the address the miner authorized as.
-    Solo,
-    /// Pool: the reward (less donation) split by weight among these scripts, in this order.
-    Pool(Vec<WeightedPayee>),
-}
+pub struct PoolPayees(Vec<WeightedPayee>);
 
 /// One entry of a pool-mode payout list.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,50 +55,132 @@ pub struct Donation {
 }
 
 /// Whose work a notify carries: everyone shares the pool's coinbase; in solo mode each
-/// payout script gets its own.
+/// miner's payout script gets its own. Made by [`Mode::payee`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Payee {
     /// The pool-mode coinbase, identical for every miner.
     Pool,
-    /// A solo miner's own output script.
-    Solo(ScriptBuf),
+    /// A miner's own output script (solo mode).
+    Miner(ScriptBuf),
 }
 
-/// Payout plans that cannot produce a coinbase.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum PayoutError {
-    /// A solo plan was asked for the pool coinbase or the other way round.
-    #[error("payee does not match the payout mode")]
-    WrongPayee,
-    /// A pool plan without entries, or with zero total weight.
-    #[error("pool payout list is empty or has zero total weight")]
-    NoPayees,
+/// Why a pool payout list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayeesError {
+    /// No entries, or more than [`MAX_PAYOUTS`].
+    #[error("payouts needs 1 to {MAX_PAYOUTS} entries, got {0}")]
+    Count(usize),
+    /// An entry with weight 0.
+    #[error("entry {0}: weight must be above 0")]
+    ZeroWeight(usize),
+}
+
+impl PoolPayees {
+    /// Checks a list: 1 to [`MAX_PAYOUTS`] entries, every weight above 0.
+    pub fn new(list: Vec<WeightedPayee>) -> Result<PoolPayees, PayeesError> {
+        if list.is_empty() || list.len() > MAX_PAYOUTS {
+            return Err(PayeesError::Count(list.len()));
+        }
+        if let Some(i) = list.iter().position(|p| p.weight == 0) {
+            return Err(PayeesError::ZeroWeight(i));
+        }
+        Ok(PoolPayees(list))
+    }
+
+    /// The entries, in coinbase order.
+    pub fn entries(&self) -> &[WeightedPayee] {
+        &self.0
+    }
+
+    /// Splits `value` by weight, each share rounded down, the remainder to the first entry.
+    pub fn split(&self, value: u64) -> Vec<(ScriptBuf, u64)> {
+        // At most MAX_PAYOUTS weights of at most u64::MAX: the sum fits a u128.
+        let total: u128 = self.0.iter().map(|p| u128::from(p.weight)).sum();
+        let mut out: Vec<(ScriptBuf, u64)> = self
+            .0
+            .iter()
+            .map(|p| {
+                // weight <= total, so the share is at most `value` and fits a u64.
+                let amount = u128::from(value) * u128::from(p.weight) / total;
+                (p.script.clone(), amount as u64)
+            })
+            .collect();
+        let paid: u64 = out.iter().map(|o| o.1).sum();
+        if let Some(first) = out.first_mut() {
+            first.1 += value - paid;
+        }
+        out
+    }
 }
 
 impl PayoutPlan {
-    /// The payee every miner gets in pool mode, or `None` in solo mode.
-    pub fn shared_payee(&self) -> Option<Payee> {
-        match self.mode {
-            PayoutMode::Solo => None,
-            PayoutMode::Pool(_) => Some(Payee::Pool),
+    /// Solo mode's plan.
+    pub fn solo(donation: Option<Donation>) -> PayoutPlan {
+        PayoutPlan::Solo { donation }
+    }
+
+    /// Pool mode's plan.
+    pub fn pool(payees: PoolPayees, donation: Option<Donation>) -> PayoutPlan {
+        PayoutPlan::Pool { payees, donation }
+    }
+
+    /// The mode this plan pays in.
+    pub fn mode(&self) -> Mode {
+        match self {
+            PayoutPlan::Solo { .. } => Mode::Solo,
+            PayoutPlan::Pool { .. } => Mode::Pool,
         }
     }
 
-    /// The outputs (script, satoshis) that share `value` for `payee`, in coinbase order:
-    /// payees, then the donation.
-    pub fn outputs(&self, value: u64, payee: &Payee) -> Result<Vec<(ScriptBuf, u64)>, PayoutError> {
+    /// The donation output, if any.
+    pub fn donation(&self) -> Option<&Donation> {
+        match self {
+            PayoutPlan::Solo { donation } | PayoutPlan::Pool { donation, .. } => donation.as_ref(),
+        }
+    }
+
+    /// The same plan with a new pool payout list; `None` for a solo plan, which has none.
+    pub fn with_pool_payees(&self, payees: PoolPayees) -> Option<PayoutPlan> {
+        match self {
+            PayoutPlan::Solo { .. } => None,
+            PayoutPlan::Pool { donation, .. } => Some(PayoutPlan::Pool {
+                payees,
+                donation: donation.clone(),
+            }),
+        }
+    }
+
+    /// The donation's amount out of `value` and what is left for the payees.
+    fn take_donation(&self, value: u64) -> (Option<(ScriptBuf, u64)>, u64) {
         let donation = self
-            .donation
-            .as_ref()
+            .donation()
             .map(|d| (d.script.clone(), donation_amount(value, d.percent)));
         let rest = value - donation.as_ref().map_or(0, |d| d.1);
-        let mut out = match (&self.mode, payee) {
-            (PayoutMode::Solo, Payee::Solo(script)) => vec![(script.clone(), rest)],
-            (PayoutMode::Pool(list), Payee::Pool) => split_by_weight(rest, list)?,
-            _ => return Err(PayoutError::WrongPayee),
+        (donation, rest)
+    }
+
+    /// A pool plan's outputs (script, satoshis) sharing `value`, in coinbase order: payees,
+    /// then the donation. `None` for a solo plan, whose outputs depend on the miner.
+    pub fn shared_outputs(&self, value: u64) -> Option<Vec<(ScriptBuf, u64)>> {
+        let PayoutPlan::Pool { payees, .. } = self else {
+            return None;
         };
+        let (donation, rest) = self.take_donation(value);
+        let mut out = payees.split(rest);
         out.extend(donation);
-        Ok(out)
+        Some(out)
+    }
+
+    /// The outputs of a coinbase paying `miner` under this plan: in solo mode the miner
+    /// gets the reward less donation; in pool mode every miner gets the shared outputs.
+    pub fn outputs_for(&self, value: u64, miner: &ScriptBuf) -> Vec<(ScriptBuf, u64)> {
+        if let Some(shared) = self.shared_outputs(value) {
+            return shared;
+        }
+        let (donation, rest) = self.take_donation(value);
+        let mut out = vec![(miner.clone(), rest)];
+        out.extend(donation);
+        out
     }
 }
 
@@ -92,30 +188,6 @@ impl PayoutPlan {
 fn donation_amount(value: u64, percent: f64) -> u64 {
     let d = (value as f64 * percent / 100.0) as u64;
     d.min(value)
-}
-
-/// Splits `value` by weight, each share rounded down, the remainder to the first payee.
-fn split_by_weight(
-    value: u64,
-    list: &[WeightedPayee],
-) -> Result<Vec<(ScriptBuf, u64)>, PayoutError> {
-    let total: u128 = list.iter().map(|p| u128::from(p.weight)).sum();
-    if total == 0 {
-        return Err(PayoutError::NoPayees);
-    }
-    let mut out: Vec<(ScriptBuf, u64)> = list
-        .iter()
-        .map(|p| {
-            let amount = u128::from(value) * u128::from(p.weight) / total;
-            // amount <= value, so it fits.
-            (p.script.clone(), amount as u64)
-        })
-        .collect();
-    let paid: u64 = out.iter().map(|o| o.1).sum();
-    if let Some(first) = out.first_mut() {
-        first.1 += value - paid;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -130,15 +202,13 @@ mod tests {
     fn ckpool_donation_of_captured_coinbase() {
         // gbt-notify/one-txn: coinbasevalue 625002820 with 2% donation paid 12500056 to the
         // donation address and 612502764 to the miner (read from ckpool's coinb2).
-        let plan = PayoutPlan {
-            mode: PayoutMode::Solo,
-            donation: Some(Donation {
-                script: script(9),
-                percent: 2.0,
-            }),
-        };
-        let out = plan.outputs(625_002_820, &Payee::Solo(script(1))).unwrap();
+        let plan = PayoutPlan::solo(Some(Donation {
+            script: script(9),
+            percent: 2.0,
+        }));
+        let out = plan.outputs_for(625_002_820, &script(1));
         assert_eq!(out, vec![(script(1), 612_502_764), (script(9), 12_500_056)]);
+        assert_eq!(plan.shared_outputs(625_002_820), None);
     }
 
     #[test]
@@ -149,28 +219,68 @@ mod tests {
                 weight: u64::from(i) * 3,
             })
             .collect();
-        let plan = PayoutPlan {
-            mode: PayoutMode::Pool(list),
-            donation: None,
-        };
-        let out = plan.outputs(5_000_000_001, &Payee::Pool).unwrap();
+        let plan = PayoutPlan::pool(PoolPayees::new(list).unwrap(), None);
+        let out = plan.shared_outputs(5_000_000_001).unwrap();
         assert_eq!(out.iter().map(|o| o.1).sum::<u64>(), 5_000_000_001);
         // weight 3/84 of 5_000_000_001 = 178571428 (floor) plus the remainder of rounding
         assert_eq!(out[1].1, 5_000_000_001u64 * 6 / 84);
         assert_eq!(out[6].1, 5_000_000_001u64 * 21 / 84);
+        // Every miner of a pool gets the same outputs.
+        assert_eq!(plan.outputs_for(5_000_000_001, &script(99)), out);
     }
 
     #[test]
-    fn mode_mismatch_is_an_error() {
-        let plan = PayoutPlan {
-            mode: PayoutMode::Solo,
-            donation: None,
+    fn huge_weights_do_not_overflow() {
+        let list = vec![
+            WeightedPayee {
+                script: script(1),
+                weight: u64::MAX,
+            },
+            WeightedPayee {
+                script: script(2),
+                weight: u64::MAX,
+            },
+        ];
+        let out = PoolPayees::new(list)
+            .unwrap()
+            .split(21_000_000 * 100_000_000);
+        assert_eq!(out[0].1, 1_050_000_000_000_000);
+        assert_eq!(out[1].1, 1_050_000_000_000_000);
+    }
+
+    #[test]
+    fn lists_are_checked_when_made() {
+        assert_eq!(PoolPayees::new(vec![]), Err(PayeesError::Count(0)));
+        let one = |weight| WeightedPayee {
+            script: script(1),
+            weight,
         };
-        assert_eq!(plan.outputs(1, &Payee::Pool), Err(PayoutError::WrongPayee));
-        let plan = PayoutPlan {
-            mode: PayoutMode::Pool(vec![]),
-            donation: None,
-        };
-        assert_eq!(plan.outputs(1, &Payee::Pool), Err(PayoutError::NoPayees));
+        assert_eq!(
+            PoolPayees::new(vec![one(1), one(0)]),
+            Err(PayeesError::ZeroWeight(1))
+        );
+        assert_eq!(
+            PoolPayees::new(vec![one(1); MAX_PAYOUTS + 1]),
+            Err(PayeesError::Count(MAX_PAYOUTS + 1))
+        );
+        assert!(PoolPayees::new(vec![one(1); MAX_PAYOUTS]).is_ok());
+    }
+
+    #[test]
+    fn only_a_pool_plan_takes_a_new_list() {
+        let list = PoolPayees::new(vec![WeightedPayee {
+            script: script(3),
+            weight: 1,
+        }])
+        .unwrap();
+        assert_eq!(PayoutPlan::solo(None).with_pool_payees(list.clone()), None);
+        let donation = Some(Donation {
+            script: script(9),
+            percent: 1.0,
+        });
+        let pool = PayoutPlan::pool(list.clone(), donation.clone());
+        let replaced = pool.with_pool_payees(list.clone()).unwrap();
+        assert_eq!(replaced, PayoutPlan::pool(list, donation));
+        assert_eq!(replaced.mode(), Mode::Pool);
     }
 }

@@ -5,14 +5,12 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bitcoin::address::NetworkUnchecked;
-use bitcoin::Address;
 use ckpool_compat::zmq::{createdate, Gbt, Merkle, Share, Txn, UserWorkbase, Workbase, ZmqMessage};
 use serde_json::{Map, Value};
 
 use crate::events::{Event, ShareRecord};
-use crate::share::hash::display_hex;
-use crate::work::{Job, JobError, JobId, Payee};
+use crate::pow::hash::display_hex;
+use crate::work::{Job, JobId};
 
 /// Jobs remembered for workbase dedupe and for user workbases built at share time: as many
 /// as a session accepts shares on, so this holds no template the sessions do not.
@@ -22,8 +20,8 @@ const USER_WORKBASES_KEPT: usize = 65_536;
 
 /// ckpool's `Workbase` for `job`: the template as bitcoind sent it plus ckpool's additions,
 /// so a subscriber can rebuild the header of any share on this job.
-pub fn workbase(job: &Job) -> Result<Workbase, JobError> {
-    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3()?;
+pub fn workbase(job: &Job) -> Workbase {
+    let (coinb2, coinb3) = job.ckpool_coinb2_coinb3();
     let t = &job.template;
     let mut template: Map<String, Value> = match &t.raw {
         Value::Object(m) => m.clone(),
@@ -51,7 +49,7 @@ pub fn workbase(job: &Job) -> Result<Workbase, JobError> {
             );
         }
     }
-    Ok(Workbase {
+    Workbase {
         gbt: Gbt {
             template,
             diff: job.network_difficulty,
@@ -79,7 +77,7 @@ pub fn workbase(job: &Job) -> Result<Workbase, JobError> {
         coinb2: hex::encode(coinb2),
         coinb3: hex::encode(coinb3),
         header: job.ckpool_header_hex(),
-    })
+    }
 }
 
 /// ckpool's `UserWorkbase` from the exact `mining.notify` line a user was sent; `None` when
@@ -133,19 +131,16 @@ pub fn share(rec: &ShareRecord) -> Share {
 #[derive(Debug)]
 pub struct Converter {
     mindiff: f64,
-    solo: bool,
     jobs: VecDeque<Arc<Job>>,
     users: HashSet<(JobId, Arc<str>)>,
     users_order: VecDeque<(JobId, Arc<str>)>,
 }
 
 impl Converter {
-    /// A converter publishing shares of difficulty `mindiff` and above (`zmqpub_mindiff`);
-    /// `solo` says how a user's payee follows from the username (ckpool `-B`).
-    pub fn new(mindiff: f64, solo: bool) -> Self {
+    /// A converter publishing shares of difficulty `mindiff` and above (`zmqpub_mindiff`).
+    pub fn new(mindiff: f64) -> Self {
         Converter {
             mindiff,
-            solo,
             jobs: VecDeque::with_capacity(RECENT_JOBS),
             users: HashSet::new(),
             users_order: VecDeque::new(),
@@ -171,7 +166,7 @@ impl Converter {
                 self.on_user(&job, line, username, out);
             }
             Event::Share(rec) => self.on_share(&rec, out),
-            Event::Authorized { .. } | Event::Disconnected { .. } => {}
+            Event::Authorized { .. } | Event::Disconnected { .. } | Event::BlockVerdict(_) => {}
         }
     }
 
@@ -183,10 +178,7 @@ impl Converter {
             self.jobs.pop_front();
         }
         self.jobs.push_back(job.clone());
-        match workbase(job) {
-            Ok(wb) => out.push(ZmqMessage::Workbase(wb)),
-            Err(e) => tracing::error!(job = %job.id, "zmqpub: no Workbase for job: {e}"),
-        }
+        out.push(ZmqMessage::Workbase(workbase(job)));
     }
 
     fn on_user(
@@ -213,29 +205,15 @@ impl Converter {
         }
     }
 
-    /// The payee a session of `username` mines for, as authorize derives it.
-    fn payee_of(&self, username: &str) -> Option<Payee> {
-        if !self.solo {
-            return Some(Payee::Pool);
-        }
-        // The session already checked the address against the chain.
-        let addr: Address<NetworkUnchecked> = username.parse().ok()?;
-        Some(Payee::Solo(addr.assume_checked().script_pubkey()))
-    }
-
     fn on_share(&mut self, rec: &ShareRecord, out: &mut Vec<ZmqMessage>) {
         if rec.result.is_err() || rec.diff < self.mindiff {
             return;
         }
         // A user whose notify was not announced (no UserNotify event reached us) gets it
-        // now, before the share that needs it: the same work the session serves.
+        // now, before the share that needs it: the work the share was judged on.
         if !self.users.contains(&(rec.job_id, rec.username.clone())) {
             let job = self.jobs.iter().find(|j| j.id == rec.job_id).cloned();
-            let work = job.as_ref().and_then(|j| {
-                let payee = self.payee_of(&rec.username)?;
-                j.work_for(&payee).ok()
-            });
-            if let (Some(job), Some(work)) = (job, work) {
+            if let (Some(job), Some(work)) = (job, &rec.work) {
                 self.on_user(&job, &work.notify, rec.username.clone(), out);
             }
         }
@@ -254,9 +232,8 @@ mod tests {
     use super::*;
     use crate::node::template::Template;
     use crate::short_bytes::ShortBytes;
-    use crate::work::job::JobConfig;
-    use crate::work::payout::{Donation, PayoutMode, PayoutPlan};
-    use crate::work::JobBuilder;
+    use crate::work::payout::{Donation, Payee, PayoutPlan};
+    use crate::work::{BuildContext, JobBuilder, JobConfig};
 
     fn fixture(name: &str) -> Value {
         let path = format!(
@@ -299,24 +276,23 @@ mod tests {
         }
         let template = Arc::new(Template::from_json(gbt).unwrap());
         let value = template.coinbase_value as f64;
-        let builder = JobBuilder::new(
-            JobConfig {
-                nonce1_len: 4,
-                nonce2_len: 8,
-                btcsig: b"/p2poolv2/".to_vec(),
-            },
-            PayoutPlan {
-                mode: PayoutMode::Solo,
-                donation: Some(Donation {
-                    script: outputs[1].script_pubkey.clone(),
-                    percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
-                }),
-            },
-        );
+        let builder = JobBuilder::new(JobConfig {
+            nonce1_len: 4,
+            nonce2_len: 8,
+            btcsig: b"/p2poolv2/".to_vec(),
+        });
+        let plan = Arc::new(PayoutPlan::solo(Some(Donation {
+            script: outputs[1].script_pubkey.clone(),
+            percent: outputs[1].value.to_sat() as f64 * 100.0 / value,
+        })));
         let (secs, nanos) = time_pushes(&hex::decode(wb["coinb1"].as_str().unwrap()).unwrap());
-        let at = SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos);
-        let job = Arc::new(builder.build(template, false, 1, at).unwrap());
-        (job, Payee::Solo(outputs[0].script_pubkey.clone()), wb, uwb)
+        let at = BuildContext {
+            clean: false,
+            generation: 1,
+            now: SystemTime::UNIX_EPOCH + Duration::new(u64::from(secs), nanos),
+        };
+        let job = Arc::new(builder.build(&template, &plan, at).unwrap());
+        (job, Payee::Miner(outputs[0].script_pubkey.clone()), wb, uwb)
     }
 
     /// Our Workbase matches the captured one field by field; the only differences are the
@@ -324,7 +300,7 @@ mod tests {
     #[test]
     fn workbase_matches_capture() {
         let (job, _, ck, _) = captured_job();
-        let ours = serde_json::to_value(workbase(&job).unwrap()).unwrap();
+        let ours = serde_json::to_value(workbase(&job)).unwrap();
         for k in ["txns", "merkles", "coinb1", "coinb2", "coinb3", "header"] {
             assert_eq!(ours[k], ck[k], "{k}");
         }
@@ -347,7 +323,7 @@ mod tests {
             }
         }
         // Parses back as the typed message.
-        let line = to_json_line(&ZmqMessage::Workbase(workbase(&job).unwrap()));
+        let line = to_json_line(&ZmqMessage::Workbase(workbase(&job)));
         assert!(line.starts_with(r#"{"Workbase":{"gbt":{"capabilities":["proposal"]"#));
         assert!(serde_json::from_str::<ZmqMessage>(&line).is_ok());
     }
@@ -395,6 +371,8 @@ mod tests {
             sdiff: s["sdiff"].as_f64().unwrap(),
             hash,
             result: Ok(()),
+            version: None,
+            work: None,
             is_block: false,
             at: SystemTime::UNIX_EPOCH + Duration::new(secs, nanos),
             listener: hex_str("createinet").parse().unwrap(),
@@ -436,7 +414,7 @@ mod tests {
         let (job, payee, _, uwb) = captured_job();
         let work = job.work_for(&payee).unwrap();
         let user: Arc<str> = Arc::from("alice");
-        let mut c = Converter::new(0.5, true);
+        let mut c = Converter::new(0.5);
         let mut out = Vec::new();
         // A session's notify may overtake the job event: the Workbase still comes first.
         for _ in 0..3 {
@@ -453,10 +431,11 @@ mod tests {
         c.on_event(Event::Job(job.clone()), &mut out);
         assert_eq!(kinds(&out), ["W", "U"]);
 
-        // The captured user (solo: the username is the payout address), never announced:
-        // their UserWorkbase is built from the job before their first share.
+        // The captured user, never announced: their UserWorkbase, from the work their share
+        // was judged on, comes before their first share.
         let mut rec = captured_share_record();
         rec.job_id = job.id;
+        rec.work = Some(work.clone());
         out.clear();
         c.on_event(Event::Share(rec.clone()), &mut out);
         c.on_event(Event::Share(rec.clone()), &mut out);

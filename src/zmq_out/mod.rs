@@ -52,7 +52,7 @@ pub struct Publisher {
 impl Publisher {
     /// Binds the PUB socket on `endpoint` now, so a bad `zmqpub` fails start-up with an
     /// error naming the key rather than silently publishing nothing.
-    pub fn bind(endpoint: &str, mindiff: f64, solo: bool) -> Result<Publisher, ConfigError> {
+    pub fn bind(endpoint: &str, mindiff: f64) -> Result<Publisher, ConfigError> {
         let invalid = |what: &str, e: zmq::Error| ConfigError::Invalid {
             key: "zmqpub",
             problem: format!("cannot {what} ZMQ PUB socket on {endpoint}: {e}"),
@@ -69,7 +69,7 @@ impl Publisher {
             socket,
             _context: context,
             endpoint: endpoint.to_string(),
-            converter: Converter::new(mindiff, solo),
+            converter: Converter::new(mindiff),
             dropped: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -108,26 +108,18 @@ impl Publisher {
     }
 }
 
-/// Binds `zmqpub` (when set) and starts publishing `rx`; called by `app::start` before it
-/// returns so a bind failure is a start-up error.
-pub fn start(
-    rx: Option<mpsc::Receiver<Event>>,
-    config: &Config,
-    solo: bool,
-) -> Result<(), ConfigError> {
-    let (Some(rx), Some(endpoint)) = (rx, config.zmqpub.as_deref()) else {
-        return Ok(());
+/// Binds `zmqpub` when it is set (`None` when it is off), so that a bad endpoint is a
+/// start-up error; [`Publisher::run`] then publishes.
+pub fn bind_for(config: &Config) -> Result<Option<Publisher>, ConfigError> {
+    let Some(endpoint) = config.zmqpub.as_deref() else {
+        return Ok(None);
     };
-    let publisher = Publisher::bind(endpoint, config.zmqpub_mindiff, solo)?;
+    let publisher = Publisher::bind(endpoint, config.zmqpub_mindiff)?;
     let bound = publisher
         .last_endpoint()
         .unwrap_or_else(|| endpoint.to_string());
-    publisher.run(rx).map_err(|e| ConfigError::Invalid {
-        key: "zmqpub",
-        problem: format!("cannot start the publisher thread: {e}"),
-    })?;
     tracing::info!("zmqpub publishing on {bound}");
-    Ok(())
+    Ok(Some(publisher))
 }
 
 #[cfg(test)]
@@ -139,12 +131,9 @@ mod tests {
     fn bind_failure_names_the_key() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("tcp://{}", taken.local_addr().unwrap());
-        let err = Publisher::bind(&endpoint, 0.0, true)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = Publisher::bind(&endpoint, 0.0).err().unwrap().to_string();
         assert!(err.contains("`zmqpub`") && err.contains(&endpoint), "{err}");
-        let ok = Publisher::bind("tcp://127.0.0.1:*", 0.0, true).unwrap();
+        let ok = Publisher::bind("tcp://127.0.0.1:*", 0.0).unwrap();
         assert!(ok.last_endpoint().unwrap().starts_with("tcp://127.0.0.1:"));
     }
 
@@ -156,6 +145,6 @@ mod tests {
         let rx = subscribe(&mut events, &config);
         assert!(rx.is_none());
         assert!(!events.build().interest().jobs);
-        assert!(start(rx, &config, true).is_ok());
+        assert!(bind_for(&config).unwrap().is_none());
     }
 }

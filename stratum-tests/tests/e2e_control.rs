@@ -128,6 +128,8 @@ async fn control_socket_end_to_end() {
             "update_interval": 3600,
         }),
         solo: false,
+        // Easy enough for simnet's generatetoaddress to make a new block in about a second.
+        simnet_difficulty: 0.0005,
         ..ServerOptions::default()
     });
     let listener = sockdir_path.join("listener");
@@ -191,21 +193,20 @@ async fn control_socket_end_to_end() {
         "{paid:?}"
     );
 
-    // setdifficulty: the miner gets it with the next job.
+    // setdifficulty: the miner gets it at once (below the network's 0.0005), and no new job
+    // is built for a session setting.
     let reply = ckpjson(
         &listener,
-        json!({"method": "setdifficulty", "params": [0.002]}),
+        json!({"method": "setdifficulty", "params": [0.0002]}),
     )
     .await;
     assert_eq!(
         reply,
-        json!({"result": {"difficulty": 0.002}, "error": null})
+        json!({"result": {"difficulty": 0.0002}, "error": null})
     );
     let m = miner.c.next_message(T).await.unwrap();
     assert_eq!(m["method"], "mining.set_difficulty", "{m}");
-    assert_eq!(m["params"], json!([0.002]), "{m}");
-    let notify = miner.next_notify().await;
-    assert_eq!(miner.payout_scripts(&notify), expected);
+    assert_eq!(m["params"], json!([0.0002]), "{m}");
 
     // Invalid requests: an error reply, and nothing changes.
     let mainnet = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
@@ -224,14 +225,19 @@ async fn control_socket_end_to_end() {
     assert!(ckpmsg(&listener, "{\"method\": \"setpayouts\"")
         .await
         .contains("malformed"));
-    // A new job (back to vardiff) still pays the previous outputs.
+    // Back to vardiff: nothing is sent for it (the difficulty stays until vardiff moves
+    // it), and the next job, on a new block, still pays the previous outputs.
     let reply = ckpjson(
         &listener,
         json!({"method": "setdifficulty", "params": [null]}),
     )
     .await;
     assert_eq!(reply["error"], Value::Null, "{reply}");
-    let notify = miner.c.wait_method("mining.notify", T).await.unwrap();
+    tokio::task::block_in_place(|| {
+        server.call("generatetoaddress", &[json!(1), json!(regtest_address(4))])
+    });
+    let notify = miner.next_notify().await;
+    assert_eq!(notify["params"][8], true, "a new block's job: {notify}");
     assert_eq!(miner.payout_scripts(&notify), expected, "{notify}");
 
     // reconnect: every miner is asked to reconnect.

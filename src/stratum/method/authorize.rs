@@ -2,20 +2,15 @@
 //! `<address>[.<worker>]` and the address must be valid for the chain; the password may
 //! carry `d=<difficulty>`.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bitcoin::address::NetworkUnchecked;
-use bitcoin::Address;
 use serde_json::Value;
 
 use super::params;
 use crate::events::Event;
-use crate::stratum::context::Mode;
 use crate::stratum::message::StratumError;
 use crate::stratum::session::{Session, Worker, MAX_WORKERS};
-use crate::work::Payee;
 
 /// Longest username accepted (ckpool's limit).
 pub const MAX_USERNAME: usize = 191;
@@ -31,22 +26,11 @@ pub(super) fn handle(s: &mut Session, params: &Value) -> Result<Value, StratumEr
     }
     let password = params::opt_str(a, 1).ok().flatten().unwrap_or("");
 
-    let payee = match s.ctx.settings.mode {
-        Mode::Pool => Payee::Pool,
-        Mode::Solo => {
-            let address = username.split('.').next().unwrap_or(username);
-            let Some(network) = s.ctx.network.get().copied() else {
-                return Err(StratumError::new(24, "Node not ready, retry"));
-            };
-            let parsed = Address::<NetworkUnchecked>::from_str(address)
-                .ok()
-                .and_then(|a| a.require_network(network).ok());
-            match parsed {
-                Some(addr) => Payee::Solo(addr.script_pubkey()),
-                None => return Err(StratumError::new(24, "Invalid address")),
-            }
-        }
-    };
+    let payee = s
+        .ctx
+        .mode
+        .payee(username, s.ctx.network.get().copied())
+        .map_err(|e| StratumError::new(24, e.to_string()))?;
     if let Some(current) = &s.payee {
         if current != &payee {
             return Err(StratumError::new(

@@ -3,6 +3,7 @@
 //! `result: false` with ckpool's `reject-reason`.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
@@ -11,12 +12,11 @@ use super::submit_params::SubmitParams;
 use super::Reply;
 use crate::events::{Event, ShareRecord};
 use crate::hex_util::parse_u32_be;
-use crate::share::block_found::FoundBlock;
-use crate::share::{validate_share, Reject, ShareOutcome, Submission};
+use crate::share::{validate_share, FoundShare, Offer, Reject, ShareOutcome, Submission};
 use crate::short_bytes::ShortBytes;
 use crate::stratum::message::StratumError;
 use crate::stratum::session::{SentJob, Session, Worker};
-use crate::work::JobId;
+use crate::work::{JobId, UserWork};
 
 /// Longest extranonce2 we support (Whatsminer and cgminer forks break above 8 anyway).
 const MAX_NONCE2: usize = 16;
@@ -95,6 +95,8 @@ pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
         mask,
         worker,
         diff: s.difficulty,
+        version: None,
+        work: None,
         block_sent: false,
     };
     judge(s, &mut share)
@@ -113,6 +115,10 @@ struct Share {
     worker: Worker,
     /// The difficulty it is judged at: the session's, until the job is known.
     diff: f64,
+    /// The header version after rolling, once the job is known.
+    version: Option<u32>,
+    /// The payee's work it was judged on, once the job is known.
+    work: Option<Arc<UserWork>>,
     /// This submit's block solution went to the submitter (the first time it was seen).
     block_sent: bool,
 }
@@ -123,10 +129,12 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     let Some(sent) = share.job_id.and_then(|id| s.sent_job(id)) else {
         return finish(s, share, Err(Reject::InvalidJobId), None);
     };
+    let job = &sent.posting.job;
     let version = match share.version_bits {
-        Some(bits) => (sent.job.version & !share.mask) | (bits & share.mask),
-        None => sent.job.version,
+        Some(bits) => (job.version & !share.mask) | (bits & share.mask),
+        None => job.version,
     };
+    share.version = Some(version);
     let sub = Submission {
         extranonce1: &share.extranonce1,
         extranonce2: &share.extranonce2,
@@ -137,14 +145,16 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     // Shares on jobs sent before a change are judged at the lower of the two difficulties,
     // so that neither an increase nor a decrease causes rejects.
     share.diff = sent.difficulty.min(current_diff);
-    let outcome = validate_share(&sent.job, &sent.work, &sub, share.diff, tip_generation);
+    let outcome = validate_share(job, &sent.work, &sub, share.diff, tip_generation);
     let verdict = outcome.verdict();
     // One record per job of the hashes seen: for duplicates, and so that a block solution
     // goes out once however often it is sent.
     let first_time =
-        (verdict.is_ok() || outcome.is_block) && sent.job.seen.first_time(&outcome.hash);
+        (verdict.is_ok() || outcome.is_block) && sent.posting.seen.first_time(&outcome.hash);
+    share.work = Some(sent.work.clone());
     if outcome.is_block && first_time {
-        send_block(s, sent, share, version, &outcome);
+        let found = found_share(sent, share, version, &outcome);
+        send_block(s, found);
         share.block_sent = true;
     }
     if let Err(r) = verdict {
@@ -164,33 +174,41 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     finish(s, share, Ok(()), Some(&outcome))
 }
 
-/// Hands a block solution to the submitter. A stale one goes too, as ckpool sends it: it
-/// builds on the previous tip, and bitcoind decides whether it can still win.
-fn send_block(s: &Session, sent: &SentJob, share: &Share, version: u32, outcome: &ShareOutcome) {
-    let found = FoundBlock {
-        job: sent.job.clone(),
+/// Everything needed to rebuild the share from its job: what the lossless sink carries.
+fn found_share(sent: &SentJob, share: &Share, version: u32, outcome: &ShareOutcome) -> FoundShare {
+    FoundShare {
+        job: sent.posting.job.clone(),
         work: sent.work.clone(),
-        extranonce1: share.extranonce1.to_vec(),
-        extranonce2: share.extranonce2.to_vec(),
+        extranonce1: share.extranonce1,
+        extranonce2: share.extranonce2,
         ntime: share.ntime,
         nonce: share.nonce,
         version,
         header: outcome.header,
         hash: outcome.hash,
-        worker: share.worker.name.to_string(),
-    };
+        worker: share.worker.name.clone(),
+        refused_as: outcome.early_reject,
+    }
+}
+
+/// Hands a block solution on, losslessly. A stale one goes too, as ckpool sends it: it
+/// builds on the previous tip, and bitcoind decides whether it can still win.
+fn send_block(s: &mut Session, found: FoundShare) {
     s.ctx.stats.blocks_found.fetch_add(1, Ordering::Relaxed);
     let height = found.job.template.height;
     let hash = found.hash_hex();
-    match outcome.early_reject {
-        None => tracing::info!(height, %hash, worker = %share.worker.name, "block solved"),
+    match found.refused_as {
+        None => tracing::info!(height, %hash, worker = %found.worker, "block solved"),
         Some(r) => tracing::warn!(
-            height, %hash, worker = %share.worker.name,
+            height, %hash, worker = %found.worker,
             "block solved on a {} share; submitting it anyway", r.reason()
         ),
     }
-    if s.ctx.blocks.send(found).is_err() {
-        tracing::error!("block submitter is gone; block not submitted");
+    match s.ctx.found.offer(found) {
+        Offer::Taken => {}
+        // Sent once the reply is out, waiting for room (the connection task does it).
+        Offer::Full(found) => s.unsent_found.push(found),
+        Offer::Closed => tracing::error!("block submitter is gone; block not submitted"),
     }
 }
 
@@ -236,6 +254,8 @@ fn record(
         sdiff: outcome.map_or(0.0, |o| o.difficulty),
         hash: outcome.map_or([0; 32], |o| o.hash),
         result,
+        version: share.version,
+        work: share.work.clone(),
         // Only the submit whose solution went to the submitter: a resent one is not a new
         // block for the stats and logs.
         is_block: share.block_sent,

@@ -1,6 +1,7 @@
 //! Duplicate detection for one job across every session, as ckpool's single share table: a
 //! share counts once however it comes back (again on the same connection, on a connection
-//! that resumed the session's extranonce1, or from a proxy on another connection).
+//! that resumed the session's extranonce1, or from a proxy on another connection). It lives
+//! beside the job on the board's posting, for as long as any session holds the job.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
