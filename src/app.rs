@@ -226,6 +226,7 @@ struct Parts {
     events: Arc<Events>,
     ctx: Arc<ServerContext>,
     plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    pinned_plan: Option<Arc<PayoutPlan>>,
     found_rx: mpsc::Receiver<crate::share::FoundShare>,
     servers: Vec<StratumServer>,
     stratum_addrs: Vec<SocketAddr>,
@@ -247,8 +248,8 @@ impl Parts {
         let mode = if solo { Mode::Solo } else { Mode::Pool };
         let network = Arc::new(OnceLock::new());
         // With the chain known now, the addresses are checked now; otherwise once bitcoind
-        // tells it.
-        let plan = match node.network {
+        // tells it. Either way jobs wait for bitcoind's chain (the chain gate).
+        let pinned_plan = match node.network {
             Some(n) => {
                 let plan = payout_plan(&config, mode, n)?;
                 let _ = network.set(n);
@@ -308,7 +309,7 @@ impl Parts {
             Some(publisher) => zmq_rx.map(|rx| (publisher, rx)),
             None => None,
         };
-        let (plan, _) = watch::channel(plan);
+        let (plan, _) = watch::channel(None);
         let control = Control::new(ctx.clone(), plan.clone(), stats.clone());
         let control_socket =
             crate::control::socket::bind_for(&config, control.clone(), shutdown.clone())?;
@@ -324,6 +325,7 @@ impl Parts {
             events,
             ctx,
             plan,
+            pinned_plan,
             found_rx,
             servers,
             stratum_addrs,
@@ -349,6 +351,7 @@ impl Parts {
             events,
             ctx,
             plan,
+            pinned_plan,
             found_rx,
             servers,
             stratum_addrs,
@@ -402,7 +405,7 @@ impl Parts {
         tokio::spawn(job_loop.run(shutdown.clone()));
         tokio::spawn(chain_gate(ChainGate {
             chain: chain_rx,
-            pinned: node.network,
+            pinned: node.network.zip(pinned_plan),
             config: config.clone(),
             mode,
             network,
@@ -472,7 +475,8 @@ impl Parts {
 /// What the chain gate needs: see [`chain_gate`].
 struct ChainGate {
     chain: watch::Receiver<Option<Chain>>,
-    pinned: Option<Network>,
+    /// The chain known before bitcoind was asked, and the plan checked for it.
+    pinned: Option<(Network, Arc<PayoutPlan>)>,
     config: Config,
     mode: Mode,
     network: Arc<OnceLock<Network>>,
@@ -482,9 +486,10 @@ struct ChainGate {
 }
 
 /// Once bitcoind tells its chain: a chain other than the one pinned by the config key
-/// `network` stops the server (miners' addresses were checked for the pinned chain), as
-/// does an address of the config that is not on the chain; otherwise the chain becomes the
-/// one miners' addresses are checked against, and the payout plan is made.
+/// `network` stops the server (the addresses were checked for the pinned chain), as does
+/// an address of the config that is not on the chain; otherwise the chain becomes the one
+/// miners' addresses are checked against, and the payout plan goes to the job loop. No job
+/// is built before.
 async fn chain_gate(mut gate: ChainGate) {
     let chain = loop {
         if let Some(chain) = gate.chain.borrow_and_update().clone() {
@@ -495,18 +500,18 @@ async fn chain_gate(mut gate: ChainGate) {
             changed = gate.chain.changed() => if changed.is_err() { return },
         }
     };
-    let decided = match (gate.pinned, chain.network) {
-        (Some(pinned), Some(reported)) if pinned != reported => Err(ConfigError::Invalid {
+    let decided = match (gate.pinned.take(), chain.network) {
+        (Some((pinned, _)), Some(reported)) if pinned != reported => Err(ConfigError::Invalid {
             key: "network",
             problem: format!(
                 "is {pinned}, but bitcoind is on {} ({reported}); mining would pay addresses of another chain",
                 chain.name
             ),
         }),
-        (Some(_), _) => Ok(None),
+        (Some((_, plan)), _) => Ok(plan),
         (None, Some(reported)) => payout_plan(&gate.config, gate.mode, reported).map(|plan| {
             let _ = gate.network.set(reported);
-            Some(plan)
+            Arc::new(plan)
         }),
         (None, None) => Err(ConfigError::Invalid {
             key: "network",
@@ -517,10 +522,9 @@ async fn chain_gate(mut gate: ChainGate) {
         }),
     };
     match decided {
-        Ok(Some(plan)) => {
-            gate.plan.send_replace(Some(Arc::new(plan)));
+        Ok(plan) => {
+            gate.plan.send_replace(Some(plan));
         }
-        Ok(None) => {}
         Err(e) => {
             tracing::error!("{e}");
             let _ = gate.fatal.set(e.to_string());

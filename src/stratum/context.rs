@@ -137,6 +137,17 @@ pub(crate) fn test_context(
     stats: Arc<Stats>,
 ) -> ServerContext {
     let (found, _) = crate::share::found::channel();
+    test_context_with_sink(mode, network, stats, found)
+}
+
+/// [`test_context`] with found shares going to `found`.
+#[cfg(test)]
+pub(crate) fn test_context_with_sink(
+    mode: Mode,
+    network: Arc<OnceLock<Network>>,
+    stats: Arc<Stats>,
+    found: ShareSink,
+) -> ServerContext {
     ServerContext::new(
         mode,
         StratumSettings {

@@ -465,6 +465,101 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_difficulty_applies_at_once_and_holds_until_cleared() {
+        let mut s = session();
+        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+        // A first job so that difficulty changes are sent (none on the empty board).
+        s.sent.push_back(SentJob {
+            posting: crate::work::board::tests::posting(),
+            work: Arc::new(UserWork {
+                coinb2: Vec::new(),
+                notify: bytes::Bytes::new(),
+                notify_clean: bytes::Bytes::new(),
+            }),
+            difficulty: 1.0,
+        });
+        s.outbox_written();
+        let fixed = Directives {
+            reconnect: 0,
+            // Below the fixture's (regtest) network difficulty, which caps it.
+            fixed_difficulty: Some(2e-10),
+        };
+        s.on_directives(&fixed);
+        assert_eq!(s.difficulty, 2e-10);
+        let sent = String::from_utf8_lossy(&s.outbox).into_owned();
+        assert!(sent.contains("mining.set_difficulty"), "{sent}");
+        // Vardiff and suggestions do not move it; the same directives again change nothing.
+        s.change_difficulty(64.0);
+        s.on_directives(&fixed);
+        assert_eq!(s.difficulty, 2e-10);
+        // Cleared: it stays where it is for vardiff to move.
+        s.on_directives(&Directives::default());
+        assert_eq!(s.difficulty, 2e-10);
+        s.change_difficulty(64.0);
+        assert_eq!(s.difficulty, 64.0);
+    }
+
+    #[test]
+    fn a_block_found_while_the_sink_is_full_is_kept_not_dropped() {
+        use crate::share::{FoundShare, Offer};
+        let (sink, mut rx) = crate::share::found::channel();
+        let ctx = Arc::new(crate::stratum::context::test_context_with_sink(
+            Mode::Pool,
+            Arc::new(OnceLock::new()),
+            Arc::new(Stats::default()),
+            sink.clone(),
+        ));
+        let posting = crate::work::board::tests::posting();
+        let filler = FoundShare {
+            job: posting.job.clone(),
+            work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
+            extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
+            extranonce2: crate::short_bytes::ShortBytes::new(&[0; 8]).unwrap(),
+            ntime: 0,
+            nonce: 0,
+            version: 0,
+            header: [0; 80],
+            hash: [0; 32],
+            worker: "filler".into(),
+            refused_as: None,
+        };
+        while let Offer::Taken = sink.offer(filler.clone()) {}
+        let addr = "127.0.0.1:3333".parse().unwrap();
+        let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
+        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+        s.on_new_job(posting.clone());
+        s.outbox_written();
+        // Regtest's target: about every other hash is a block.
+        let job = &posting.job;
+        let mut nonce = 0u32;
+        while ctx.stats.blocks_found.load(Ordering::Relaxed) == 0 {
+            let line = format!(
+                r#"{{"id":3,"method":"mining.submit","params":["w","{}","0000000000000000","{:08x}","{nonce:08x}"]}}"#,
+                job.id, job.ntime
+            );
+            s.handle_line(line.as_bytes());
+            nonce += 1;
+            assert!(nonce < 1000, "no block in 1000 nonces at regtest's target");
+        }
+        let reply = String::from_utf8_lossy(&s.outbox).into_owned();
+        assert!(
+            reply.contains("\"result\":true"),
+            "the miner is answered: {reply}"
+        );
+        assert_eq!(
+            s.unsent_found.len(),
+            1,
+            "kept for the connection task to send"
+        );
+        assert_eq!(s.unsent_found[0].worker.as_ref(), "w");
+        // Once the consumer takes one, there is room for it.
+        assert!(rx.try_recv().is_ok());
+        assert!(matches!(sink.offer(s.unsent_found.remove(0)), Offer::Taken));
+    }
+
+    #[test]
     fn a_reply_buffer_is_reused_and_a_big_one_given_back() {
         let mut s = session();
         assert_eq!(s.outbox.capacity(), 0, "a new session holds no buffer");

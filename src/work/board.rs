@@ -144,7 +144,7 @@ impl JobBoard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::SystemTime;
 
     use super::*;
@@ -186,6 +186,11 @@ mod tests {
         }])
         .unwrap();
         job_with(PayoutPlan::pool(payees, None), clean, generation)
+    }
+
+    /// A posting of a pool-mode job on the fixture's template.
+    pub(crate) fn posting() -> Arc<Posting> {
+        Arc::new(Posting::new(job(true, 1), None))
     }
 
     fn clock(p: &Posting) -> *const Delivery {
