@@ -1,6 +1,6 @@
 //! `stratumd --demo`: simnet, the server and built-in CPU miners in one process, with a
 //! compact status line every few seconds and a summary at the end. The miners are the
-//! stratum-tests CPU miner speaking stratum over loopback, so the demo drives the real path.
+//! stratum-miner CPU miner speaking stratum over loopback, so the demo drives the real path.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{Address, KnownHrp, WitnessProgram, WitnessVersion};
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppError, SimnetOptions};

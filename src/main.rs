@@ -318,14 +318,14 @@ async fn run_simnet(cli: Cli) -> ExitCode {
         eprintln!("stratumd simnet: --difficulty must be a number above 0");
         return ExitCode::FAILURE;
     }
-    let config = stratumd::node::simnet::SimnetConfig {
+    let config = simnet::SimnetConfig {
         rpc_bind: rpc,
         zmq_bind: zmq,
         difficulty,
         transactions_per_template: txs,
-        auth: stratumd::node::simnet::SimnetAuth::UserPass { user, password },
+        auth: simnet::SimnetAuth::UserPass { user, password },
     };
-    match stratumd::node::simnet::run_standalone(config).await {
+    match simnet::run_standalone(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stratumd simnet: {e}");

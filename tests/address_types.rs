@@ -10,7 +10,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::key::{Secp256k1, UntweakedPublicKey};
 use bitcoin::{Address, Network, PubkeyHash, ScriptBuf, ScriptHash, WScriptHash};
 use serde_json::json;
-use stratum_tests::client::StratumClient;
+use stratum_miner::client::StratumClient;
 use stratumd::node::template::Template;
 use stratumd::work::payout::{PoolPayees, WeightedPayee};
 use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};

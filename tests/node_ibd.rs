@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use stratum_tests::client::StratumClient;
+use stratum_miner::client::StratumClient;
 use stratumd::config::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

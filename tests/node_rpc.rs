@@ -13,7 +13,7 @@ use bitcoin::{
 };
 use serde_json::{json, Value};
 use simnet::{SimnetAuth, SimnetConfig, SimnetHandle};
-use stratum_tests::client::{ClientError, StratumClient};
+use stratum_miner::client::{ClientError, StratumClient};
 use stratumd::node::rpc::{NodeAuth, NodeEndpoint, NodeSet, RpcError};
 use stratumd::node::submitter::{submit_with_retry, SubmitOutcome};
 

@@ -1,16 +1,13 @@
-//! A CPU stratum v1 test miner, written independently of the `stratumd` server so that the
-//! server can be checked against code that does not share its assumptions.
+//! The `stratum-load` load generator ([`load::run`]) for stratumd or any stratum v1 server,
+//! with the firmware handshakes it replays (bitaxe, Antminer, cgminer: [`load::handshake`]).
+//! Its shares are built and hashed with the independent [`stratum_miner`] crate.
 //!
-//! - [`hash`]: double SHA-256, the proof-of-work hash.
-//! - [`work`]: a parsed `mining.notify` job, header assembly and difficulty checks.
-//! - [`client`]: a low-level line-oriented stratum client for scripted tests.
-//! - [`miner`]: a complete multi-threaded CPU miner ([`miner::run_miner`]).
+//! Binaries: `stratum-load` (the generator), `fanout-floor` (this machine's floor for a
+//! block fan-out) and `stratum-echo` (the share path's floor: a responder that validates
+//! nothing).
+//!
 //! - [`load`]: the `stratum-load` load generator ([`load::run`]).
 
 #![warn(missing_docs)]
 
-pub mod client;
-pub mod hash;
 pub mod load;
-pub mod miner;
-pub mod work;

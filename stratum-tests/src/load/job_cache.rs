@@ -3,10 +3,10 @@
 //! 10,000 times stalled the generator for about 100 ms, long enough to show up in the
 //! submit latency it reports as if the server had been slow.
 
-use crate::work::Job;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use stratum_miner::work::Job;
 
 /// Distinct notifies kept (per payee and job; a run sees a handful at a time).
 const KEEP: usize = 16;

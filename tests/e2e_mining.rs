@@ -13,9 +13,9 @@ use std::time::Duration;
 use bitcoin::{Address, Amount, Block, Network, ScriptBuf, WitnessProgram, WitnessVersion};
 use common::{regtest_address, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_tests::client::StratumClient;
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
-use stratum_tests::work::{difficulty_of, meets, u32_hex, Job};
+use stratum_miner::client::StratumClient;
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::work::{difficulty_of, meets, u32_hex, Job};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

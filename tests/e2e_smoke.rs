@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{regtest_address, wait_until, Server, ServerOptions};
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bitcoin::{Address, ScriptBuf, Transaction};
 use common::{regtest_address, wait_until, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_tests::client::StratumClient;
+use stratum_miner::client::StratumClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bitcoincore_rpc::{Auth, Client, RpcApi};
 use common::{regtest_address, stratumd_bin, wait_until, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_tests::client::StratumClient;
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::client::StratumClient;
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 fn miner_config(server: &Server, n: u8) -> MinerConfig {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use ckpool_compat::zmq::{Share, UserWorkbase, Workbase, ZmqMessage};
 use common::{regtest_address, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_tests::hash::{sha256d, sha256d_pair};
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::hash::{sha256d, sha256d_pair};
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 /// How long any one wait may take.
@@ -129,7 +129,7 @@ fn miner(
     stats: Arc<MinerStats>,
     stop: CancellationToken,
     n: u8,
-) -> tokio::task::JoinHandle<Result<(), stratum_tests::miner::MinerError>> {
+) -> tokio::task::JoinHandle<Result<(), stratum_miner::miner::MinerError>> {
     let cfg = MinerConfig {
         server: server.stratum,
         username: format!("{}.rig{n}", regtest_address(n)),

@@ -4,7 +4,7 @@ use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 /// Command-line options.

@@ -21,7 +21,7 @@ use ckpool_compat::sharelog::{parse_sharelog, SharelogEntry};
 use ckpool_compat::stats::{parse_pool_status, parse_suffixed, parse_user_stats};
 use common::{regtest_address, stratumd_bin, wait_until};
 use serde_json::json;
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
 /// Bound for start-up and for anything that should happen within a few stats intervals.

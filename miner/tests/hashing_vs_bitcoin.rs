@@ -1,4 +1,4 @@
-//! Cross-checks `stratum_tests::work` against the `bitcoin` crate (independent code) on the
+//! Cross-checks `stratum_miner::work` against the `bitcoin` crate (independent code) on the
 //! captured ckpool sessions.
 
 use bitcoin::block::{Header, Version};
@@ -6,11 +6,11 @@ use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, CompactTarget, Transaction, TxMerkleNode};
 use serde_json::Value;
-use stratum_tests::work::{self, parse_u32_hex, Job};
+use stratum_miner::work::{self, parse_u32_hex, Job};
 
 fn load(session: &str, file: &str) -> Value {
     let path = format!(
-        "{}/tests/fixtures/ckpool/sessions/{session}/{file}",
+        "{}/../tests/fixtures/ckpool/sessions/{session}/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()

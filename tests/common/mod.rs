@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -17,18 +17,10 @@ use serde_json::{json, Value};
 /// How long start-up may take.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `stratumd` binary next to this test's executable (built by `cargo test --workspace`,
-/// or `cargo build` first).
+/// The `stratumd` binary cargo built for these tests (`CARGO_BIN_EXE_stratumd`: an
+/// integration test of the `stratumd` package gets its binary built first, so it is never stale).
 pub fn stratumd_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("stratumd{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} not found: run `cargo build --workspace` (or `cargo test --workspace`) first",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_stratumd"))
 }
 
 /// A running `stratumd --simnet`, killed on drop.

@@ -7,9 +7,9 @@ use bitcoin::{BlockHash, CompactTarget, TxMerkleNode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use stratum_tests::client::StratumClient;
-use stratum_tests::miner::{run_miner, MinerConfig, MinerStats};
-use stratum_tests::work::{self, parse_u32_hex, Job};
+use stratum_miner::client::StratumClient;
+use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
+use stratum_miner::work::{self, parse_u32_hex, Job};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ const T: Duration = Duration::from_secs(60);
 
 fn captured_notify() -> Value {
     let path = format!(
-        "{}/tests/fixtures/ckpool/sessions/with_version_rolling/notify.json",
+        "{}/../tests/fixtures/ckpool/sessions/with_version_rolling/notify.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -240,7 +240,7 @@ async fn run_miner_reports_refused_authorization_and_disconnect() {
     assert!(
         matches!(
             result,
-            Err(stratum_tests::miner::MinerError::Unauthorized { .. })
+            Err(stratum_miner::miner::MinerError::Unauthorized { .. })
         ),
         "{result:?}"
     );
@@ -263,7 +263,7 @@ async fn run_miner_reports_refused_authorization_and_disconnect() {
     drop(server);
     let result = tokio::time::timeout(T, miner).await.unwrap().unwrap();
     assert!(
-        matches!(result, Err(stratum_tests::miner::MinerError::Client(_))),
+        matches!(result, Err(stratum_miner::miner::MinerError::Client(_))),
         "{result:?}"
     );
 }

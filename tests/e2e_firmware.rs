@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::{regtest_address, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_tests::client::StratumClient;
-use stratum_tests::hash::sha256d;
-use stratum_tests::work::{self, Job};
+use stratum_miner::client::StratumClient;
+use stratum_miner::hash::sha256d;
+use stratum_miner::work::{self, Job};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;

@@ -305,7 +305,8 @@ pub fn encode_extranonce2_into(counter: u64, out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    const VR: &str = "../tests/fixtures/ckpool/sessions/with_version_rolling";
+    /// The workspace root's fixtures (`tests/fixtures/README.md`), relative to `src/`.
+    const VR: &str = "../../tests/fixtures/ckpool/sessions/with_version_rolling";
 
     fn load(path: &str) -> Value {
         let text = std::fs::read_to_string(format!("{}/src/{path}", env!("CARGO_MANIFEST_DIR")))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Server, ServerOptions};
 use serde_json::json;
-use stratum_tests::client::StratumClient;
+use stratum_miner::client::StratumClient;
 use tokio::io::AsyncReadExt;
 
 const T: Duration = Duration::from_secs(10);
