@@ -11,12 +11,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bitcoin::address::NetworkUnchecked;
-use bitcoin::{Address, Network, ScriptBuf};
+use bitcoin::Network;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, NodeSource, SimnetNode};
 use crate::control::Control;
 use crate::events::{Event, Events, EventsBuilder};
 use crate::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
@@ -26,17 +25,7 @@ use crate::stats::Stats;
 use crate::stratum::extranonce::ExtranonceAllocator;
 use crate::stratum::{ServerContext, StratumServer, StratumSettings};
 use crate::work::job_loop::JobObserver;
-use crate::work::payout::{Donation, PoolPayees, WeightedPayee};
-use crate::work::{JobBoard, JobBuilder, JobConfig, JobLoop, Mode, PayoutPlan};
-
-/// How to run the embedded simnet.
-#[derive(Debug, Clone)]
-pub struct SimnetOptions {
-    /// Block difficulty (fractional).
-    pub difficulty: f64,
-    /// Synthetic transactions per template.
-    pub transactions: usize,
-}
+use crate::work::{JobBoard, JobBuilder, JobConfig, JobLoop, PayoutPlan};
 
 /// Start-up failures, each with a message for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -75,75 +64,16 @@ pub struct Running {
     pub control: Control,
 }
 
-/// The script of a config address, checked for `network`.
-fn script_on(
-    key: &'static str,
-    a: &Address<NetworkUnchecked>,
-    network: Network,
-) -> Result<ScriptBuf, ConfigError> {
-    a.clone()
-        .require_network(network)
-        .map(|a| a.script_pubkey())
-        .map_err(|_| ConfigError::Invalid {
-            key,
-            problem: format!(
-                "{} is not an address on {network}",
-                a.clone().assume_checked()
-            ),
-        })
-}
-
-/// The payout plan of `mode` from the config's addresses, each checked for `network`.
-fn payout_plan(config: &Config, mode: Mode, network: Network) -> Result<PayoutPlan, ConfigError> {
-    let donation = match (&config.donaddress, config.donation > 0.0) {
-        (Some(a), true) => Some(Donation {
-            script: script_on("donaddress", a, network)?,
-            percent: config.donation,
-        }),
-        _ => None,
-    };
-    if mode == Mode::Solo {
-        return Ok(PayoutPlan::solo(donation));
-    }
-    let (key, list) = if config.payouts.is_empty() {
-        let list = config.btcaddress.iter().map(|a| (a, 1)).collect::<Vec<_>>();
-        ("btcaddress", list)
-    } else {
-        let list = config
-            .payouts
-            .iter()
-            .map(|p| (&p.address, p.weight))
-            .collect::<Vec<_>>();
-        ("payouts", list)
-    };
-    let mut payees = Vec::with_capacity(list.len());
-    for (address, weight) in list {
-        payees.push(WeightedPayee {
-            script: script_on(key, address, network)?,
-            weight,
-        });
-    }
-    let payees = PoolPayees::new(payees).map_err(|e| ConfigError::Invalid {
-        key,
-        problem: e.to_string(),
-    })?;
-    Ok(PayoutPlan::pool(payees, donation))
-}
-
 /// Starts everything; returns once the listeners are bound.
-pub async fn start(
-    config: Config,
-    solo: bool,
-    simnet_opts: Option<SimnetOptions>,
-) -> Result<Running, AppError> {
+pub async fn start(config: Config) -> Result<Running, AppError> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let simnet = match simnet_opts {
-        Some(opts) => Some(start_simnet(&config, opts).await?),
-        None => None,
+    let simnet = match &config.nodes {
+        NodeSource::Simnet(opts) => Some(start_simnet(&config, *opts).await?),
+        NodeSource::Bitcoind { .. } => None,
     };
-    match Parts::prepare(config, solo, simnet.as_ref()).await {
+    match Parts::prepare(config, simnet.as_ref()).await {
         Ok(parts) => Ok(parts.spawn(simnet)),
         Err(e) => {
             if let Some(sim) = simnet {
@@ -154,10 +84,7 @@ pub async fn start(
     }
 }
 
-async fn start_simnet(
-    config: &Config,
-    opts: SimnetOptions,
-) -> Result<simnet::SimnetHandle, AppError> {
+async fn start_simnet(config: &Config, opts: SimnetNode) -> Result<simnet::SimnetHandle, AppError> {
     let sim_config = simnet::SimnetConfig {
         difficulty: opts.difficulty,
         transactions_per_template: opts.transactions,
@@ -192,8 +119,8 @@ struct NodeSide {
 
 impl NodeSide {
     fn of(config: &Config, simnet: Option<&simnet::SimnetHandle>) -> NodeSide {
-        match simnet {
-            Some(handle) => NodeSide {
+        match (&config.nodes, simnet) {
+            (_, Some(handle)) => NodeSide {
                 btcd: vec![NodeEndpoint {
                     url: handle.rpc_addr.to_string(),
                     auth: match &handle.cookie_file {
@@ -204,9 +131,15 @@ impl NodeSide {
                 zmqblock: Some(handle.zmq_endpoint.clone()),
                 network: Some(Network::Regtest),
             },
-            None => NodeSide {
-                btcd: config.btcd.clone(),
-                zmqblock: config.zmqblock.clone(),
+            (NodeSource::Bitcoind { btcd, zmqblock }, None) => NodeSide {
+                btcd: btcd.clone(),
+                zmqblock: zmqblock.clone(),
+                network: config.network,
+            },
+            // start() starts simnet whenever the config asks for it.
+            (NodeSource::Simnet(_), None) => NodeSide {
+                btcd: Vec::new(),
+                zmqblock: None,
                 network: config.network,
             },
         }
@@ -217,7 +150,6 @@ impl NodeSide {
 struct Parts {
     config: Config,
     node: NodeSide,
-    mode: Mode,
     shutdown: CancellationToken,
     fatal: Arc<OnceLock<String>>,
     network: Arc<OnceLock<Network>>,
@@ -241,17 +173,15 @@ impl Parts {
     /// Every fallible step of start-up.
     async fn prepare(
         config: Config,
-        solo: bool,
         simnet: Option<&simnet::SimnetHandle>,
     ) -> Result<Parts, AppError> {
         let node = NodeSide::of(&config, simnet);
-        let mode = if solo { Mode::Solo } else { Mode::Pool };
         let network = Arc::new(OnceLock::new());
         // With the chain known now, the addresses are checked now; otherwise once bitcoind
         // tells it. Either way jobs wait for bitcoind's chain (the chain gate).
         let pinned_plan = match node.network {
             Some(n) => {
-                let plan = payout_plan(&config, mode, n)?;
+                let plan = config.payout_plan(n)?;
                 let _ = network.set(n);
                 Some(Arc::new(plan))
             }
@@ -274,7 +204,7 @@ impl Parts {
             .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
             .unwrap_or(0);
         let ctx = Arc::new(ServerContext::new(
-            mode,
+            config.mode,
             StratumSettings {
                 version_mask: config.version_mask,
                 mindiff: config.mindiff,
@@ -316,7 +246,6 @@ impl Parts {
         Ok(Parts {
             config,
             node,
-            mode,
             shutdown,
             fatal: Arc::new(OnceLock::new()),
             network,
@@ -342,7 +271,6 @@ impl Parts {
         let Parts {
             config,
             node,
-            mode,
             shutdown,
             fatal,
             network,
@@ -407,7 +335,6 @@ impl Parts {
             chain: chain_rx,
             pinned: node.network.zip(pinned_plan),
             config: config.clone(),
-            mode,
             network,
             plan,
             fatal: fatal.clone(),
@@ -478,7 +405,6 @@ struct ChainGate {
     /// The chain known before bitcoind was asked, and the plan checked for it.
     pinned: Option<(Network, Arc<PayoutPlan>)>,
     config: Config,
-    mode: Mode,
     network: Arc<OnceLock<Network>>,
     plan: watch::Sender<Option<Arc<PayoutPlan>>>,
     fatal: Arc<OnceLock<String>>,
@@ -509,7 +435,7 @@ async fn chain_gate(mut gate: ChainGate) {
             ),
         }),
         (Some((_, plan)), _) => Ok(plan),
-        (None, Some(reported)) => payout_plan(&gate.config, gate.mode, reported).map(|plan| {
+        (None, Some(reported)) => gate.config.payout_plan(reported).map(|plan| {
             let _ = gate.network.set(reported);
             Arc::new(plan)
         }),

@@ -11,8 +11,8 @@ use bitcoin::{Address, KnownHrp, WitnessProgram, WitnessVersion};
 use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, AppError, SimnetOptions};
-use crate::config::Config;
+use crate::app::{self, AppError};
+use crate::config::{Config, Overrides, RawConfig, SimnetNode};
 
 /// Demo settings.
 #[derive(Debug, Clone)]
@@ -21,8 +21,6 @@ pub struct DemoOptions {
     pub miners: usize,
     /// Stop (exit 0) once this many blocks were accepted by simnet.
     pub blocks: Option<u64>,
-    /// simnet's block difficulty.
-    pub simnet_difficulty: f64,
     /// Seconds between status lines.
     pub status_every: Duration,
 }
@@ -64,18 +62,38 @@ fn si(v: f64) -> String {
     format!("{v:.0}")
 }
 
-/// Runs the demo until Ctrl-C or `blocks` accepted blocks.
-pub async fn run(mut config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
-    config.serverurl = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
-    let running = app::start(
-        config,
-        true,
-        Some(SimnetOptions {
-            difficulty: opts.simnet_difficulty,
+/// The demo's settings when no config file is given: fractional difficulties for CPU
+/// miners, files under `logs/demo`.
+pub fn raw_config() -> RawConfig {
+    RawConfig {
+        mindiff: Some(0.00001),
+        startdiff: Some(0.0002),
+        logdir: Some("logs/demo".into()),
+        update_interval: Some(10),
+        btcsig: Some("/stratumd demo/".into()),
+        ..RawConfig::default()
+    }
+}
+
+/// What the demo puts over any config: solo mode (its miners are paid at their own
+/// addresses), the in-process simnet at `simnet_difficulty`, and a loopback listener on
+/// any free port.
+pub fn overrides(base: Overrides, simnet_difficulty: f64) -> Overrides {
+    Overrides {
+        solo: true,
+        simnet: Some(SimnetNode {
+            difficulty: simnet_difficulty,
             transactions: 8,
         }),
-    )
-    .await?;
+        serverurl: Some(vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))]),
+        ..base
+    }
+}
+
+/// Runs the demo until Ctrl-C or `blocks` accepted blocks, on a config made with
+/// [`overrides`].
+pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
+    let running = app::start(config).await?;
     let server = running.stratum_addrs[0];
     let stop = CancellationToken::new();
     let mut miner_stats = Vec::new();

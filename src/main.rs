@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use stratumd::app::{self, SimnetOptions};
-use stratumd::config::Config;
+use stratumd::app;
+use stratumd::config::{Config, Overrides, SimnetNode};
 use stratumd::demo::{self, DemoOptions};
 
 /// A stratum v1 mining server: a drop-in ckpool alternative.
@@ -193,28 +193,20 @@ fn main() -> ExitCode {
     let Some(simnet_difficulty) = simnet_difficulty(&cli) else {
         return ExitCode::FAILURE;
     };
-    let mut config = match load_config(&cli) {
+    let overrides = match overrides(&cli, simnet_difficulty) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("stratumd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match load_config(&cli, &overrides) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    config.name = cli.name.clone();
-    if cli.sockdir.is_some() {
-        config.sockdir = cli.sockdir.clone();
-    }
-    config.log_shares = cli.log_shares;
-    if let Some(g) = &cli.group {
-        match instance::resolve_group(g) {
-            Ok(g) => config.group = Some(g),
-            Err(e) => {
-                eprintln!("stratumd: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
     let sockdir = config.socket_dir();
     // simnet and demo runs (tests, trying things out) share no pid file unless asked to.
     let manage_instance = !(cli.simnet || cli.demo)
-        || cli.sockdir.is_some()
         || config.sockdir.is_some()
         || cli.killold
         || cli.handover
@@ -270,26 +262,56 @@ fn main() -> ExitCode {
     let Some(runtime) = build_runtime() else {
         return ExitCode::FAILURE;
     };
-    let code = runtime.block_on(run(cli, config, simnet_difficulty));
+    let code = runtime.block_on(run(cli, config));
     runtime.shutdown_timeout(Duration::from_secs(2));
     drop(pid_file);
     code
 }
 
+/// What the command line puts over the config file: ckpool's `-B -n -s -L -g`, and
+/// simnet with `--simnet` or `--demo` (the demo also solo mode and a loopback listener).
+fn overrides(cli: &Cli, simnet_difficulty: f64) -> Result<Overrides, String> {
+    let group = match &cli.group {
+        Some(g) => Some(instance::resolve_group(g).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let base = Overrides {
+        solo: cli.btcsolo,
+        name: Some(cli.name.clone()),
+        sockdir: cli.sockdir.clone(),
+        log_shares: cli.log_shares,
+        group,
+        simnet: cli.simnet.then_some(SimnetNode {
+            difficulty: simnet_difficulty,
+            transactions: cli.simnet_txs,
+        }),
+        serverurl: None,
+    };
+    Ok(if cli.demo {
+        demo::overrides(base, simnet_difficulty)
+    } else {
+        base
+    })
+}
+
 /// Reads the config: `-c`, else `<name>.conf` (ckpool's default), else the demo's.
-fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
-    let solo = cli.btcsolo || cli.demo;
-    match &cli.config {
-        Some(path) => Config::load(path, solo).map_err(|e| {
-            eprintln!("stratumd: {e}");
-            ExitCode::FAILURE
-        }),
-        None if cli.demo => Ok(demo_config()),
-        None => Config::load(&PathBuf::from(format!("{}.conf", cli.name)), solo).map_err(|e| {
-            eprintln!("stratumd: {e} (use -c to name the config file)");
-            ExitCode::FAILURE
-        }),
-    }
+fn load_config(cli: &Cli, overrides: &Overrides) -> Result<Config, ExitCode> {
+    let loaded = match &cli.config {
+        Some(path) => Config::load(path, overrides),
+        None if cli.demo => Config::new(demo::raw_config(), overrides),
+        None => {
+            return Config::load(&PathBuf::from(format!("{}.conf", cli.name)), overrides).map_err(
+                |e| {
+                    eprintln!("stratumd: {e} (use -c to name the config file)");
+                    ExitCode::FAILURE
+                },
+            )
+        }
+    };
+    loaded.map_err(|e| {
+        eprintln!("stratumd: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 /// simnet's block difficulty with --simnet: blocks in about a second for one CPU miner.
@@ -365,12 +387,11 @@ async fn stop_signal(term: Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn run(cli: Cli, config: Config, simnet_difficulty: f64) -> ExitCode {
+async fn run(cli: Cli, config: Config) -> ExitCode {
     if cli.demo {
         let opts = DemoOptions {
             miners: cli.demo_miners.max(1),
             blocks: cli.demo_blocks,
-            simnet_difficulty,
             status_every: Duration::from_secs(3),
         };
         return match demo::run(config, opts).await {
@@ -395,11 +416,7 @@ async fn run(cli: Cli, config: Config, simnet_difficulty: f64) -> ExitCode {
         }
     };
     log_fd_limit(config.maxclients);
-    let simnet = cli.simnet.then_some(SimnetOptions {
-        difficulty: simnet_difficulty,
-        transactions: cli.simnet_txs,
-    });
-    let running = match app::start(config, cli.btcsolo, simnet).await {
+    let running = match app::start(config).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stratumd: {e}");
@@ -439,17 +456,5 @@ fn log_fd_limit(maxclients: Option<usize>) {
             }
         }
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
-    }
-}
-
-/// The demo's settings: fractional difficulties for CPU miners, files under `logs/demo`.
-fn demo_config() -> Config {
-    Config {
-        mindiff: 0.00001,
-        startdiff: 0.0002,
-        logdir: PathBuf::from("logs/demo"),
-        update_interval: Duration::from_secs(10),
-        btcsig: "/stratumd demo/".into(),
-        ..Config::default()
     }
 }

@@ -86,16 +86,15 @@ fn pool_coinbase_pays_every_address_type() {
 async fn solo_miners_authorize_with_every_address_type() {
     let logdir = tempfile::tempdir().unwrap();
     let conf = json!({"serverurl": "127.0.0.1:0", "logdir": logdir.path().display().to_string()});
-    let running = stratumd::app::start(
-        stratumd::config::Config::parse(&conf.to_string(), true).unwrap(),
-        true,
-        Some(stratumd::app::SimnetOptions {
+    let overrides = stratumd::config::Overrides {
+        simnet: Some(stratumd::config::SimnetNode {
             difficulty: 1.0,
             transactions: 1,
         }),
-    )
-    .await
-    .unwrap();
+        ..stratumd::config::Overrides::solo()
+    };
+    let config = stratumd::config::Config::parse(&conf.to_string(), &overrides).unwrap();
+    let running = stratumd::app::start(config).await.unwrap();
     let t = Duration::from_secs(10);
     for addr in addresses() {
         let mut c = StratumClient::connect(running.stratum_addrs[0])

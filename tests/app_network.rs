@@ -27,9 +27,7 @@ async fn a_pinned_network_other_than_bitcoinds_stops_the_server() {
         "btcaddress": "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx",
     });
     let running = stratumd::app::start(
-        Config::parse(&conf.to_string(), false).unwrap(),
-        false,
-        None,
+        Config::parse(&conf.to_string(), &stratumd::config::Overrides::pool()).unwrap(),
     )
     .await
     .expect("the config itself is consistent");

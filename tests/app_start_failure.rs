@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use stratumd::app::SimnetOptions;
-use stratumd::config::Config;
+use stratumd::config::{Config, Overrides, SimnetNode};
 
 /// Log lines written by the server's tracing, for the addresses it bound.
 #[derive(Clone, Default)]
@@ -67,12 +66,15 @@ async fn a_failed_start_leaves_nothing_running() {
         "logdir": dir.path().join("logs").display().to_string(),
         "sockdir": not_a_dir.display().to_string(),
     });
-    let config = Config::parse(&conf.to_string(), true).unwrap();
-    let simnet = SimnetOptions {
-        difficulty: 1000.0,
-        transactions: 0,
+    let overrides = Overrides {
+        simnet: Some(SimnetNode {
+            difficulty: 1000.0,
+            transactions: 0,
+        }),
+        ..Overrides::solo()
     };
-    let err = match stratumd::app::start(config, true, Some(simnet)).await {
+    let config = Config::parse(&conf.to_string(), &overrides).unwrap();
+    let err = match stratumd::app::start(config).await {
         Ok(_) => panic!("start-up must fail on the control socket"),
         Err(e) => e.to_string(),
     };

@@ -27,9 +27,11 @@ async fn miners_wait_through_initial_block_download() {
         "mindiff": 0.0001, "startdiff": 0.0001,
         "network": "regtest",
     });
-    let running = stratumd::app::start(Config::parse(&conf.to_string(), true).unwrap(), true, None)
-        .await
-        .unwrap();
+    let running = stratumd::app::start(
+        Config::parse(&conf.to_string(), &stratumd::config::Overrides::solo()).unwrap(),
+    )
+    .await
+    .unwrap();
 
     let mut c = StratumClient::connect(running.stratum_addrs[0])
         .await

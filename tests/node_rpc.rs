@@ -287,8 +287,10 @@ async fn the_source_waits_for_a_late_bitcoind_and_then_serves_work() {
         "startdiff": 0.0001,
         "network": "regtest",
     });
-    let config = stratumd::config::Config::parse(&conf.to_string(), true).unwrap();
-    let running = stratumd::app::start(config, true, None).await.unwrap();
+    let config =
+        stratumd::config::Config::parse(&conf.to_string(), &stratumd::config::Overrides::solo())
+            .unwrap();
+    let running = stratumd::app::start(config).await.unwrap();
     assert!(running.board.latest().is_none());
 
     let t = Duration::from_secs(10);

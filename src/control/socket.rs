@@ -407,13 +407,18 @@ mod tests {
     #[test]
     fn only_our_socket_directory_is_served() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config {
-            name: "stratumd-test-none".into(),
-            ..Config::default()
+        let named = crate::config::Overrides {
+            name: Some("stratumd-test-none".into()),
+            ..crate::config::Overrides::solo()
         };
+        let config = Config::parse("{}", &named).unwrap();
         // Default /tmp/<name> with no pid file of ours: not served.
         assert!(!wanted(&config));
-        config.sockdir = Some(dir.path().to_path_buf());
+        let with_dir = crate::config::Overrides {
+            sockdir: Some(dir.path().to_path_buf()),
+            ..named
+        };
+        let config = Config::parse("{}", &with_dir).unwrap();
         assert!(wanted(&config), "an explicit sockdir is served");
     }
 }

@@ -140,7 +140,7 @@ mod tests {
     /// Off by default: no subscription, nothing started.
     #[test]
     fn off_without_zmqpub() {
-        let config = Config::parse("{}", true).unwrap();
+        let config = Config::parse("{}", &crate::config::Overrides::solo()).unwrap();
         let mut events = EventsBuilder::default();
         let rx = subscribe(&mut events, &config);
         assert!(rx.is_none());
