@@ -11,6 +11,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use stratumd::events::EventsBuilder;
 use stratumd::stats::Stats;
 use stratumd::stratum::extranonce::ExtranonceAllocator;
+use stratumd::stratum::request::handle_line;
 use stratumd::stratum::{ServerContext, Session, StratumSettings};
 use stratumd::work::{JobBoard, Mode};
 
@@ -41,8 +42,14 @@ fn session(diff: f64) -> (Session, String) {
     ));
     let addr = "127.0.0.1:3333".parse().unwrap();
     let mut s = Session::new(ctx, addr, addr, diff);
-    s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":["bench/1"]}"#);
-    s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+    handle_line(
+        &mut s,
+        br#"{"id":1,"method":"mining.subscribe","params":["bench/1"]}"#,
+    );
+    handle_line(
+        &mut s,
+        br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#,
+    );
     let job = board.latest().unwrap().job.clone();
     let prefix = format!(
         r#"{{"id":9,"method":"mining.submit","params":["w","{}","0000000000000000","{:08x}","#,
@@ -67,7 +74,7 @@ fn bench(c: &mut Criterion) {
                 line.clear();
                 line.extend_from_slice(prefix.as_bytes());
                 line.extend_from_slice(format!("\"{nonce:08x}\"]}}").as_bytes());
-                s.handle_line(black_box(&line));
+                handle_line(&mut s, black_box(&line));
                 let n = black_box(s.outbox.len());
                 // As the server does once the reply is written.
                 s.outbox_written();

@@ -90,7 +90,13 @@ pub async fn run(
         network,
     }));
     let _zmq = match &config.zmqblock {
-        Some(ep) => match super::zmq_sub::spawn(ep.clone(), zmq_requests) {
+        Some(ep) => match super::zmq_sub::spawn(ep.clone(), move || {
+            // Full means a fetch is already queued.
+            !matches!(
+                zmq_requests.try_send(FetchReason::BlockAnnounced),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        }) {
             Ok(sub) => {
                 tracing::info!(endpoint = %ep, "subscribed to bitcoind ZMQ hashblock");
                 Some(sub)

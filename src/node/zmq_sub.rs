@@ -4,10 +4,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
-use super::source::FetchReason;
-
 /// Stops the subscriber thread when dropped.
 #[derive(Debug)]
 pub struct ZmqSubscriber {
@@ -20,9 +16,13 @@ impl Drop for ZmqSubscriber {
     }
 }
 
-/// Subscribes to `hashblock` at `endpoint`; each message asks the template source for a
-/// template on `tx`. Connection problems are retried by ZMQ itself.
-pub fn spawn(endpoint: String, tx: mpsc::Sender<FetchReason>) -> Result<ZmqSubscriber, zmq::Error> {
+/// Subscribes to `hashblock` at `endpoint`; `on_block` is called for each message and
+/// answers whether anyone still listens (the thread stops when not). Connection problems
+/// are retried by ZMQ itself.
+pub fn spawn(
+    endpoint: String,
+    on_block: impl Fn() -> bool + Send + 'static,
+) -> Result<ZmqSubscriber, zmq::Error> {
     let ctx = zmq::Context::new();
     let socket = ctx.socket(zmq::SUB)?;
     socket.set_rcvtimeo(250)?;
@@ -40,8 +40,9 @@ pub fn spawn(endpoint: String, tx: mpsc::Sender<FetchReason>) -> Result<ZmqSubsc
                         if frames.len() >= 2 && frames[0] == b"hashblock" && frames[1].len() == 32 {
                             // bitcoind sends the hash in display (RPC) order.
                             tracing::debug!(hash = %hex::encode(&frames[1]), "zmq hashblock");
-                            // Full means a refresh is already queued.
-                            let _ = tx.try_send(FetchReason::BlockAnnounced);
+                            if !on_block() {
+                                break;
+                            }
                         } else {
                             tracing::warn!(%endpoint, "unexpected ZMQ message with {} frames", frames.len());
                         }
@@ -51,9 +52,6 @@ pub fn spawn(endpoint: String, tx: mpsc::Sender<FetchReason>) -> Result<ZmqSubsc
                         tracing::warn!(%endpoint, "ZMQ receive failed: {e}");
                         std::thread::sleep(std::time::Duration::from_millis(250));
                     }
-                }
-                if tx.is_closed() {
-                    break;
                 }
             }
         })

@@ -272,7 +272,7 @@ async fn next_change<T>(mut rx: watch::Receiver<T>) -> (bool, watch::Receiver<T>
 fn handle_line(session: &mut Session, line: Result<&[u8], LineError>) -> bool {
     match line {
         Ok(bytes) => {
-            session.handle_line(bytes);
+            super::request::handle_line(session, bytes);
             true
         }
         Err(e) => {

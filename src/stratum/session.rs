@@ -7,12 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::context::{Directives, ServerContext};
 use super::extranonce::Extranonce1;
-use super::message::{self, Request, StratumError};
-use super::method;
+use super::message;
 use super::vardiff::{DiffBounds, Vardiff};
 use crate::events::Event;
 use crate::share::FoundShare;
@@ -85,7 +82,8 @@ pub struct Session {
     pub outbox: Vec<u8>,
     /// Set when the connection should close after the outbox is written.
     pub closing: bool,
-    bad_lines: u32,
+    /// Unparseable lines in a row.
+    pub(crate) bad_lines: u32,
     /// Whether this session is in the `authorized` count. Kept, not derived from
     /// `is_ready()`: a session dropped between authorize and `on_ready` (a panic) must not
     /// take away a count it never added.
@@ -139,68 +137,9 @@ impl Session {
         }
     }
 
-    /// Handles one line from the miner.
-    pub fn handle_line(&mut self, line: &[u8]) {
-        if self.outbox.capacity() == 0 {
-            // One allocation for the reply instead of a doubling series.
-            self.outbox.reserve(OUTBOX_KEPT);
-        }
-        let Some(&first) = line.iter().find(|b| !b.is_ascii_whitespace()) else {
-            return; // a blank line
-        };
-        // serde would map a JSON array onto the struct's fields in order: only an object
-        // is a request.
-        let is_object = first == b'{';
-        let parsed = if is_object {
-            serde_json::from_slice::<Request>(line)
-                .map_err(|_| StratumError::new(-32700, "Parse error"))
-        } else if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
-            Err(StratumError::new(
-                -32600,
-                "Invalid request: not a JSON object",
-            ))
-        } else {
-            Err(StratumError::new(-32700, "Parse error"))
-        };
-        let req = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                self.bad_lines += 1;
-                message::err(&mut self.outbox, &Value::Null, &e);
-                if self.bad_lines >= MAX_BAD_LINES {
-                    tracing::info!(peer = %self.peer, "dropping connection after {MAX_BAD_LINES} unparseable lines");
-                    self.closing = true;
-                }
-                return;
-            }
-        };
-        self.bad_lines = 0;
-        if req.method.is_empty() {
-            return; // a reply to our ping, or noise: nothing to answer
-        }
-        let was_ready = self.is_ready();
-        let mark = self.outbox.len();
-        let reply = method::dispatch(self, &req.method, req.params);
-        // The reply goes before anything the method queued (e.g. a vardiff
-        // set_difficulty), as ckpool orders them.
-        let queued = self.outbox.split_off(mark);
-        match reply {
-            method::Reply::Result(v) => message::ok(&mut self.outbox, &req.id, v),
-            method::Reply::Error(e) => message::err(&mut self.outbox, &req.id, &e),
-            method::Reply::Rejected { code, reason } => {
-                message::rejected(&mut self.outbox, &req.id, code, reason)
-            }
-            method::Reply::None => {}
-        }
-        self.outbox.extend_from_slice(&queued);
-        if !was_ready && self.is_ready() {
-            self.on_ready();
-        }
-    }
-
     /// First moment subscribed and authorized (it comes once: neither is ever undone while
     /// the connection lasts): difficulty, then a clean job (as soon as there is one).
-    fn on_ready(&mut self) {
+    pub(crate) fn on_ready(&mut self) {
         self.counted_authorized = true;
         self.ctx.stats.authorized.fetch_add(1, Ordering::Relaxed);
         self.difficulty = self.bounds_for(None).clamp(self.difficulty);
@@ -408,6 +347,7 @@ mod tests {
     use super::*;
     use crate::stats::Stats;
     use crate::stratum::context::test_context;
+    use crate::stratum::request::handle_line;
     use crate::work::Mode;
 
     fn session() -> Session {
@@ -429,8 +369,14 @@ mod tests {
         ));
         let addr = "127.0.0.1:3333".parse().unwrap();
         let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
-        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
-        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w1","x"]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.authorize","params":["w1","x"]}"#,
+        );
         assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 1);
         s.end();
         drop(s);
@@ -442,8 +388,14 @@ mod tests {
         assert_eq!(ctx.extranonces.resumable(), 1, "parked once");
         // Dropped without end(), as when its task panics: the same.
         let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
-        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
-        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w2","x"]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.authorize","params":["w2","x"]}"#,
+        );
         assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 1);
         drop(s);
         assert_eq!(ctx.stats.authorized.load(Ordering::Relaxed), 0);
@@ -453,22 +405,37 @@ mod tests {
     #[test]
     fn a_repeated_suggestion_does_not_undo_vardiff() {
         let mut s = session();
-        s.handle_line(br#"{"id":1,"method":"mining.suggest_difficulty","params":[8]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.suggest_difficulty","params":[8]}"#,
+        );
         assert_eq!(s.difficulty, 8.0);
         // Vardiff raises it; the same suggestion again (a keepalive) leaves it there.
         s.change_difficulty(64.0);
-        s.handle_line(br#"{"id":2,"method":"mining.suggest_difficulty","params":[8]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.suggest_difficulty","params":[8]}"#,
+        );
         assert_eq!(s.difficulty, 64.0);
         // A new suggestion is applied.
-        s.handle_line(br#"{"id":3,"method":"mining.suggest_difficulty","params":[16]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":3,"method":"mining.suggest_difficulty","params":[16]}"#,
+        );
         assert_eq!(s.difficulty, 16.0);
     }
 
     #[test]
     fn a_fixed_difficulty_applies_at_once_and_holds_until_cleared() {
         let mut s = session();
-        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
-        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#,
+        );
         // A first job so that difficulty changes are sent (none on the empty board).
         s.sent.push_back(SentJob {
             posting: crate::work::board::tests::posting(),
@@ -527,8 +494,14 @@ mod tests {
         while let Offer::Taken = sink.offer(filler.clone()) {}
         let addr = "127.0.0.1:3333".parse().unwrap();
         let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
-        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
-        s.handle_line(br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.authorize","params":["w","x"]}"#,
+        );
         s.on_new_job(posting.clone());
         s.outbox_written();
         // Regtest's target: about every other hash is a block.
@@ -539,7 +512,7 @@ mod tests {
                 r#"{{"id":3,"method":"mining.submit","params":["w","{}","0000000000000000","{:08x}","{nonce:08x}"]}}"#,
                 job.id, job.ntime
             );
-            s.handle_line(line.as_bytes());
+            handle_line(&mut s, line.as_bytes());
             nonce += 1;
             assert!(nonce < 1000, "no block in 1000 nonces at regtest's target");
         }
@@ -563,12 +536,18 @@ mod tests {
     fn a_reply_buffer_is_reused_and_a_big_one_given_back() {
         let mut s = session();
         assert_eq!(s.outbox.capacity(), 0, "a new session holds no buffer");
-        s.handle_line(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
         assert!(!s.outbox.is_empty() && s.outbox.len() <= OUTBOX_KEPT);
         let buffer = s.outbox.as_ptr();
         s.outbox_written();
         assert!(s.outbox.is_empty());
-        s.handle_line(br#"{"id":2,"method":"mining.subscribe","params":[]}"#);
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.subscribe","params":[]}"#,
+        );
         assert_eq!(
             s.outbox.as_ptr(),
             buffer,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::delivery::Delivery;
 use super::job::{Job, JobError, UserWork};
-use super::payout::Payee;
+use super::mode::Payee;
 use super::seen::SeenShares;
 
 /// A published job and what lives beside it for as long as a session holds it.

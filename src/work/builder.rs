@@ -15,7 +15,8 @@ use super::fit::{fit_template, output_sigops_cost, CoinbaseCost};
 use super::job::{Job, JobError};
 use super::job_id::JobIdAllocator;
 use super::merkle::coinbase_branch;
-use super::payout::{Payee, PayoutPlan};
+use super::mode::Payee;
+use super::payout::PayoutPlan;
 use crate::node::template::Template;
 use crate::pow::target::difficulty_of_target;
 

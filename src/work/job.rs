@@ -11,8 +11,9 @@ use bitcoin::ScriptBuf;
 
 use super::coinbase::{outputs_and_locktime, CoinbaseError};
 use super::job_id::JobId;
+use super::mode::Payee;
 use super::notify::{notify_line, prevhash_words_swapped, NotifyFields};
-use super::payout::{Payee, PayoutPlan};
+use super::payout::PayoutPlan;
 use crate::node::template::Template;
 
 /// Why a job, or a payee's work on it, could not be built.

@@ -22,5 +22,5 @@ pub use builder::{BuildContext, JobBuilder, JobConfig};
 pub use job::{Job, JobError, UserWork};
 pub use job_id::JobId;
 pub use job_loop::{JobLoop, Refresh};
-pub use mode::Mode;
-pub use payout::{Payee, PayoutPlan};
+pub use mode::{Mode, Payee};
+pub use payout::PayoutPlan;

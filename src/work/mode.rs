@@ -8,9 +8,17 @@
 use std::str::FromStr;
 
 use bitcoin::address::NetworkUnchecked;
-use bitcoin::{Address, Network};
+use bitcoin::{Address, Network, ScriptBuf};
 
-use super::payout::Payee;
+/// Whose work a notify carries: everyone shares the pool's coinbase; in solo mode each
+/// miner's payout script gets its own. Made by [`Mode::payee`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Payee {
+    /// The pool-mode coinbase, identical for every miner.
+    Pool,
+    /// A miner's own output script (solo mode).
+    Miner(ScriptBuf),
+}
 
 /// The server's payout mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

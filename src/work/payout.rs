@@ -54,16 +54,6 @@ pub struct Donation {
     pub percent: f64,
 }
 
-/// Whose work a notify carries: everyone shares the pool's coinbase; in solo mode each
-/// miner's payout script gets its own. Made by [`Mode::payee`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Payee {
-    /// The pool-mode coinbase, identical for every miner.
-    Pool,
-    /// A miner's own output script (solo mode).
-    Miner(ScriptBuf),
-}
-
 /// Why a pool payout list was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayeesError {

@@ -232,7 +232,8 @@ mod tests {
     use super::*;
     use crate::node::template::Template;
     use crate::short_bytes::ShortBytes;
-    use crate::work::payout::{Donation, Payee, PayoutPlan};
+    use crate::work::payout::{Donation, PayoutPlan};
+    use crate::work::Payee;
     use crate::work::{BuildContext, JobBuilder, JobConfig};
 
     fn fixture(name: &str) -> Value {
