@@ -40,24 +40,9 @@ use ckpool_compat::stats::{
     PoolStatusShares, UserStats, WorkerStats,
 };
 
+use crate::decay::{decay_time, DAY, HOUR, HOUR6, MIN1, MIN15, MIN5, WEEK};
 use crate::events::{Event, ShareRecord};
 use crate::share::Reject;
-use crate::stratum::vardiff::decay_time;
-
-/// 1 minute, in seconds.
-pub const MIN1: f64 = 60.0;
-/// 5 minutes.
-pub const MIN5: f64 = 300.0;
-/// 15 minutes.
-pub const MIN15: f64 = 900.0;
-/// 1 hour.
-pub const HOUR: f64 = 3600.0;
-/// 6 hours.
-pub const HOUR6: f64 = 21_600.0;
-/// 1 day.
-pub const DAY: f64 = 86_400.0;
-/// 7 days.
-pub const WEEK: f64 = 604_800.0;
 /// Hashes per difficulty-1 share.
 pub const NONCES: f64 = 4_294_967_296.0;
 
