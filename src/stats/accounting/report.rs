@@ -36,7 +36,7 @@ impl Accounting {
                 users_connected += 1;
                 workers_connected += user.connected;
             }
-            for w in &user.workers {
+            for w in user.workers() {
                 if w.instances > 0 && now - w.last_active > IDLE_SECS {
                     idle += w.instances;
                 }
@@ -48,7 +48,7 @@ impl Accounting {
                 user.tally.rates.decay(0.0, now);
             }
             let mut workers = Vec::new();
-            for w in &mut user.workers {
+            for w in user.workers_mut() {
                 let since = now - w.tally.last_share;
                 if since > IDLE_SECS {
                     w.tally.rates.decay(0.0, now);
@@ -58,19 +58,25 @@ impl Accounting {
                     }
                 }
                 let [h1, h5, h60, h1440, h10080] = w.tally.rates.hashrates();
-                workers.push(WorkerStats {
-                    workername: w.name.to_string(),
-                    hashrate1m: h1,
-                    hashrate5m: h5,
-                    hashrate1hr: h60,
-                    hashrate1d: h1440,
-                    hashrate7d: h10080,
-                    lastshare: w.tally.last_share as u64,
-                    shares: w.tally.shares as u64,
-                    bestshare: w.tally.best_diff,
-                    bestever: w.tally.best_ever as u64,
-                });
+                workers.push((
+                    w.seq,
+                    WorkerStats {
+                        workername: w.name.to_string(),
+                        hashrate1m: h1,
+                        hashrate5m: h5,
+                        hashrate1hr: h60,
+                        hashrate1d: h1440,
+                        hashrate7d: h10080,
+                        lastshare: w.tally.last_share as u64,
+                        shares: w.tally.shares as u64,
+                        bestshare: w.tally.best_diff,
+                        bestever: w.tally.best_ever as u64,
+                    },
+                ));
             }
+            // In the order the workers first appeared, as ckpool's list of them.
+            workers.sort_unstable_by_key(|(seq, _)| *seq);
+            let workers = workers.into_iter().map(|(_, w)| w).collect();
             let [h1, h5, h60, h1440, h10080] = user.tally.rates.hashrates();
             out.push((
                 name.to_string(),

@@ -48,43 +48,51 @@ impl Accounting {
     }
 
     /// ckpool's `read_userstats` for one user file: totals, best shares, rates and
-    /// workers come back; the user is written again once it authorises.
+    /// workers come back; the user is written again once it authorises. A restored user
+    /// has no connection yet, so of all the files read only the [`IDLE_USERS_KEPT`] users
+    /// most recently active (by `lastshare`) stay, with their most recent workers (see
+    /// `forget.rs`).
+    ///
+    /// [`IDLE_USERS_KEPT`]: super::IDLE_USERS_KEPT
     pub fn restore_user(&mut self, name: &str, stats: &UserStats, now: f64) {
-        let user = self.user_mut(&Arc::from(name));
-        user.tally = tally_from(
-            [
-                &stats.hashrate1m,
-                &stats.hashrate5m,
-                &stats.hashrate1hr,
-                &stats.hashrate1d,
-                &stats.hashrate7d,
-            ],
-            stats.lastshare,
-            stats.shares,
-            stats.bestshare,
-            stats.bestever,
-            now,
-        );
-        user.auth_time = stats.authorised;
+        let user: Arc<str> = Arc::from(name);
+        self.with_user(&user, true, |u| {
+            u.tally = tally_from(
+                [
+                    &stats.hashrate1m,
+                    &stats.hashrate5m,
+                    &stats.hashrate1hr,
+                    &stats.hashrate1d,
+                    &stats.hashrate7d,
+                ],
+                stats.lastshare,
+                stats.shares,
+                stats.bestshare,
+                stats.bestever,
+                now,
+            );
+            u.auth_time = stats.authorised;
+        });
         for ws in &stats.worker {
             if ws.workername.is_empty() || !ws.workername.contains(name) {
                 continue;
             }
-            let w = user.worker_mut(&Arc::from(ws.workername.as_str()));
-            w.tally = tally_from(
-                [
-                    &ws.hashrate1m,
-                    &ws.hashrate5m,
-                    &ws.hashrate1hr,
-                    &ws.hashrate1d,
-                    &ws.hashrate7d,
-                ],
-                ws.lastshare,
-                ws.shares,
-                ws.bestshare,
-                ws.bestever,
-                now,
-            );
+            self.with_worker(&user, &Arc::from(ws.workername.as_str()), true, |w| {
+                w.tally = tally_from(
+                    [
+                        &ws.hashrate1m,
+                        &ws.hashrate5m,
+                        &ws.hashrate1hr,
+                        &ws.hashrate1d,
+                        &ws.hashrate7d,
+                    ],
+                    ws.lastshare,
+                    ws.shares,
+                    ws.bestshare,
+                    ws.bestever,
+                    now,
+                );
+            });
         }
     }
 }
@@ -131,6 +139,7 @@ fn rates_from(s: [&String; 5], now: f64) -> Rates {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{authorized, close, share, T0};
+    use super::super::IDLE_USERS_KEPT;
     use super::*;
 
     #[test]
@@ -155,5 +164,31 @@ mod tests {
         let want = parse_suffixed(&r.users[0].1.hashrate1m).unwrap() / NONCES;
         assert!(close(u.tally.rates.dsps1, want));
         assert_eq!(u.worker("u.a").unwrap().tally.shares, 100.0);
+    }
+
+    #[test]
+    fn restoring_more_users_than_the_cap_keeps_the_most_recent() {
+        let mut acc = Accounting::new(T0);
+        acc.on_event(&authorized("u", "u.a", T0));
+        acc.on_share(&share("u", "u.a", 5.0, 9.5, Ok(()), T0 + 1.0));
+        let template = acc.report(T0 + 2.0, 0).users[0].1.clone();
+        let n = IDLE_USERS_KEPT + 500;
+        let mut back = Accounting::new(T0 + 100_000.0);
+        // In an order unrelated to their age (as a directory lists them); user i last
+        // shared at T0 + i.
+        for k in 0..n {
+            let i = (k * 7919) % n;
+            let mut stats = template.clone();
+            stats.lastshare = T0 as u64 + i as u64;
+            for w in &mut stats.worker {
+                w.workername = format!("r{i}.a");
+                w.lastshare = stats.lastshare;
+            }
+            back.restore_user(&format!("r{i}"), &stats, T0 + 100_000.0);
+        }
+        for i in 0..n {
+            let kept = back.user(&format!("r{i}")).is_some();
+            assert_eq!(kept, i >= n - IDLE_USERS_KEPT, "r{i}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::decay::{decay_time, DAY, HOUR, HOUR6, MIN1, MIN15, MIN5, WEEK};
 
+use super::forget::ForgetOrder;
 use super::rates::Rates;
 
 /// What ckpool counts alike for a user and for each of its workers.
@@ -62,28 +63,47 @@ pub struct WorkerAccount {
     pub last_active: f64,
     /// No share for over a minute at the last report.
     pub idle: bool,
+    /// Its place in the order its user's workers first appeared, the order the user's file
+    /// lists them in.
+    pub(super) seq: u64,
+    /// The key it is filed under among workers without a connection, if it is filed
+    /// (`forget.rs`).
+    pub(super) filed: Option<u64>,
 }
 
 impl WorkerAccount {
-    fn new(name: Arc<str>) -> Self {
+    /// A worker seen for the first time, `seq`th of its user's.
+    pub(super) fn new(name: Arc<str>, seq: u64) -> Self {
         WorkerAccount {
             name,
             instances: 0,
             tally: Tally::default(),
             last_active: 0.0,
             idle: false,
+            seq,
+            filed: None,
         }
+    }
+
+    /// When it was last active (its last share or authorisation), for the order workers
+    /// without a connection are forgotten in.
+    pub(super) fn activity(&self) -> f64 {
+        self.last_active.max(self.tally.last_share)
     }
 }
 
 /// One user's accounting.
 #[derive(Debug, Clone, Default)]
 pub struct UserAccount {
-    /// Its workers, in the order they first appeared.
-    pub workers: Vec<WorkerAccount>,
-    /// Worker name → position in `workers`: a farm runs thousands of workers under one
-    /// address, and every share looks its worker up.
-    index: HashMap<Arc<str>, usize>,
+    /// Its workers by name: a farm runs thousands of workers under one address, and every
+    /// share looks its worker up.
+    pub(super) workers: HashMap<Arc<str>, WorkerAccount>,
+    /// The number the last new worker got ([`WorkerAccount::seq`]).
+    pub(super) last_seq: u64,
+    /// Its workers without a connection, in the order they are forgotten (`forget.rs`).
+    pub(super) idle_workers: ForgetOrder<Arc<str>>,
+    /// The key it is filed under among users without a connected worker, if it is filed.
+    pub(super) filed: Option<u64>,
     /// Connected workers.
     pub connected: u64,
     /// Shares, rates and best shares, over all its workers.
@@ -92,22 +112,37 @@ pub struct UserAccount {
     pub authorised: bool,
     /// Unix time it first authorised (kept across restarts).
     pub auth_time: u64,
+    /// Unix time of its latest authorisation or counted share this run (0 = none).
+    pub last_active: f64,
 }
 
 impl UserAccount {
-    /// The worker called `name`, made if new.
-    pub(super) fn worker_mut(&mut self, name: &Arc<str>) -> &mut WorkerAccount {
-        let next = self.workers.len();
-        let i = *self.index.entry(name.clone()).or_insert(next);
-        if i == next {
-            self.workers.push(WorkerAccount::new(name.clone()));
-        }
-        &mut self.workers[i]
-    }
-
     /// The worker called `name`, if known.
     pub fn worker(&self, name: &str) -> Option<&WorkerAccount> {
-        self.index.get(name).and_then(|i| self.workers.get(*i))
+        self.workers.get(name)
+    }
+
+    /// Its workers known now, in no particular order (its file lists them in the order
+    /// they first appeared).
+    pub fn workers(&self) -> impl Iterator<Item = &WorkerAccount> {
+        self.workers.values()
+    }
+
+    /// Its workers, to decay or reset, in no particular order.
+    pub(super) fn workers_mut(&mut self) -> impl Iterator<Item = &mut WorkerAccount> {
+        self.workers.values_mut()
+    }
+
+    /// When it was last active: its last share, or without one its authorisation (the
+    /// first one, which a restored file keeps), or its latest authorisation this run if
+    /// later; for the order users without a connected worker are forgotten in.
+    pub(super) fn activity(&self) -> f64 {
+        let seen = if self.tally.last_share > 0.0 {
+            self.tally.last_share
+        } else {
+            self.auth_time as f64
+        };
+        seen.max(self.last_active)
     }
 }
 
