@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod control;
+pub mod decay;
 pub mod demo;
 pub mod events;
 pub mod found_blocks;

@@ -91,6 +91,8 @@ pub fn write_report(logdir: &Path, report: &Report) -> std::io::Result<()> {
 }
 
 /// Reads an earlier run's files back into `acc` (missing or unreadable ones are skipped).
+/// Every user file is read, but only the most recently active
+/// [`IDLE_USERS_KEPT`](super::accounting::IDLE_USERS_KEPT) users stay in memory.
 pub fn restore(acc: &mut Accounting, logdir: &Path, now: f64) {
     if let Ok(text) = std::fs::read_to_string(logdir.join("pool").join("pool.status")) {
         match parse_pool_status(&text) {
@@ -119,7 +121,10 @@ pub fn restore(acc: &mut Accounting, logdir: &Path, now: f64) {
         }
     }
     if users > 0 {
-        tracing::info!("loaded the stats of {users} users");
+        tracing::info!(
+            "loaded the stats of {} users, the most recently active of {users} files",
+            acc.user_count()
+        );
     }
 }
 
@@ -482,6 +487,41 @@ mod tests {
         restore(&mut acc, dir.path(), unix_secs(SystemTime::now()));
         assert_eq!(acc.pool.accounted_diff, 10.0);
         assert_eq!(acc.user("u").unwrap().tally.shares, 10.0);
+    }
+
+    #[test]
+    fn restore_loads_only_the_most_recently_active_user_files() {
+        use crate::stats::accounting::IDLE_USERS_KEPT;
+        let dir = tempfile::tempdir().unwrap();
+        let now = unix_secs(SystemTime::now());
+        let mut acc = Accounting::new(now);
+        acc.on_event(&Event::Authorized {
+            username: "u".into(),
+            worker: "u.rig".into(),
+            at: SystemTime::now(),
+        });
+        acc.on_event(&Event::Share(share("u.rig", 2.0)));
+        let template = acc.report(now, 0).users[0].1.clone();
+        // More files than the cap, user i having last shared i seconds after the oldest.
+        let n = IDLE_USERS_KEPT + 100;
+        let users = dir.path().join("users");
+        std::fs::create_dir_all(&users).unwrap();
+        for i in 0..n {
+            let mut stats = template.clone();
+            stats.authorised = 1_500_000_000;
+            stats.lastshare = 1_600_000_000 + i as u64;
+            stats.worker.clear();
+            std::fs::write(users.join(format!("f{i}")), user_stats_text(&stats)).unwrap();
+        }
+        let mut back = Accounting::new(now);
+        restore(&mut back, dir.path(), now);
+        assert_eq!(back.user_count(), IDLE_USERS_KEPT);
+        for i in 0..n {
+            let kept = back.user(&format!("f{i}")).is_some();
+            assert_eq!(kept, i >= n - IDLE_USERS_KEPT, "f{i}");
+        }
+        // The files of the users left out stay as they were.
+        assert!(users.join("f0").exists());
     }
 
     #[test]

@@ -1,14 +1,10 @@
-//! ckpool's variable difficulty: decaying averages of difficulty-shares per second, a time
-//! bias for young sessions, a target of one share per ~3.33 s with hysteresis, and
+//! ckpool's variable difficulty: decaying averages of difficulty-shares per second (ckpool's
+//! `decay_time` and `time_bias`, from [`crate::decay`]), a time bias for young sessions, a target of one share per ~3.33 s with hysteresis, and
 //! retargets only after 72 shares or 240 s. Difficulties are floats (ckpool's are integers).
 
 use std::time::Instant;
 
-const MIN1: f64 = 60.0;
-const MIN5: f64 = 300.0;
-const HOUR: f64 = 3600.0;
-const DAY: f64 = 86_400.0;
-const WEEK: f64 = 604_800.0;
+use crate::decay::{decay_time, time_bias, DAY, HOUR, MIN1, MIN5, WEEK};
 
 /// The difficulty bounds that apply to one session.
 #[derive(Debug, Clone, Copy)]
@@ -31,23 +27,6 @@ impl DiffBounds {
         d = d.min(self.network);
         d.max(self.min)
     }
-}
-
-/// ckpool's `decay_time`: an exponentially decaying rate.
-pub fn decay_time(f: &mut f64, fadd: f64, fsecs: f64, interval: f64) {
-    if fsecs <= 0.0 {
-        return;
-    }
-    let dexp = (fsecs / interval).min(36.0);
-    let fprop = 1.0 - (-dexp).exp();
-    *f += fadd / fsecs * fprop;
-    *f /= 1.0 + fprop;
-}
-
-/// ckpool's `time_bias`: how much of a full window a young session has filled.
-pub fn time_bias(tdiff: f64, period: f64) -> f64 {
-    let dexp = (tdiff / period).min(36.0);
-    1.0 - (-dexp).exp()
 }
 
 /// Per-session vardiff state.
@@ -178,15 +157,6 @@ mod tests {
             max: None,
             network: 1e12,
         }
-    }
-
-    #[test]
-    fn decay_matches_ckpool_formula() {
-        // Independent evaluation of ckpool's decay_time for one step.
-        let mut f = 0.0;
-        decay_time(&mut f, 10.0, 5.0, 60.0);
-        let fprop = 1.0 - 1.0 / (5.0f64 / 60.0).exp();
-        assert!((f - (10.0 / 5.0 * fprop) / (1.0 + fprop)).abs() < 1e-12);
     }
 
     #[test]
