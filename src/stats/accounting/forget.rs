@@ -13,7 +13,6 @@
 //! about one) and nothing for a connected account whose filing does not change.
 
 use std::collections::hash_map::Entry;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::tally::{UserAccount, WorkerAccount};
@@ -38,47 +37,6 @@ pub const IDLE_WORKERS_PER_USER: usize = 1_000;
 /// users) could pin 32,000. 100,000 is ten per idle user on average, a few tens of
 /// megabytes (a worker is a few hundred bytes).
 pub const IDLE_WORKERS_KEPT: usize = 100_000;
-
-/// Names of accounts without a connection by the key they are filed under (their last
-/// activity), oldest first; ties go by name.
-#[derive(Debug, Clone)]
-pub(super) struct ForgetOrder<K> {
-    order: BTreeSet<(u64, K)>,
-}
-
-impl<K> Default for ForgetOrder<K> {
-    fn default() -> Self {
-        ForgetOrder {
-            order: BTreeSet::new(),
-        }
-    }
-}
-
-impl<K: Ord + Clone> ForgetOrder<K> {
-    /// Moves `name` from the key it was filed under (`old`) to `new`; `None` is out of the
-    /// order.
-    pub(super) fn refile(&mut self, name: &K, old: Option<u64>, new: Option<u64>) {
-        if old == new {
-            return;
-        }
-        if let Some(k) = old {
-            self.order.remove(&(k, name.clone()));
-        }
-        if let Some(k) = new {
-            self.order.insert((k, name.clone()));
-        }
-    }
-
-    /// How many names are filed.
-    pub(super) fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    /// Takes out the least recently active name, with the key it was filed under.
-    pub(super) fn pop_oldest(&mut self) -> Option<(u64, K)> {
-        self.order.pop_first()
-    }
-}
 
 /// The key an account is filed under: none while it has a connection, else its last
 /// activity (unix seconds) as bits, which order as the times do for non-negative floats;
@@ -194,7 +152,9 @@ impl Accounting {
 mod tests {
     use super::super::tests::{authorized, disconnected, share, T0};
     use super::*;
+    use crate::stats::accounting::forget_order::ForgetOrder;
     use ckpool_compat::stats::UserStats;
+    use std::collections::BTreeSet;
 
     fn drain(o: &mut ForgetOrder<Arc<str>>) -> Vec<String> {
         std::iter::from_fn(|| o.pop_oldest())
@@ -244,11 +204,11 @@ mod tests {
                     workers.insert((k, (name.clone(), wname.clone())));
                 }
             }
-            assert_eq!(u.idle_workers.order, own, "{name}");
+            assert_eq!(*u.idle_workers.entries(), own, "{name}");
             assert!(own.len() <= IDLE_WORKERS_PER_USER);
         }
-        assert_eq!(acc.idle_users.order, users);
-        assert_eq!(acc.idle_workers.order, workers);
+        assert_eq!(*acc.idle_users.entries(), users);
+        assert_eq!(*acc.idle_workers.entries(), workers);
         assert!(users.len() <= IDLE_USERS_KEPT);
         assert!(workers.len() <= IDLE_WORKERS_KEPT);
     }

@@ -49,6 +49,7 @@
 //! it starts again from nothing.
 
 mod forget;
+mod forget_order;
 pub mod rates;
 pub mod report;
 pub mod restore;
@@ -61,7 +62,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::events::{Event, ShareRecord};
 use crate::share::Reject;
 
-use forget::ForgetOrder;
+use forget_order::ForgetOrder;
 
 pub use forget::{IDLE_USERS_KEPT, IDLE_WORKERS_KEPT, IDLE_WORKERS_PER_USER};
 pub use rates::{Rates, NONCES};

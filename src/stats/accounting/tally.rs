@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::decay::{decay_time, DAY, HOUR, HOUR6, MIN1, MIN15, MIN5, WEEK};
 
-use super::forget::ForgetOrder;
+use super::forget_order::ForgetOrder;
 use super::rates::Rates;
 
 /// What ckpool counts alike for a user and for each of its workers.
