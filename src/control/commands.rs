@@ -18,51 +18,21 @@
 //! A request that is malformed or invalid in any part changes nothing: parsing finishes
 //! before [`Control`] is called, and [`Control`] validates fully before it changes anything.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::{Control, ControlError, PayoutRequest, MAX_PAYOUTS};
-
-/// The highest log level `loglevel=` accepts (syslog's LOG_DEBUG, as ckpool).
-pub const MAX_LOG_LEVEL: i64 = 7;
-
-/// Changes the process's log level (0 emergency … 7 debug); built by the binary around its
-/// `tracing_subscriber` reload handle.
-pub type LogLevelSetter = Box<dyn Fn(u8) -> Result<(), String> + Send + Sync>;
-
-static LOG_LEVEL_SETTER: OnceLock<Arc<LogLevelSetter>> = OnceLock::new();
-
-/// Registers the process-wide log level setter the control socket's `loglevel=` uses (the
-/// log subscriber is process-wide too). Returns `false` if one was already installed.
-pub fn install_log_level_setter(setter: LogLevelSetter) -> bool {
-    LOG_LEVEL_SETTER.set(Arc::new(setter)).is_ok()
-}
-
-/// The installed log level setter, if the binary installed one.
-pub fn installed_log_level_setter() -> Option<Arc<LogLevelSetter>> {
-    LOG_LEVEL_SETTER.get().cloned()
-}
-
-/// The `tracing` filter for a ckpool log level, as `stratumd -l` maps it.
-pub fn log_filter(level: u8) -> String {
-    let filter = match level {
-        0..=3 => "error",
-        4 => "warn",
-        5 | 6 => "info",
-        _ => "debug",
-    };
-    format!("{filter},bitcoincore_rpc=warn")
-}
+use crate::log_level;
 
 /// Carries out control requests for one server.
 #[derive(Clone)]
 pub struct Handler {
     control: Control,
     shutdown: CancellationToken,
-    log_level: Option<Arc<LogLevelSetter>>,
+    log_level: Option<Arc<log_level::Setter>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -107,7 +77,7 @@ impl Handler {
     pub fn new(
         control: Control,
         shutdown: CancellationToken,
-        log_level: Option<Arc<LogLevelSetter>>,
+        log_level: Option<Arc<log_level::Setter>>,
     ) -> Self {
         Handler {
             control,
@@ -171,7 +141,7 @@ impl Handler {
             );
             return "Failed".into();
         };
-        if !(0..=MAX_LOG_LEVEL).contains(&level) {
+        if !(0..=i64::from(log_level::MAX)).contains(&level) {
             tracing::warn!("control: invalid loglevel {level} sent");
             return "Invalid".into();
         }
@@ -349,7 +319,7 @@ pub(super) mod tests {
         let control = Control::new(ctx.clone(), plan_tx, stats);
         let level = Arc::new(AtomicU8::new(5));
         let seen = level.clone();
-        let setter: LogLevelSetter = Box::new(move |l| {
+        let setter: log_level::Setter = Box::new(move |l| {
             seen.store(l, Ordering::SeqCst);
             Ok(())
         });
@@ -595,13 +565,5 @@ pub(super) mod tests {
             assert!(f.handler.control.set_difficulty(Some(d)).is_err(), "{d}");
         }
         assert_eq!(f.ctx.fixed_difficulty(), None);
-    }
-
-    #[test]
-    fn log_filters() {
-        assert_eq!(log_filter(0), "error,bitcoincore_rpc=warn");
-        assert_eq!(log_filter(4), "warn,bitcoincore_rpc=warn");
-        assert_eq!(log_filter(6), "info,bitcoincore_rpc=warn");
-        assert_eq!(log_filter(7), "debug,bitcoincore_rpc=warn");
     }
 }

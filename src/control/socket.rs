@@ -42,9 +42,10 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{installed_log_level_setter, Handler};
+use super::commands::Handler;
 use super::Control;
 use crate::config::{Config, ConfigError};
+use crate::log_level;
 
 /// The sockets served, by ckpool's names.
 pub const SOCKET_NAMES: [&str; 3] = ["listener", "stratifier", "connector"];
@@ -289,7 +290,7 @@ pub fn bind_for(
         return Ok(None);
     }
     let dir = config.socket_dir();
-    let handler = Handler::new(control, shutdown.clone(), installed_log_level_setter());
+    let handler = Handler::new(control, shutdown.clone(), log_level::installed_setter());
     let socket =
         ControlSocket::bind(&dir, config.group.as_ref().map(|g| g.gid), handler).map_err(|e| {
             ConfigError::Invalid {
