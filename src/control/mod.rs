@@ -1,6 +1,10 @@
 //! Operator control of a running server: the actions behind ckpool's unix-socket commands
 //! and the two P2Poolv2 needed (set the coinbase payouts, set the miners' difficulty).
 //! Each action validates its input completely before changing anything.
+//!
+//! The layers: [`socket`] reads ckpool-framed requests, [`Handler`] turns one into a reply,
+//! [`command`] parses it into a typed [`command::Command`] and applies it through
+//! [`Control`], the actions here.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -14,12 +18,16 @@ use crate::stratum::ServerContext;
 use crate::work::payout::{PayeesError, PoolPayees, WeightedPayee};
 use crate::work::PayoutPlan;
 
-pub mod commands;
+pub mod command;
 mod error;
+mod handler;
 pub mod socket;
+#[cfg(test)]
+mod test_fixture;
 
 pub use crate::work::payout::MAX_PAYOUTS;
 pub use error::ControlError;
+pub use handler::Handler;
 
 /// One requested payout: an address and its weight. Weights are relative: each job's
 /// coinbase value (less donation) is split in their proportions, as the `payouts` key
@@ -148,5 +156,20 @@ impl Control {
             "blocks_rejected": s.blocks_rejected,
             "fixed_difficulty": self.ctx.fixed_difficulty(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_fixture::fixture;
+
+    #[test]
+    fn control_rejects_nan_and_infinite_difficulty() {
+        // JSON cannot carry these; the Control beneath refuses them anyway.
+        let f = fixture(false);
+        for d in [f64::NAN, f64::INFINITY, -0.5, 0.0] {
+            assert!(f.handler.control.set_difficulty(Some(d)).is_err(), "{d}");
+        }
+        assert_eq!(f.ctx.fixed_difficulty(), None);
     }
 }

@@ -1,5 +1,5 @@
 //! ckpool's control socket: unix stream sockets in the socket directory answering the
-//! commands `ckpmsg` sends, plus ours for P2Poolv2 (see [`super::commands`]).
+//! commands `ckpmsg` sends, plus ours for P2Poolv2 (see [`super::command`]).
 //!
 //! What follows ckpool (read in ckpool's `libckpool.c`, `ckpool.c` and `ckpmsg.c`):
 //!
@@ -42,8 +42,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::Handler;
-use super::Control;
+use super::command::Reply;
+use super::{Control, Handler};
 use crate::config::{Config, ConfigError};
 use crate::log_level;
 
@@ -252,14 +252,14 @@ async fn serve(mut stream: UnixStream, handler: &Handler) {
         Ok(Ok(msg)) => handler.handle(&msg),
         Ok(Err(e)) => {
             tracing::warn!("control socket: cannot read request: {e}");
-            "failed".into()
+            Reply::Unreadable.to_string()
         }
         Err(_) => {
             tracing::warn!(
                 "control socket: no request within {}s",
                 IO_TIMEOUT.as_secs()
             );
-            "failed".into()
+            Reply::Unreadable.to_string()
         }
     };
     let written = tokio::time::timeout(IO_TIMEOUT, async {
@@ -313,7 +313,7 @@ pub fn bind_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::commands::tests::fixture;
+    use crate::control::test_fixture::fixture;
 
     async fn request(path: &Path, msg: &[u8]) -> String {
         let mut s = UnixStream::connect(path).await.unwrap();
