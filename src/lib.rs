@@ -16,6 +16,7 @@ pub mod events;
 pub mod found_blocks;
 pub mod hex_util;
 pub mod limits;
+pub mod log_level;
 pub mod node;
 pub mod pow;
 pub mod share;

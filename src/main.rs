@@ -121,17 +121,11 @@ enum Command {
     },
 }
 
-fn init_logging(level: u8, quiet: bool) -> stratumd::control::commands::LogLevelSetter {
-    let filter = match level {
-        _ if quiet => "warn",
-        0..=3 => "error",
-        4 => "warn",
-        5 | 6 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{filter},bitcoincore_rpc=warn"))
-    });
+fn init_logging(level: u8, quiet: bool) -> stratumd::log_level::Setter {
+    use stratumd::log_level;
+    let level = if quiet { log_level::QUIET } else { level };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_level::filter(level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -140,9 +134,8 @@ fn init_logging(level: u8, quiet: bool) -> stratumd::control::commands::LogLevel
     let handle = builder.reload_handle();
     builder.init();
     Box::new(move |level| {
-        let filter = stratumd::control::commands::log_filter(level);
         handle
-            .reload(tracing_subscriber::EnvFilter::new(filter))
+            .reload(tracing_subscriber::EnvFilter::new(log_level::filter(level)))
             .map_err(|e| e.to_string())
     })
 }
@@ -241,7 +234,7 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    stratumd::control::commands::install_log_level_setter(init_logging(cli.loglevel, cli.quiet));
+    stratumd::log_level::install_setter(init_logging(cli.loglevel, cli.quiet));
     tracing::info!(
         "{} starting, pid {}, socket directory {}",
         config.name,

@@ -1,5 +1,5 @@
 //! ckpool's control socket: unix stream sockets in the socket directory answering the
-//! commands `ckpmsg` sends, plus ours for P2Poolv2 (see [`super::commands`]).
+//! commands `ckpmsg` sends, plus ours for P2Poolv2 (see [`super::command`]).
 //!
 //! What follows ckpool (read in ckpool's `libckpool.c`, `ckpool.c` and `ckpmsg.c`):
 //!
@@ -42,9 +42,10 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{installed_log_level_setter, Handler};
-use super::Control;
+use super::command::Reply;
+use super::{Control, Handler};
 use crate::config::{Config, ConfigError};
+use crate::log_level;
 
 /// The sockets served, by ckpool's names.
 pub const SOCKET_NAMES: [&str; 3] = ["listener", "stratifier", "connector"];
@@ -251,14 +252,14 @@ async fn serve(mut stream: UnixStream, handler: &Handler) {
         Ok(Ok(msg)) => handler.handle(&msg),
         Ok(Err(e)) => {
             tracing::warn!("control socket: cannot read request: {e}");
-            "failed".into()
+            Reply::Unreadable.to_string()
         }
         Err(_) => {
             tracing::warn!(
                 "control socket: no request within {}s",
                 IO_TIMEOUT.as_secs()
             );
-            "failed".into()
+            Reply::Unreadable.to_string()
         }
     };
     let written = tokio::time::timeout(IO_TIMEOUT, async {
@@ -289,7 +290,7 @@ pub fn bind_for(
         return Ok(None);
     }
     let dir = config.socket_dir();
-    let handler = Handler::new(control, shutdown.clone(), installed_log_level_setter());
+    let handler = Handler::new(control, shutdown.clone(), log_level::installed_setter());
     let socket =
         ControlSocket::bind(&dir, config.group.as_ref().map(|g| g.gid), handler).map_err(|e| {
             ConfigError::Invalid {
@@ -312,7 +313,7 @@ pub fn bind_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::commands::tests::fixture;
+    use crate::control::test_fixture::fixture;
 
     async fn request(path: &Path, msg: &[u8]) -> String {
         let mut s = UnixStream::connect(path).await.unwrap();
