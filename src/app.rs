@@ -62,6 +62,20 @@ pub struct Running {
     pub shutdown: CancellationToken,
     /// Operator controls (payouts, difficulty, reconnect).
     pub control: Control,
+    /// Found shares handed on and not yet archived.
+    found_in_flight: Arc<crate::share::found::InFlight>,
+}
+
+impl Running {
+    /// Waits, at most `within`, until every block solution found so far is archived under
+    /// `<logdir>/blocks/` (from where a restart resubmits it if no node took it). A stopping
+    /// server calls it after cancelling `shutdown`, before its runtime drops the tasks;
+    /// false when `within` passed first.
+    pub async fn settle(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.found_in_flight.settled())
+            .await
+            .is_ok()
+    }
 }
 
 /// Starts everything; returns once the listeners are bound.
@@ -158,11 +172,9 @@ struct Parts {
     events: Arc<Events>,
     ctx: Arc<ServerContext>,
     plan: watch::Sender<Option<Arc<PayoutPlan>>>,
-    pinned_plan: Option<Arc<PayoutPlan>>,
     found_rx: mpsc::Receiver<crate::share::FoundShare>,
     servers: Vec<StratumServer>,
     stratum_addrs: Vec<SocketAddr>,
-    zmq: Option<(crate::zmq_out::Publisher, mpsc::Receiver<Event>)>,
     stats_rx: mpsc::Receiver<Event>,
     sharelog_rx: Option<mpsc::Receiver<Event>>,
     control: Control,
@@ -235,11 +247,16 @@ impl Parts {
             stratum_addrs.push(bound);
             servers.push(server);
         }
-        let zmq = match crate::zmq_out::bind_for(&config)? {
-            Some(publisher) => zmq_rx.map(|rx| (publisher, rx)),
-            None => None,
-        };
-        let (plan, _) = watch::channel(None);
+        // The publisher's thread ends by itself if start-up fails later (the events go).
+        if let (Some(publisher), Some(rx)) = (crate::zmq_out::bind_for(&config)?, zmq_rx) {
+            publisher.run(rx).map_err(|e| ConfigError::Invalid {
+                key: "zmqpub",
+                problem: format!("cannot start the publisher thread: {e}"),
+            })?;
+        }
+        // With the chain pinned, the plan is there from the start (setpayouts can replace
+        // its list at once); the job loop still waits for bitcoind's chain.
+        let (plan, _) = watch::channel(pinned_plan);
         let control = Control::new(ctx.clone(), plan.clone(), stats.clone());
         let control_socket =
             crate::control::socket::bind_for(&config, control.clone(), shutdown.clone())?;
@@ -254,11 +271,9 @@ impl Parts {
             events,
             ctx,
             plan,
-            pinned_plan,
             found_rx,
             servers,
             stratum_addrs,
-            zmq,
             stats_rx,
             sharelog_rx,
             control,
@@ -279,11 +294,9 @@ impl Parts {
             events,
             ctx,
             plan,
-            pinned_plan,
             found_rx,
             servers,
             stratum_addrs,
-            zmq,
             stats_rx,
             sharelog_rx,
             control,
@@ -307,7 +320,12 @@ impl Parts {
             fetch_tx.clone(),
         )
         .start();
-        tokio::spawn(crate::found_blocks::run(found_rx, submitter));
+        let found_in_flight = ctx.found.in_flight();
+        tokio::spawn(crate::found_blocks::run(
+            found_rx,
+            submitter,
+            found_in_flight.clone(),
+        ));
 
         let (templates_tx, templates_rx) = watch::channel(None);
         let (chain_tx, chain_rx) = watch::channel(None);
@@ -330,13 +348,13 @@ impl Parts {
             plan.subscribe(),
             observer,
         );
-        tokio::spawn(job_loop.run(shutdown.clone()));
         tokio::spawn(chain_gate(ChainGate {
             chain: chain_rx,
-            pinned: node.network.zip(pinned_plan),
+            pinned: node.network,
             config: config.clone(),
             network,
             plan,
+            job_loop,
             fatal: fatal.clone(),
             shutdown: shutdown.clone(),
         }));
@@ -361,11 +379,6 @@ impl Parts {
         }
 
         // [consumers: spawn here]
-        if let Some((publisher, rx)) = zmq {
-            if let Err(e) = publisher.run(rx) {
-                tracing::error!("cannot start the zmqpub publisher thread: {e}");
-            }
-        }
         let resumable_sessions: crate::stats::files::DisconnectedCount = {
             let ctx = ctx.clone();
             Arc::new(move || ctx.extranonces.resumable() as u64)
@@ -395,6 +408,7 @@ impl Parts {
             fatal,
             shutdown,
             control,
+            found_in_flight,
         }
     }
 }
@@ -402,11 +416,13 @@ impl Parts {
 /// What the chain gate needs: see [`chain_gate`].
 struct ChainGate {
     chain: watch::Receiver<Option<Chain>>,
-    /// The chain known before bitcoind was asked, and the plan checked for it.
-    pinned: Option<(Network, Arc<PayoutPlan>)>,
+    /// The chain known before bitcoind was asked (the plan was made for it at start).
+    pinned: Option<Network>,
     config: Config,
     network: Arc<OnceLock<Network>>,
     plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    /// Started once the chain is right.
+    job_loop: JobLoop,
     fatal: Arc<OnceLock<String>>,
     shutdown: CancellationToken,
 }
@@ -414,8 +430,8 @@ struct ChainGate {
 /// Once bitcoind tells its chain: a chain other than the one pinned by the config key
 /// `network` stops the server (the addresses were checked for the pinned chain), as does
 /// an address of the config that is not on the chain; otherwise the chain becomes the one
-/// miners' addresses are checked against, and the payout plan goes to the job loop. No job
-/// is built before.
+/// miners' addresses are checked against, the payout plan is made (unless it was, for the
+/// pinned chain), and the job loop starts. No job is built before.
 async fn chain_gate(mut gate: ChainGate) {
     let chain = loop {
         if let Some(chain) = gate.chain.borrow_and_update().clone() {
@@ -426,18 +442,18 @@ async fn chain_gate(mut gate: ChainGate) {
             changed = gate.chain.changed() => if changed.is_err() { return },
         }
     };
-    let decided = match (gate.pinned.take(), chain.network) {
-        (Some((pinned, _)), Some(reported)) if pinned != reported => Err(ConfigError::Invalid {
+    let decided = match (gate.pinned, chain.network) {
+        (Some(pinned), Some(reported)) if pinned != reported => Err(ConfigError::Invalid {
             key: "network",
             problem: format!(
                 "is {pinned}, but bitcoind is on {} ({reported}); mining would pay addresses of another chain",
                 chain.name
             ),
         }),
-        (Some((_, plan)), _) => Ok(plan),
+        (Some(_), _) => Ok(None),
         (None, Some(reported)) => gate.config.payout_plan(reported).map(|plan| {
             let _ = gate.network.set(reported);
-            Arc::new(plan)
+            Some(Arc::new(plan))
         }),
         (None, None) => Err(ConfigError::Invalid {
             key: "network",
@@ -449,7 +465,10 @@ async fn chain_gate(mut gate: ChainGate) {
     };
     match decided {
         Ok(plan) => {
-            gate.plan.send_replace(Some(plan));
+            if let Some(plan) = plan {
+                gate.plan.send_replace(Some(plan));
+            }
+            tokio::spawn(gate.job_loop.run(gate.shutdown.clone()));
         }
         Err(e) => {
             tracing::error!("{e}");

@@ -150,6 +150,7 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
     }
     stop.cancel();
     running.shutdown.cancel();
+    running.settle(Duration::from_secs(10)).await;
     let s = running.stats.snapshot();
     let summary = DemoSummary {
         accepted: s.accepted,

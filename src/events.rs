@@ -202,19 +202,41 @@ impl Events {
             if !s.interest.wants(&event) {
                 continue;
             }
-            if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(event.clone()) {
-                let n = s.dropped.fetch_add(1, Ordering::Relaxed);
-                if n.is_power_of_two() {
-                    tracing::warn!(
-                        consumer = s.name,
-                        dropped = n + 1,
-                        "event consumer is behind; events dropped"
-                    );
+            match s.tx.try_send(event.clone()) {
+                Err(mpsc::error::TrySendError::Full(event @ Event::BlockVerdict(_))) => {
+                    // Verdicts are rare and are what a found block's log line waits for:
+                    // never dropped, sent as soon as the consumer has room.
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        let tx = s.tx.clone();
+                        runtime.spawn(async move {
+                            let _ = tx.send(event).await;
+                        });
+                        continue;
+                    }
+                    s.count_dropped();
                 }
+                Err(mpsc::error::TrySendError::Full(_)) => s.count_dropped(),
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }
+}
 
+impl Subscriber {
+    /// One more event this consumer had no room for.
+    fn count_dropped(&self) {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed);
+        if n.is_power_of_two() {
+            tracing::warn!(
+                consumer = self.name,
+                dropped = n + 1,
+                "event consumer is behind; events dropped"
+            );
+        }
+    }
+}
+
+impl Events {
     /// Events dropped so far for consumer `name`.
     pub fn dropped(&self, name: &str) -> u64 {
         self.subscribers
@@ -281,5 +303,34 @@ mod tests {
                 && events.interest().jobs
                 && !events.interest().accepted_shares
         );
+    }
+
+    #[tokio::test]
+    async fn a_verdict_waits_for_room_instead_of_being_dropped() {
+        use crate::node::submitter::{BlockOutcome, BlockVerdict};
+        let mut b = EventsBuilder::default();
+        let mut rx = b.subscribe(
+            "stats",
+            Interest {
+                sessions: true,
+                block_verdicts: true,
+                ..Interest::default()
+            },
+            1,
+        );
+        let events = b.build();
+        events.publish(authorized());
+        events.publish(Event::BlockVerdict(BlockVerdict {
+            hash: "00".repeat(32),
+            outcome: BlockOutcome::Accepted,
+        }));
+        events.publish(authorized());
+        assert_eq!(
+            events.dropped("stats"),
+            1,
+            "the second session event is dropped"
+        );
+        assert!(matches!(rx.recv().await, Some(Event::Authorized { .. })));
+        assert!(matches!(rx.recv().await, Some(Event::BlockVerdict(_))));
     }
 }

@@ -307,6 +307,9 @@ fn load_config(cli: &Cli, overrides: &Overrides) -> Result<Config, ExitCode> {
     })
 }
 
+/// How long a stopping server waits for found blocks to be archived.
+const SETTLE_WITHIN: Duration = Duration::from_secs(10);
+
 /// simnet's block difficulty with --simnet: blocks in about a second for one CPU miner.
 const SIMNET_DIFFICULTY: f64 = 0.001;
 /// The demo's: a block every few seconds from two CPU miners, shares in between.
@@ -421,6 +424,13 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         _ = running.shutdown.cancelled() => {}
     }
     running.shutdown.cancel();
+    // A block found in the last moments is archived before the runtime goes.
+    if !running.settle(SETTLE_WITHIN).await {
+        tracing::error!(
+            "block solutions were still being archived after {}s; stopping anyway",
+            SETTLE_WITHIN.as_secs()
+        );
+    }
     if let Some(reason) = running.fatal.get() {
         eprintln!("stratumd: {reason}");
         return ExitCode::FAILURE;

@@ -376,3 +376,92 @@ async fn failover_skips_a_node_that_is_starting_up() {
     starting.shutdown().await;
     ready.shutdown().await;
 }
+
+/// A bitcoind stand-in on mainnet: it answers `getblockchaininfo` with chain `main` and
+/// every other method with `"from-main"`. Plain HTTP/1.1 JSON-RPC with keep-alive.
+async fn mainnet_node() -> SocketAddr {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (rd, mut wr) = stream.into_split();
+                let mut rd = BufReader::new(rd);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                length = v.trim().parse().unwrap();
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    rd.read_exact(&mut body).await.unwrap();
+                    let req: Value = serde_json::from_slice(&body).unwrap();
+                    let result = if req["method"] == "getblockchaininfo" {
+                        json!({"chain": "main", "blocks": 1, "headers": 1, "initialblockdownload": false})
+                    } else {
+                        json!("from-main")
+                    };
+                    let reply =
+                        json!({"result": result, "error": null, "id": req["id"]}).to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        reply.len()
+                    );
+                    wr.write_all(head.as_bytes()).await.unwrap();
+                    wr.write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_never_reaches_a_node_on_another_chain() {
+    let main = mainnet_node().await;
+    let sim = start_simnet_at(SocketAddr::from(([127, 0, 0, 1], 0)), 1000.0).await;
+    let regtest_tip: Value = NodeSet::new(vec![userpass(sim.rpc_addr.to_string())])
+        .call("getbestblockhash", vec![])
+        .await
+        .unwrap();
+    // Unpinned, the set takes whatever the first node says.
+    let unpinned = NodeSet::new(vec![userpass(main.to_string())]);
+    assert_eq!(
+        unpinned.call("getbestblockhash", vec![]).await.unwrap(),
+        "from-main"
+    );
+    // Pinned to regtest, the mainnet node is skipped for the regtest one, every time.
+    let nodes = NodeSet::new(vec![
+        userpass(main.to_string()),
+        userpass(sim.rpc_addr.to_string()),
+    ]);
+    nodes.pin_chain("regtest".into());
+    for _ in 0..3 {
+        let tip = nodes.call("getbestblockhash", vec![]).await.unwrap();
+        assert_eq!(tip, regtest_tip);
+    }
+    // With only the mainnet node, nothing is answered.
+    let only_main = NodeSet::new(vec![userpass(main.to_string())]);
+    only_main.pin_chain("regtest".into());
+    match only_main.call("getbestblockhash", vec![]).await {
+        Err(RpcError::WrongChain {
+            chain, expected, ..
+        }) => {
+            assert_eq!((chain.as_str(), expected.as_str()), ("main", "regtest"));
+        }
+        other => panic!("expected a wrong-chain refusal, got {other:?}"),
+    }
+    sim.shutdown().await;
+}

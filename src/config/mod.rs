@@ -742,9 +742,20 @@ mod tests {
             (
                 r#"{"payouts": [{"address": "x", "weight": -1}]}"#,
                 "`payouts`",
-                "payouts[0].weight",
+                "entry 0",
             ),
             (r#"{"payouts": [{"addr": "x"}]}"#, "`payouts`", "address"),
+            // Positional arrays are not entries.
+            (
+                r#"{"payouts": [["x", 2]]}"#,
+                "`payouts`",
+                "entry 0 must be an object",
+            ),
+            (
+                r#"{"btcd": [{"url": "h:1", "auth": 5, "pass": "p"}]}"#,
+                "`btcd`",
+                "entry 0",
+            ),
             (r#"{"zmqpub_mindiff": true}"#, "`zmqpub_mindiff`", "0"),
         ] {
             let e = err(text);
@@ -752,6 +763,25 @@ mod tests {
         }
         // null is "not set", as in ckpool.
         assert_eq!(parse(r#"{"mindiff": null}"#, true).unwrap().mindiff, 1.0);
+        // Keys beside an entry's own (a label) are ignored, as before.
+        assert!(parse(
+            &format!(r#"{{"payouts": [{{"address": "{ADDR}", "weight": 2, "label": "ops"}}]}}"#),
+            false
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn unpaid_addresses_are_checked_for_the_chain_too() {
+        for text in [
+            // Solo mode pays miners; its btcaddress and payouts are still addresses.
+            format!(r#"{{"network": "main", "btcaddress": "{ADDR}"}}"#),
+            format!(r#"{{"network": "main", "payouts": [{{"address": "{ADDR}"}}]}}"#),
+            // A donation address without a donation.
+            format!(r#"{{"network": "main", "donaddress": "{ADDR}"}}"#),
+        ] {
+            assert!(parse(&text, true).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bitcoin::Network;
 
 use super::overrides::SimnetNode;
-use super::raw::{OneOrMany, RawNode};
+use super::raw::{Entries, RawNode};
 use super::{invalid, ConfigError};
 use crate::node::rpc::{NodeAuth, NodeEndpoint};
 
@@ -52,9 +52,9 @@ fn node_url_is_valid(url: &str) -> bool {
 }
 
 /// The `btcd` entries, checked.
-pub fn btcd(raw: OneOrMany<RawNode>) -> Result<Vec<NodeEndpoint>, ConfigError> {
+pub fn btcd(raw: Entries<RawNode>) -> Result<Vec<NodeEndpoint>, ConfigError> {
     let mut out = Vec::new();
-    for (i, node) in raw.into_vec().into_iter().enumerate() {
+    for (i, node) in raw.0.into_iter().enumerate() {
         let url = match node.url {
             Some(u) if node_url_is_valid(&u) => u,
             Some(u) if u.starts_with("https://") => {

@@ -46,9 +46,10 @@ pub struct PayoutAddresses {
     pool: Vec<(KeyedAddress, u64)>,
     /// The donation address and percentage.
     donation: Option<(KeyedAddress, f64)>,
-    /// Solo mode's `btcaddress`: unused (each miner is paid), but checked like the others
-    /// so that a config for another chain is refused whatever the mode.
-    unused: Option<KeyedAddress>,
+    /// Addresses configured but not paid (solo mode's `btcaddress` and `payouts`, pool
+    /// mode's `btcaddress` beside `payouts`, a `donaddress` without a donation): checked like
+    /// the others, so that a config for another chain is refused whatever the mode.
+    unused: Vec<KeyedAddress>,
 }
 
 impl PayoutAddresses {
@@ -57,7 +58,7 @@ impl PayoutAddresses {
     pub fn new(
         mode: Mode,
         btcaddress: Option<&str>,
-        payouts: Option<Vec<super::raw::RawPayout>>,
+        payouts: Option<super::raw::Entries<super::raw::RawPayout>>,
         donation: f64,
         donaddress: Option<&str>,
     ) -> Result<PayoutAddresses, ConfigError> {
@@ -65,7 +66,7 @@ impl PayoutAddresses {
             .map(|a| KeyedAddress::parse("btcaddress", a))
             .transpose()?;
         let mut pool = Vec::new();
-        if let Some(list) = payouts {
+        if let Some(super::raw::Entries(list)) = payouts {
             if list.is_empty() || list.len() > MAX_PAYOUTS {
                 return Err(invalid(
                     "payouts",
@@ -89,8 +90,13 @@ impl PayoutAddresses {
         let donaddress = donaddress
             .map(|a| KeyedAddress::parse("donaddress", a))
             .transpose()?;
+        let mut unused = Vec::new();
         let donation = match donaddress {
-            _ if donation <= 0.0 => None,
+            Some(a) if donation <= 0.0 => {
+                unused.push(a);
+                None
+            }
+            None if donation <= 0.0 => None,
             Some(a) => Some((a, donation)),
             None => {
                 return Err(invalid(
@@ -99,11 +105,10 @@ impl PayoutAddresses {
                 ))
             }
         };
-        let mut unused = None;
         match mode {
             Mode::Solo => {
-                pool.clear();
-                unused = btcaddress;
+                unused.extend(pool.drain(..).map(|(a, _)| a));
+                unused.extend(btcaddress);
             }
             Mode::Pool if pool.is_empty() => {
                 match btcaddress {
@@ -114,7 +119,7 @@ impl PayoutAddresses {
                     )),
                 }
             }
-            Mode::Pool => unused = btcaddress,
+            Mode::Pool => unused.extend(btcaddress),
         }
         Ok(PayoutAddresses {
             mode,
@@ -126,7 +131,7 @@ impl PayoutAddresses {
 
     /// The payout plan on `network`, every address checked for it (an error names the key).
     pub fn plan(&self, network: Network) -> Result<PayoutPlan, ConfigError> {
-        if let Some(a) = &self.unused {
+        for a in &self.unused {
             a.script_on(network)?;
         }
         let donation = match &self.donation {

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 /// One value or an array of them (ckpool's `btcd` and `serverurl` take both).
@@ -27,6 +28,40 @@ impl<T> OneOrMany<T> {
     }
 }
 
+/// A list of JSON objects, each read as a `T` (one object alone is a list of one, as
+/// ckpool reads `btcd`). An error names the entry; an entry that is not an object is one
+/// (serde would otherwise read an array into a struct's fields by position).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entries<T>(pub Vec<T>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = match Value::deserialize(d)? {
+            Value::Array(items) => items,
+            one @ Value::Object(_) => vec![one],
+            other => {
+                return Err(D::Error::custom(format!(
+                    "expected an array of objects, got {other}"
+                )))
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if !item.is_object() {
+                    return Err(D::Error::custom(format!(
+                        "entry {i} must be an object, got {item}"
+                    )));
+                }
+                serde_json::from_value(item)
+                    .map_err(|e| D::Error::custom(format!("entry {i}: {e}")))
+            })
+            .collect::<Result<Vec<T>, D::Error>>()
+            .map(Entries)
+    }
+}
+
 /// One `btcd` entry: ckpool's `url`, `auth`, `pass` (and `notify`, ignored), or our
 /// `cookie`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -41,9 +76,8 @@ pub struct RawNode {
     pub cookie: Option<String>,
 }
 
-/// One `payouts` entry (ours).
+/// One `payouts` entry (ours). Other keys in an entry (a label) are ignored.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct RawPayout {
     /// The address paid.
     pub address: String,
@@ -56,7 +90,7 @@ pub struct RawPayout {
 #[serde(default)]
 pub struct RawConfig {
     /// ckpool `btcd`.
-    pub btcd: Option<OneOrMany<RawNode>>,
+    pub btcd: Option<Entries<RawNode>>,
     /// ckpool `btcaddress`.
     pub btcaddress: Option<String>,
     /// ckpool `btcsig`.
@@ -92,7 +126,7 @@ pub struct RawConfig {
     /// Ours: where `donation` goes.
     pub donaddress: Option<String>,
     /// Ours: pool mode's weighted payout list.
-    pub payouts: Option<Vec<RawPayout>>,
+    pub payouts: Option<Entries<RawPayout>>,
     /// Ours: the chain, pinned.
     pub network: Option<String>,
     /// Ours: seconds to subscribe and authorize.

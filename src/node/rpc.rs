@@ -47,6 +47,17 @@ pub enum RpcError {
         /// Its message.
         message: String,
     },
+    /// The node is on another chain than the one the server runs on (a `btcd` entry of
+    /// another network): it is skipped, like a node that is down.
+    #[error("bitcoind {url} is on chain `{chain}`, not `{expected}`; not using it")]
+    WrongChain {
+        /// Which node.
+        url: String,
+        /// The chain it reports.
+        chain: String,
+        /// The chain the server runs on.
+        expected: String,
+    },
     /// No node is configured.
     #[error("no bitcoind configured")]
     NoNodes,
@@ -65,7 +76,7 @@ impl RpcError {
     /// the same node later.
     pub fn is_node_unavailable(&self) -> bool {
         match self {
-            RpcError::Transport { .. } => true,
+            RpcError::Transport { .. } | RpcError::WrongChain { .. } => true,
             RpcError::Node { code, .. } => matches!(
                 *code,
                 RPC_IN_WARMUP | RPC_CLIENT_IN_INITIAL_DOWNLOAD | RPC_CLIENT_NOT_CONNECTED
@@ -95,6 +106,8 @@ const IDLE_CLIENTS_KEPT: usize = 4;
 struct Node {
     endpoint: NodeEndpoint,
     idle: std::sync::Mutex<Vec<Client>>,
+    /// It has reported the chain the set is pinned to.
+    on_chain: std::sync::atomic::AtomicBool,
 }
 
 impl Node {
@@ -102,7 +115,32 @@ impl Node {
         Node {
             endpoint,
             idle: std::sync::Mutex::new(Vec::new()),
+            on_chain: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// With the set pinned to `expected`, a node is used only once it has reported that
+    /// chain (asked on its first use).
+    fn check_chain(&self, expected: Option<&String>) -> Result<(), RpcError> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        if self.on_chain.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let info = self.call("getblockchaininfo", &[])?;
+        let chain = info.get("chain").and_then(Value::as_str).unwrap_or("");
+        if chain == expected {
+            self.on_chain.store(true, Ordering::Release);
+            return Ok(());
+        }
+        let e = RpcError::WrongChain {
+            url: self.endpoint.url.clone(),
+            chain: chain.to_string(),
+            expected: expected.clone(),
+        };
+        tracing::error!("{e}");
+        Err(e)
     }
 
     fn make_client(e: &NodeEndpoint) -> Result<Client, bitcoincore_rpc::Error> {
@@ -162,6 +200,8 @@ impl Node {
 #[derive(Clone)]
 pub struct NodeSet {
     nodes: Arc<Vec<Node>>,
+    /// The chain every node must report before it is used (set once the first node told it).
+    chain: Arc<std::sync::OnceLock<String>>,
     /// The nodes' URLs, for logs.
     urls: Arc<Vec<String>>,
     preferred: Arc<AtomicUsize>,
@@ -180,7 +220,15 @@ impl NodeSet {
             urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
             nodes: Arc::new(endpoints.into_iter().map(Node::new).collect()),
             preferred: Arc::new(AtomicUsize::new(0)),
+            chain: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// From now on, [`NodeSet::call`] uses a node only once it has reported `chain`
+    /// (`getblockchaininfo`'s name): a `btcd` entry on another chain is skipped as if down,
+    /// so a failover never mines on another chain. Set once; later calls change nothing.
+    pub fn pin_chain(&self, chain: String) {
+        let _ = self.chain.set(chain);
     }
 
     /// Number of nodes.
@@ -194,11 +242,13 @@ impl NodeSet {
     }
 
     /// Calls `method` on the first available node, starting from the last one that worked.
-    /// A node that cannot be reached, is starting, syncing or has no peers is skipped; any
-    /// other JSON-RPC error is returned as is (another node would say the same).
+    /// A node that cannot be reached, is starting, syncing, has no peers or is on another
+    /// chain than the pinned one is skipped; any other JSON-RPC error is returned as is
+    /// (another node would say the same).
     pub async fn call(&self, method: &'static str, params: Vec<Value>) -> Result<Value, RpcError> {
         let nodes = self.nodes.clone();
         let preferred = self.preferred.clone();
+        let chain = self.chain.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let n = nodes.len();
             if n == 0 {
@@ -209,7 +259,10 @@ impl NodeSet {
             for i in 0..n {
                 let idx = (start + i) % n;
                 let node = &nodes[idx];
-                match node.call(method, &params) {
+                match node
+                    .check_chain(chain.get())
+                    .and_then(|()| node.call(method, &params))
+                {
                     Ok(v) => {
                         if idx != start {
                             tracing::warn!(url = %node.endpoint.url, "failed over to bitcoind");

@@ -80,6 +80,9 @@ pub async fn run(
     let Some(chain) = src.wait_for_node(&shutdown).await else {
         return;
     };
+    // Every node used from now on must be on this chain (the chain gate checks it against
+    // the config's `network`).
+    src.nodes.pin_chain(chain.clone());
     let network = chain_network(&chain);
     if network.is_none() {
         tracing::warn!("bitcoind reports unknown chain {chain:?}");

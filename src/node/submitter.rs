@@ -127,10 +127,14 @@ impl BlockSubmitter {
         me
     }
 
-    /// Submits `block` to every node (in a task of its own) while archiving it.
-    pub fn submit(self: &Arc<Self>, block: SolvedBlock) {
+    /// Submits `block` to every node (in a task of its own) while archiving it. The
+    /// receiver hears once the archive is written (or could not be): from then on a
+    /// restart resubmits the block if no node took it.
+    pub fn submit(self: &Arc<Self>, block: SolvedBlock) -> tokio::sync::oneshot::Receiver<()> {
+        let (archived, heard) = tokio::sync::oneshot::channel();
         let me = self.clone();
-        tokio::spawn(async move { me.handle(block).await });
+        tokio::spawn(async move { me.handle(block, archived).await });
+        heard
     }
 
     /// Records that a solved block could not even be assembled.
@@ -138,15 +142,22 @@ impl BlockSubmitter {
         self.verdict(&hash, BlockOutcome::NotSubmitted(reason));
     }
 
-    async fn handle(self: Arc<Self>, block: SolvedBlock) {
+    async fn handle(
+        self: Arc<Self>,
+        block: SolvedBlock,
+        archived: tokio::sync::oneshot::Sender<()>,
+    ) {
         let SolvedBlock { height, hash, hex } = block;
         let path = self.dir.join(format!("{height}-{hash}.hex"));
         let block = Arc::new(hex);
+        let write = async {
+            let written = write_block_file(&self.dir, &path, &block).await;
+            let _ = archived.send(());
+            written
+        };
         // The archive is written while the block is out: a slow disk must not delay it.
-        let (written, suffix) = tokio::join!(
-            write_block_file(&self.dir, &path, &block),
-            self.submit_everywhere(height, &hash, block.clone())
-        );
+        let (written, suffix) =
+            tokio::join!(write, self.submit_everywhere(height, &hash, block.clone()));
         match written {
             Ok(()) => mark_block_file(&path, suffix).await,
             Err(e) => tracing::error!(path = %path.display(), "cannot archive block: {e}"),
@@ -275,9 +286,13 @@ async fn mark_block_file(path: &Path, suffix: Option<&str>) {
     }
 }
 
+/// Writes the archive and syncs it to disk: the file is what a restart resubmits.
 async fn write_block_file(dir: &Path, path: &Path, block: &str) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
     tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::write(path, block).await
+    let mut file = tokio::fs::File::create(path).await?;
+    file.write_all(block.as_bytes()).await?;
+    file.sync_all().await
 }
 
 /// `submitblock` to one node. A node that cannot take it yet (unreachable, starting up,

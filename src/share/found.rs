@@ -5,9 +5,10 @@
 //! that never drops one: when it is full, the session waits for room before it reads the
 //! miner's next line. Statistics take the lossy event bus instead.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::block::{assemble_block, BlockError};
 use super::validate::{Reject, Submission};
@@ -70,9 +71,53 @@ impl FoundShare {
     }
 }
 
+/// Found shares handed on whose consumer has not finished with them yet (for a block: it
+/// is archived on disk, from where a restart resubmits it). A stopping server waits for
+/// this to reach zero, so a block found just before a shutdown is not lost with the
+/// runtime's tasks.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    settled: Notify,
+}
+
+impl InFlight {
+    fn add(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The consumer is done with one share.
+    pub fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.settled.notify_waiters();
+        }
+    }
+
+    /// How many are in flight now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Waits until none is in flight.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// The sending side, one clone per server.
 #[derive(Debug, Clone)]
-pub struct ShareSink(mpsc::Sender<FoundShare>);
+pub struct ShareSink {
+    tx: mpsc::Sender<FoundShare>,
+    in_flight: Arc<InFlight>,
+}
 
 /// The consumer has gone: shares can no longer be handed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +127,11 @@ pub struct SinkClosed;
 /// The sink and its receiving end.
 pub fn channel() -> (ShareSink, mpsc::Receiver<FoundShare>) {
     let (tx, rx) = mpsc::channel(SINK_CAPACITY);
-    (ShareSink(tx), rx)
+    let sink = ShareSink {
+        tx,
+        in_flight: Arc::new(InFlight::default()),
+    };
+    (sink, rx)
 }
 
 /// What became of a share offered without waiting.
@@ -100,15 +149,59 @@ pub enum Offer {
 impl ShareSink {
     /// Hands `share` on without waiting.
     pub fn offer(&self, share: FoundShare) -> Offer {
-        match self.0.try_send(share) {
+        // Counted before it can reach the consumer, which counts it done.
+        self.in_flight.add();
+        match self.tx.try_send(share) {
             Ok(()) => Offer::Taken,
-            Err(mpsc::error::TrySendError::Full(s)) => Offer::Full(s),
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Closed,
+            Err(mpsc::error::TrySendError::Full(s)) => {
+                self.in_flight.done();
+                Offer::Full(s)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.in_flight.done();
+                Offer::Closed
+            }
         }
     }
 
     /// Hands `share` on, waiting for room.
     pub async fn send(&self, share: FoundShare) -> Result<(), SinkClosed> {
-        self.0.send(share).await.map_err(|_| SinkClosed)
+        self.in_flight.add();
+        let sent = self.tx.send(share).await.map_err(|_| SinkClosed);
+        if sent.is_err() {
+            self.in_flight.done();
+        }
+        sent
+    }
+
+    /// The count of shares handed on and not yet done with.
+    pub fn in_flight(&self) -> Arc<InFlight> {
+        self.in_flight.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_flight_counts_until_the_consumer_is_done() {
+        let flight = Arc::new(InFlight::default());
+        flight.add();
+        flight.add();
+        let waiter = tokio::spawn({
+            let flight = flight.clone();
+            async move { flight.settled().await }
+        });
+        flight.done();
+        assert_eq!(flight.count(), 1);
+        assert!(!waiter.is_finished());
+        flight.done();
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .expect("settles once the last is done")
+            .unwrap();
+        // Settled already: returns at once.
+        flight.settled().await;
     }
 }

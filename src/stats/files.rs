@@ -142,6 +142,8 @@ pub struct StatsSettings {
 struct PendingBlock {
     height: u32,
     worker: Arc<str>,
+    /// When the solve was seen; forgotten after [`SOLVE_WAIT`] without a verdict.
+    seen: Instant,
 }
 
 struct Writer {
@@ -160,6 +162,10 @@ struct Writer {
 /// How long a verdict waits for the share event of its block (events and verdicts travel
 /// separately, so a fast verdict can come first).
 const VERDICT_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a solve waits for its verdict: past the submitter's retry window
+/// (`BLOCK_RETRY_WINDOW`, 20 minutes), no verdict comes any more.
+const SOLVE_WAIT: Duration = Duration::from_secs(30 * 60);
 
 impl Writer {
     fn on_event(&mut self, event: &Event) {
@@ -183,6 +189,7 @@ impl Writer {
                     slot.insert(PendingBlock {
                         height,
                         worker: rec.worker.clone(),
+                        seen: Instant::now(),
                     });
                 }
             }
@@ -198,6 +205,8 @@ impl Writer {
     fn check_blocks(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         let now = Instant::now();
+        self.pending
+            .retain(|_, b| now.duration_since(b.seen) < SOLVE_WAIT);
         for (verdict, seen) in std::mem::take(&mut self.unmatched) {
             let Some(b) = self.pending.remove(&verdict.hash) else {
                 if now.duration_since(seen) < VERDICT_WAIT {
@@ -260,19 +269,30 @@ pub fn spawn(
     disconnected: DisconnectedCount,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let now = unix_secs(SystemTime::now());
-    let mut acc = Accounting::new(now);
-    restore(&mut acc, &settings.logdir, now);
-    let writer = Writer {
-        acc,
-        logdir: settings.logdir,
-        disconnected,
-        jobs: JobHeights::default(),
-        pending: HashMap::new(),
-        unmatched: Vec::new(),
-    };
     let tick = (settings.interval / UPDATES_PER_INTERVAL).max(Duration::from_millis(1));
     tokio::spawn(async move {
+        // Reading back thousands of files is blocking work: not on a runtime worker. Events
+        // arriving meanwhile wait in the channel.
+        let logdir = settings.logdir.clone();
+        let start = unix_secs(SystemTime::now());
+        let acc = tokio::task::spawn_blocking(move || {
+            let mut acc = Accounting::new(start);
+            restore(&mut acc, &logdir, start);
+            acc
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("reading back the stats files failed: {e}");
+            Accounting::new(start)
+        });
+        let writer = Writer {
+            acc,
+            logdir: settings.logdir,
+            disconnected,
+            jobs: JobHeights::default(),
+            pending: HashMap::new(),
+            unmatched: Vec::new(),
+        };
         let mut guard = FinalWrite(Some(writer));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

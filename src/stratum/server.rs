@@ -220,10 +220,8 @@ async fn serve_connection(
         }
         // Shares that matter for money are never dropped: when the sink is full, this
         // miner waits (after its reply went out) until there is room.
-        for found in std::mem::take(&mut session.unsent_found) {
-            if ctx.found.send(found).await.is_err() {
-                tracing::error!("the found-share consumer is gone; a block solution is lost");
-            }
+        if !session.unsent_found.is_empty() {
+            hand_on_found(&ctx, &mut session).await;
         }
         if let Some(job) = handled_job {
             deliveries.done_with(job.delivery());
@@ -231,6 +229,11 @@ async fn serve_connection(
         if session.closing {
             break;
         }
+    }
+    // A found share still waiting for room goes on whatever ended the connection (a failed
+    // write, the handshake deadline, shutdown).
+    if !session.unsent_found.is_empty() {
+        hand_on_found(&ctx, &mut session).await;
     }
     // Release the session first: once the miner sees the close it may resume right away.
     session.end();
@@ -241,6 +244,22 @@ async fn serve_connection(
         deliveries.done_with(latest.delivery());
     }
     let _ = wr.shutdown().await;
+}
+
+/// Hands the session's waiting found shares to the sink, waiting for room. Boxed: the
+/// wait is rare, and its future (a share and a semaphore wait) would otherwise enlarge
+/// every connection's task.
+fn hand_on_found<'a>(
+    ctx: &'a ServerContext,
+    session: &'a mut Session,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        for found in std::mem::take(&mut session.unsent_found) {
+            if ctx.found.send(found).await.is_err() {
+                tracing::error!("the found-share consumer is gone; a block solution is lost");
+            }
+        }
+    })
 }
 
 /// Past `maxclients`: one error line, then close (ckpool drops such connections silently).

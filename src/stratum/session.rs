@@ -337,6 +337,31 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.end();
+        // The connection task hands these on before the session goes; a session dropped
+        // without that (its task panicked) still must not lose a block solution.
+        let found = std::mem::take(&mut self.unsent_found);
+        if found.is_empty() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let sink = self.ctx.found.clone();
+                runtime.spawn(async move {
+                    for f in found {
+                        if sink.send(f).await.is_err() {
+                            tracing::error!(
+                                "the found-share consumer is gone; a block solution is lost"
+                            );
+                        }
+                    }
+                });
+            }
+            Err(_) => {
+                for f in found {
+                    tracing::error!(hash = %f.hash_hex(), "a block solution is lost: no runtime to hand it on");
+                }
+            }
+        }
     }
 }
 
@@ -465,6 +490,40 @@ mod tests {
         assert_eq!(s.difficulty, 2e-10);
         s.change_difficulty(64.0);
         assert_eq!(s.difficulty, 64.0);
+    }
+
+    #[tokio::test]
+    async fn a_session_dropped_with_a_waiting_block_still_hands_it_on() {
+        let (sink, mut rx) = crate::share::found::channel();
+        let ctx = Arc::new(crate::stratum::context::test_context_with_sink(
+            Mode::Pool,
+            Arc::new(OnceLock::new()),
+            Arc::new(Stats::default()),
+            sink,
+        ));
+        let posting = crate::work::board::tests::posting();
+        let addr = "127.0.0.1:3333".parse().unwrap();
+        let mut s = Session::new(ctx, addr, addr, 1.0);
+        s.unsent_found.push(crate::share::FoundShare {
+            job: posting.job.clone(),
+            work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
+            extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
+            extranonce2: crate::short_bytes::ShortBytes::new(&[0; 8]).unwrap(),
+            ntime: 0,
+            nonce: 0,
+            version: 0,
+            header: [0; 80],
+            hash: [7; 32],
+            worker: "w".into(),
+            refused_as: None,
+        });
+        // As when its connection task panics: dropped without the task handing it on.
+        drop(s);
+        let found = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("handed on")
+            .expect("a share");
+        assert_eq!(found.hash, [7; 32]);
     }
 
     #[test]

@@ -249,7 +249,14 @@ mod tests {
         let job = h.jobs.recv().await.unwrap();
         assert!(job.clean);
         assert_eq!(first_output(&job), ScriptBuf::new_op_return([3; 4]));
-        assert!(h.jobs.try_recv().is_err(), "one job, not one per input");
+        // One job for both inputs: the next one is the sentinel template's.
+        h.templates.send_replace(Some(template(9, 0)));
+        let next = h.jobs.recv().await.unwrap();
+        assert_eq!(
+            next.template.previous_block_hash,
+            template(9, 0).previous_block_hash,
+            "one job, not one per input"
+        );
         h.shutdown.cancel();
     }
 }
