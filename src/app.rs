@@ -303,6 +303,13 @@ impl Parts {
             control_socket,
         } = self;
         let (fetch_tx, fetch_rx) = mpsc::channel(16);
+        // One chain for both sets of connections: pinned now when the config names it
+        // (no node of another chain is ever used, not even the first to answer), else by
+        // the first node that answers.
+        let chain_pin = Arc::new(std::sync::OnceLock::new());
+        if let Some(network) = node.network {
+            let _ = chain_pin.set(source::chain_name(network).to_string());
+        }
         // Blocks get their own connections so they never queue behind a template fetch.
         let verdicts: VerdictSink = {
             let (stats, events) = (stats.clone(), events.clone());
@@ -314,7 +321,7 @@ impl Parts {
             })
         };
         let submitter = BlockSubmitter::new(
-            NodeSet::new(node.btcd.clone()),
+            NodeSet::sharing_pin(node.btcd.clone(), chain_pin.clone()),
             &config.logdir,
             verdicts,
             fetch_tx.clone(),
@@ -359,7 +366,7 @@ impl Parts {
             shutdown: shutdown.clone(),
         }));
         tokio::spawn(source::run(
-            NodeSet::new(node.btcd),
+            NodeSet::sharing_pin(node.btcd, chain_pin),
             SourceConfig {
                 blockpoll: config.blockpoll,
                 update_interval: config.update_interval,

@@ -101,6 +101,18 @@ pub enum Event {
     BlockVerdict(BlockVerdict),
 }
 
+impl Event {
+    /// A block solve (the share that went to the submitter) or a verdict on a block:
+    /// events the bus never drops.
+    pub fn is_about_a_block(&self) -> bool {
+        match self {
+            Event::Share(rec) => rec.is_block,
+            Event::BlockVerdict(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Which events a consumer wants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Interest {
@@ -203,9 +215,9 @@ impl Events {
                 continue;
             }
             match s.tx.try_send(event.clone()) {
-                Err(mpsc::error::TrySendError::Full(event @ Event::BlockVerdict(_))) => {
-                    // Verdicts are rare and are what a found block's log line waits for:
-                    // never dropped, sent as soon as the consumer has room.
+                Err(mpsc::error::TrySendError::Full(event)) if event.is_about_a_block() => {
+                    // Block solves and their verdicts are rare, and a found block's log
+                    // line needs both: never dropped, sent as soon as there is room.
                     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                         let tx = s.tx.clone();
                         runtime.spawn(async move {

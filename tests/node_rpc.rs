@@ -442,16 +442,26 @@ async fn failover_never_reaches_a_node_on_another_chain() {
         unpinned.call("getbestblockhash", vec![]).await.unwrap(),
         "from-main"
     );
-    // Pinned to regtest, the mainnet node is skipped for the regtest one, every time.
-    let nodes = NodeSet::new(vec![
-        userpass(main.to_string()),
-        userpass(sim.rpc_addr.to_string()),
-    ]);
-    nodes.pin_chain("regtest".into());
+    // Pinned to regtest, the mainnet node is skipped for the regtest one (a fresh set each
+    // time, so each call meets the mainnet node first).
     for _ in 0..3 {
+        let nodes = NodeSet::new(vec![
+            userpass(main.to_string()),
+            userpass(sim.rpc_addr.to_string()),
+        ]);
+        nodes.pin_chain("regtest".into());
         let tip = nodes.call("getbestblockhash", vec![]).await.unwrap();
         assert_eq!(tip, regtest_tip);
     }
+    // A node that is down beside one on another chain: the set reports the down one (it may
+    // come back on the right chain), not the wrong chain.
+    let dead = dead_node();
+    let mixed = NodeSet::new(vec![dead.endpoint.clone(), userpass(main.to_string())]);
+    mixed.pin_chain("regtest".into());
+    assert!(matches!(
+        mixed.call("getbestblockhash", vec![]).await,
+        Err(RpcError::Transport { .. })
+    ));
     // With only the mainnet node, nothing is answered.
     let only_main = NodeSet::new(vec![userpass(main.to_string())]);
     only_main.pin_chain("regtest".into());

@@ -328,6 +328,7 @@ impl Config {
             raw.payouts,
             donation,
             raw.donaddress.as_deref(),
+            &mut warnings,
         )?;
         let zmqpub = match raw.zmqpub.filter(|s| !s.is_empty()) {
             Some(s) => Some(nodes::zmq_endpoint("zmqpub", &s)?),
@@ -763,12 +764,22 @@ mod tests {
         }
         // null is "not set", as in ckpool.
         assert_eq!(parse(r#"{"mindiff": null}"#, true).unwrap().mindiff, 1.0);
-        // Keys beside an entry's own (a label) are ignored, as before.
-        assert!(parse(
+        // Keys beside an entry's own (a label) are ignored, as before, with a warning; an
+        // amount is refused, never read as a weight.
+        let c = parse(
             &format!(r#"{{"payouts": [{{"address": "{ADDR}", "weight": 2, "label": "ops"}}]}}"#),
-            false
+            false,
         )
-        .is_ok());
+        .unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains("`label`")),
+            "{:?}",
+            c.warnings
+        );
+        let e = err(&format!(
+            r#"{{"payouts": [{{"address": "{ADDR}", "amount": 90000000}}]}}"#
+        ));
+        assert!(e.contains("`payouts`") && e.contains("weights"), "{e}");
     }
 
     #[test]

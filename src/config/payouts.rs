@@ -61,6 +61,7 @@ impl PayoutAddresses {
         payouts: Option<super::raw::Entries<super::raw::RawPayout>>,
         donation: f64,
         donaddress: Option<&str>,
+        warnings: &mut Vec<String>,
     ) -> Result<PayoutAddresses, ConfigError> {
         let btcaddress = btcaddress
             .map(|a| KeyedAddress::parse("btcaddress", a))
@@ -74,6 +75,15 @@ impl PayoutAddresses {
                 ));
             }
             for (i, p) in list.into_iter().enumerate() {
+                if p.amount.as_ref().is_some_and(|a| !a.is_null()) {
+                    return Err(invalid(
+                        "payouts",
+                        format!("entry {i}: `amount` is not taken: payouts are weights, and each job's coinbase value (less donation) is split in their proportions"),
+                    ));
+                }
+                for key in p.other.keys() {
+                    warnings.push(format!("config key `payouts`: entry {i}: `{key}` ignored"));
+                }
                 let weight = match p.weight {
                     None => 1,
                     Some(0) => {

@@ -76,13 +76,19 @@ pub struct RawNode {
     pub cookie: Option<String>,
 }
 
-/// One `payouts` entry (ours). Other keys in an entry (a label) are ignored.
+/// One `payouts` entry (ours). `amount` is refused (payouts are weights); any other key
+/// (a label) is ignored with a warning.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct RawPayout {
     /// The address paid.
     pub address: String,
     /// Its weight; 1 when left out.
     pub weight: Option<u64>,
+    /// Named only to be refused: an amount read as a weight would pay the wrong share.
+    pub amount: Option<Value>,
+    /// Other keys.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 /// ckpool.conf as written. A key that is absent or `null` is `None`.

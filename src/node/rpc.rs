@@ -106,41 +106,113 @@ const IDLE_CLIENTS_KEPT: usize = 4;
 struct Node {
     endpoint: NodeEndpoint,
     idle: std::sync::Mutex<Vec<Client>>,
-    /// It has reported the chain the set is pinned to.
-    on_chain: std::sync::atomic::AtomicBool,
+    /// What it last said of its chain, against the set's pinned chain.
+    chain: std::sync::Mutex<ChainCheck>,
 }
+
+/// A node's chain, as last checked.
+#[derive(Debug, Clone)]
+enum ChainCheck {
+    /// Not asked yet (or asked again after a lost connection: it may have restarted).
+    Unknown,
+    /// It reported the pinned chain.
+    Right,
+    /// It reported another chain at `at`; asked again after [`WRONG_CHAIN_RECHECK`].
+    Wrong {
+        at: std::time::Instant,
+        chain: String,
+    },
+}
+
+/// How long a node found on another chain is left alone before it is asked again.
+const WRONG_CHAIN_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Node {
     fn new(endpoint: NodeEndpoint) -> Self {
         Node {
             endpoint,
             idle: std::sync::Mutex::new(Vec::new()),
-            on_chain: std::sync::atomic::AtomicBool::new(false),
+            chain: std::sync::Mutex::new(ChainCheck::Unknown),
         }
     }
 
+    fn chain_state(&self) -> std::sync::MutexGuard<'_, ChainCheck> {
+        self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection was lost: the node may come back on another chain.
+    fn forget_chain(&self) {
+        *self.chain_state() = ChainCheck::Unknown;
+    }
+
     /// With the set pinned to `expected`, a node is used only once it has reported that
-    /// chain (asked on its first use).
+    /// chain (asked on its first use, again after a lost connection, and a minute after it
+    /// was found on another chain). A failed check skips the node like one that is down.
     fn check_chain(&self, expected: Option<&String>) -> Result<(), RpcError> {
         let Some(expected) = expected else {
             return Ok(());
         };
-        if self.on_chain.load(Ordering::Acquire) {
-            return Ok(());
+        let previous = self.chain_state().clone();
+        match &previous {
+            ChainCheck::Right => return Ok(()),
+            ChainCheck::Wrong { at, chain } if at.elapsed() < WRONG_CHAIN_RECHECK => {
+                return Err(RpcError::WrongChain {
+                    url: self.endpoint.url.clone(),
+                    chain: chain.clone(),
+                    expected: expected.clone(),
+                })
+            }
+            _ => {}
         }
-        let info = self.call("getblockchaininfo", &[])?;
-        let chain = info.get("chain").and_then(Value::as_str).unwrap_or("");
-        if chain == expected {
-            self.on_chain.store(true, Ordering::Release);
+        let info = self.call("getblockchaininfo", &[]).map_err(|e| match e {
+            e if e.is_node_unavailable() => e,
+            other => RpcError::Transport {
+                url: self.endpoint.url.clone(),
+                reason: format!("cannot check its chain: {other}"),
+            },
+        })?;
+        let chain = info
+            .get("chain")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if chain == *expected {
+            if matches!(previous, ChainCheck::Wrong { .. }) {
+                tracing::info!(url = %self.endpoint.url, %chain, "bitcoind is on the right chain again");
+            }
+            *self.chain_state() = ChainCheck::Right;
             return Ok(());
         }
         let e = RpcError::WrongChain {
             url: self.endpoint.url.clone(),
-            chain: chain.to_string(),
+            chain: chain.clone(),
             expected: expected.clone(),
         };
-        tracing::error!("{e}");
+        // Said once per change, not at every call that reaches the node.
+        if !matches!(&previous, ChainCheck::Wrong { chain: c, .. } if *c == chain) {
+            tracing::error!("{e}");
+        }
+        *self.chain_state() = ChainCheck::Wrong {
+            at: std::time::Instant::now(),
+            chain,
+        };
         Err(e)
+    }
+
+    /// `check_chain`, then the call; a lost connection makes the chain unknown again.
+    fn checked_call(
+        &self,
+        expected: Option<&String>,
+        method: &str,
+        params: &[Value],
+    ) -> Result<Value, RpcError> {
+        let result = self
+            .check_chain(expected)
+            .and_then(|()| self.call(method, params));
+        if matches!(result, Err(RpcError::Transport { .. })) {
+            self.forget_chain();
+        }
+        result
     }
 
     fn make_client(e: &NodeEndpoint) -> Result<Client, bitcoincore_rpc::Error> {
@@ -214,13 +286,22 @@ impl std::fmt::Debug for NodeSet {
 }
 
 impl NodeSet {
-    /// Clients for these endpoints (nothing is contacted yet).
+    /// Clients for these endpoints (nothing is contacted yet), pinned to no chain yet.
     pub fn new(endpoints: Vec<NodeEndpoint>) -> Self {
+        Self::sharing_pin(endpoints, Arc::new(std::sync::OnceLock::new()))
+    }
+
+    /// Clients for these endpoints sharing `pin` with other sets (the template source's
+    /// and the block submitter's): pinned once, both use only nodes on that chain.
+    pub fn sharing_pin(
+        endpoints: Vec<NodeEndpoint>,
+        pin: Arc<std::sync::OnceLock<String>>,
+    ) -> Self {
         NodeSet {
             urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
             nodes: Arc::new(endpoints.into_iter().map(Node::new).collect()),
             preferred: Arc::new(AtomicUsize::new(0)),
-            chain: Arc::new(std::sync::OnceLock::new()),
+            chain: pin,
         }
     }
 
@@ -259,10 +340,7 @@ impl NodeSet {
             for i in 0..n {
                 let idx = (start + i) % n;
                 let node = &nodes[idx];
-                match node
-                    .check_chain(chain.get())
-                    .and_then(|()| node.call(method, &params))
-                {
+                match node.checked_call(chain.get(), method, &params) {
                     Ok(v) => {
                         if idx != start {
                             tracing::warn!(url = %node.endpoint.url, "failed over to bitcoind");
@@ -270,7 +348,16 @@ impl NodeSet {
                         preferred.store(idx, Ordering::Relaxed);
                         return Ok(v);
                     }
-                    Err(e) if e.is_node_unavailable() => last = e,
+                    // A node on another chain is what is reported only when every node
+                    // is: one that is merely down may come back on the right chain.
+                    Err(e) if e.is_node_unavailable() => {
+                        let wrong_chain = matches!(e, RpcError::WrongChain { .. });
+                        if !wrong_chain
+                            || matches!(last, RpcError::NoNodes | RpcError::WrongChain { .. })
+                        {
+                            last = e;
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -293,11 +380,12 @@ impl NodeSet {
         params: Vec<Value>,
     ) -> Result<Value, RpcError> {
         let nodes = self.nodes.clone();
+        let chain = self.chain.clone();
         let joined = tokio::task::spawn_blocking(move || {
             nodes
                 .get(index)
                 .ok_or(RpcError::NoNodes)?
-                .call(method, &params)
+                .checked_call(chain.get(), method, &params)
         })
         .await;
         joined.unwrap_or_else(|e| {

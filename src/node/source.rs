@@ -148,6 +148,17 @@ pub async fn run(
     }
 }
 
+/// The `getblockchaininfo` chain name of a network.
+pub fn chain_name(network: Network) -> &'static str {
+    match network {
+        Network::Bitcoin => "main",
+        Network::Testnet => "test",
+        Network::Testnet4 => "testnet4",
+        Network::Signet => "signet",
+        Network::Regtest => "regtest",
+    }
+}
+
 /// The network of a `getblockchaininfo` chain name.
 pub fn chain_network(chain: &str) -> Option<Network> {
     match chain {
@@ -212,6 +223,10 @@ impl Source {
                         );
                     }
                 }
+                // Pinned to a chain (the config's `network`) and no node on it answered,
+                // but one on another chain did: reported, for the chain gate to stop the
+                // server naming the key, as without a pin.
+                Err(RpcError::WrongChain { chain, .. }) => return Some(chain),
                 Err(e) => self.log_error("bitcoind not reachable", &e),
             }
             tokio::select! {

@@ -286,13 +286,23 @@ async fn mark_block_file(path: &Path, suffix: Option<&str>) {
     }
 }
 
-/// Writes the archive and syncs it to disk: the file is what a restart resubmits.
+/// Writes the archive durably: the file is what a restart resubmits. Written under a
+/// temporary name (not `.hex`, so a restart never reads half a block), synced, renamed into
+/// place, and the directory synced so the name survives a crash too.
 async fn write_block_file(dir: &Path, path: &Path, block: &str) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
     tokio::fs::create_dir_all(dir).await?;
-    let mut file = tokio::fs::File::create(path).await?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut file = tokio::fs::File::create(&tmp).await?;
     file.write_all(block.as_bytes()).await?;
-    file.sync_all().await
+    file.sync_all().await?;
+    drop(file);
+    tokio::fs::rename(&tmp, path).await?;
+    tokio::fs::File::open(dir).await?.sync_all().await
 }
 
 /// `submitblock` to one node. A node that cannot take it yet (unreachable, starting up,
@@ -325,6 +335,10 @@ pub async fn submit_with_retry(
             }
             Ok(Value::String(reason)) => return SubmitOutcome::Rejected(reason),
             Ok(other) => return SubmitOutcome::Rejected(other.to_string()),
+            // Never submitted to a node on another chain, and no use asking it again.
+            Err(e @ RpcError::WrongChain { .. }) => {
+                return SubmitOutcome::Unreachable(e.to_string())
+            }
             Err(e) if e.is_node_unavailable() => {
                 if attempt == 0 {
                     tracing::warn!("block not taken yet, retrying for up to {window:?}: {e}");

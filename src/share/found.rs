@@ -139,11 +139,43 @@ pub fn channel() -> (ShareSink, mpsc::Receiver<FoundShare>) {
 pub enum Offer {
     /// It is on its way.
     Taken,
-    /// The queue is full: the share is given back, to [`ShareSink::send`] once the caller
-    /// may wait.
-    Full(FoundShare),
+    /// The queue is full: the share is given back, still counted in flight, to
+    /// [`ShareSink::send_held`] once the caller may wait.
+    Full(HeldShare),
     /// The consumer is gone.
     Closed,
+}
+
+/// A found share waiting for room in the sink, counted in flight meanwhile (so a stopping
+/// server waits for it). Dropped without being sent, it is counted done and logged as
+/// lost, hash and all: that is the one way a block solution can still be lost (a runtime
+/// dropping the task that holds it).
+#[derive(Debug)]
+pub struct HeldShare {
+    share: Option<FoundShare>,
+    in_flight: Arc<InFlight>,
+}
+
+impl HeldShare {
+    /// The share.
+    pub fn share(&self) -> Option<&FoundShare> {
+        self.share.as_ref()
+    }
+}
+
+impl Drop for HeldShare {
+    fn drop(&mut self) {
+        if let Some(share) = self.share.take() {
+            self.in_flight.done();
+            tracing::error!(
+                hash = %share.hash_hex(),
+                height = share.job.template.height,
+                worker = %share.worker,
+                header = %hex::encode(share.header),
+                "a block solution is lost: it never reached the block submitter"
+            );
+        }
+    }
 }
 
 impl ShareSink {
@@ -153,10 +185,10 @@ impl ShareSink {
         self.in_flight.add();
         match self.tx.try_send(share) {
             Ok(()) => Offer::Taken,
-            Err(mpsc::error::TrySendError::Full(s)) => {
-                self.in_flight.done();
-                Offer::Full(s)
-            }
+            Err(mpsc::error::TrySendError::Full(s)) => Offer::Full(HeldShare {
+                share: Some(s),
+                in_flight: self.in_flight.clone(),
+            }),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.in_flight.done();
                 Offer::Closed
@@ -164,14 +196,25 @@ impl ShareSink {
         }
     }
 
-    /// Hands `share` on, waiting for room.
-    pub async fn send(&self, share: FoundShare) -> Result<(), SinkClosed> {
+    /// Counts `share` in flight and holds it, to be sent with [`ShareSink::send_held`]
+    /// (for a share that must wait behind others already held, so blocks stay in order).
+    pub fn hold(&self, share: FoundShare) -> HeldShare {
         self.in_flight.add();
-        let sent = self.tx.send(share).await.map_err(|_| SinkClosed);
-        if sent.is_err() {
-            self.in_flight.done();
+        HeldShare {
+            share: Some(share),
+            in_flight: self.in_flight.clone(),
         }
-        sent
+    }
+
+    /// Hands a held share on, waiting for room. Cancel-safe: until there is room the share
+    /// stays in `held`, whose drop reports it lost.
+    pub async fn send_held(&self, mut held: HeldShare) -> Result<(), SinkClosed> {
+        let permit = self.tx.reserve().await.map_err(|_| SinkClosed)?;
+        if let Some(share) = held.share.take() {
+            // Still counted: the consumer counts it done.
+            permit.send(share);
+        }
+        Ok(())
     }
 
     /// The count of shares handed on and not yet done with.
@@ -193,13 +236,16 @@ mod tests {
             let flight = flight.clone();
             async move { flight.settled().await }
         });
+        let short = std::time::Duration::from_millis(50);
+        // Parked while any is in flight.
+        assert!(tokio::time::timeout(short, flight.settled()).await.is_err());
         flight.done();
-        assert_eq!(flight.count(), 1);
+        assert!(tokio::time::timeout(short, flight.settled()).await.is_err());
         assert!(!waiter.is_finished());
         flight.done();
         tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
             .await
-            .expect("settles once the last is done")
+            .expect("a parked waiter wakes once the last is done")
             .unwrap();
         // Settled already: returns at once.
         flight.settled().await;

@@ -254,10 +254,9 @@ fn hand_on_found<'a>(
     session: &'a mut Session,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        for found in std::mem::take(&mut session.unsent_found) {
-            if ctx.found.send(found).await.is_err() {
-                tracing::error!("the found-share consumer is gone; a block solution is lost");
-            }
+        for held in std::mem::take(&mut session.unsent_found) {
+            // On failure the held share reports itself lost as it drops.
+            let _ = ctx.found.send_held(held).await;
         }
     })
 }

@@ -12,7 +12,7 @@ use super::extranonce::Extranonce1;
 use super::message;
 use super::vardiff::{DiffBounds, Vardiff};
 use crate::events::Event;
-use crate::share::FoundShare;
+use crate::share::found::HeldShare;
 use crate::work::{Job, JobId, Payee, Posting, UserWork};
 
 /// How many jobs a session remembers: shares on older ones get "Invalid JobID".
@@ -75,7 +75,7 @@ pub struct Session {
     pub(crate) fixed_difficulty: Option<f64>,
     /// Found shares the sink had no room for: the connection task hands them on, waiting
     /// for room, before it reads the miner's next line.
-    pub(crate) unsent_found: Vec<FoundShare>,
+    pub(crate) unsent_found: Vec<HeldShare>,
     pub(crate) sent: VecDeque<SentJob>,
     pub(crate) vardiff: Vardiff,
     /// Lines waiting to be written.
@@ -339,28 +339,19 @@ impl Drop for Session {
         self.end();
         // The connection task hands these on before the session goes; a session dropped
         // without that (its task panicked) still must not lose a block solution.
-        let found = std::mem::take(&mut self.unsent_found);
-        if found.is_empty() {
+        // Each held share reports itself lost if it is dropped unsent (no runtime, or one
+        // shutting down that drops this task).
+        let held = std::mem::take(&mut self.unsent_found);
+        if held.is_empty() {
             return;
         }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let sink = self.ctx.found.clone();
-                runtime.spawn(async move {
-                    for f in found {
-                        if sink.send(f).await.is_err() {
-                            tracing::error!(
-                                "the found-share consumer is gone; a block solution is lost"
-                            );
-                        }
-                    }
-                });
-            }
-            Err(_) => {
-                for f in found {
-                    tracing::error!(hash = %f.hash_hex(), "a block solution is lost: no runtime to hand it on");
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let sink = self.ctx.found.clone();
+            runtime.spawn(async move {
+                for h in held {
+                    let _ = sink.send_held(h).await;
                 }
-            }
+            });
         }
     }
 }
@@ -499,12 +490,12 @@ mod tests {
             Mode::Pool,
             Arc::new(OnceLock::new()),
             Arc::new(Stats::default()),
-            sink,
+            sink.clone(),
         ));
         let posting = crate::work::board::tests::posting();
         let addr = "127.0.0.1:3333".parse().unwrap();
         let mut s = Session::new(ctx, addr, addr, 1.0);
-        s.unsent_found.push(crate::share::FoundShare {
+        let held = sink.hold(crate::share::FoundShare {
             job: posting.job.clone(),
             work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
             extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
@@ -517,6 +508,7 @@ mod tests {
             worker: "w".into(),
             refused_as: None,
         });
+        s.unsent_found.push(held);
         // As when its connection task panics: dropped without the task handing it on.
         drop(s);
         let found = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
@@ -526,8 +518,8 @@ mod tests {
         assert_eq!(found.hash, [7; 32]);
     }
 
-    #[test]
-    fn a_block_found_while_the_sink_is_full_is_kept_not_dropped() {
+    #[tokio::test]
+    async fn a_block_found_while_the_sink_is_full_is_kept_not_dropped() {
         use crate::share::{FoundShare, Offer};
         let (sink, mut rx) = crate::share::found::channel();
         let ctx = Arc::new(crate::stratum::context::test_context_with_sink(
@@ -585,10 +577,21 @@ mod tests {
             1,
             "kept for the connection task to send"
         );
-        assert_eq!(s.unsent_found[0].worker.as_ref(), "w");
+        let held = s.unsent_found.remove(0);
+        assert_eq!(held.share().unwrap().worker.as_ref(), "w");
+        // Counted in flight while it waits, so a stopping server waits for it (the
+        // filler's one refused offer was counted done as it dropped).
+        let in_flight = sink.in_flight();
+        assert_eq!(in_flight.count(), crate::share::found::SINK_CAPACITY + 1);
         // Once the consumer takes one, there is room for it.
         assert!(rx.try_recv().is_ok());
-        assert!(matches!(sink.offer(s.unsent_found.remove(0)), Offer::Taken));
+        sink.send_held(held).await.unwrap();
+        assert_eq!(in_flight.count(), crate::share::found::SINK_CAPACITY + 1);
+        let mut last = None;
+        while let Ok(f) = rx.try_recv() {
+            last = Some(f);
+        }
+        assert_eq!(last.unwrap().worker.as_ref(), "w", "it arrives, last");
     }
 
     #[test]

@@ -204,10 +204,16 @@ fn send_block(s: &mut Session, found: FoundShare) {
             "block solved on a {} share; submitting it anyway", r.reason()
         ),
     }
+    // Behind one already waiting, it waits too: blocks go on in the order found.
+    if !s.unsent_found.is_empty() {
+        let held = s.ctx.found.hold(found);
+        s.unsent_found.push(held);
+        return;
+    }
     match s.ctx.found.offer(found) {
         Offer::Taken => {}
         // Sent once the reply is out, waiting for room (the connection task does it).
-        Offer::Full(found) => s.unsent_found.push(found),
+        Offer::Full(held) => s.unsent_found.push(held),
         Offer::Closed => tracing::error!("block submitter is gone; block not submitted"),
     }
 }
