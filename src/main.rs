@@ -2,6 +2,7 @@
 //! `simnet` subcommand.
 
 mod instance;
+mod sharechain_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,11 @@ enum Command {
         #[arg(long, default_value = "simnet")]
         password: String,
     },
+    /// Inspect the p2pool share chain.
+    Sharechain {
+        #[command(subcommand)]
+        what: sharechain_cmd::Sharechain,
+    },
 }
 
 fn init_logging(level: u8, quiet: bool) -> stratumd::log_level::Setter {
@@ -175,6 +181,9 @@ fn main() -> ExitCode {
              it runs ckpool's pool mode and solo mode (-B) only"
         );
         return ExitCode::FAILURE;
+    }
+    if let Some(Command::Sharechain { what }) = &cli.command {
+        return sharechain_cmd::run(what);
     }
     if let Some(Command::Simnet { .. }) = cli.command {
         let _ = init_logging(cli.loglevel, cli.quiet);
