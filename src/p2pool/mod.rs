@@ -4,8 +4,11 @@
 //! window of shares ([`pplns`], with the deterministic draw of [`draw`]). Nothing here reads
 //! local config or local state.
 
+pub mod chain;
 pub mod difficulty;
 pub mod draw;
 pub mod pplns;
+pub mod share;
 pub mod spec;
 pub mod target;
+pub mod window;

@@ -1,0 +1,1115 @@
+//! The share chain of one node, in memory: every valid share, the tip (the most cumulative
+//! work; ties go to the lower id, so every node with the same shares picks the same tip),
+//! and the PPLNS window at the tip, moved incrementally when the tip moves (a reorg walks
+//! back to the fork and forward along the new branch). Shares are checked here
+//! (`validate`) before they are kept; one whose parent or uncle is not known yet waits in a
+//! bounded pending pool and is checked again when it arrives.
+//!
+//! A share's verdict depends only on the share and its ancestry: its chain id, its proof of
+//! work, its target against the ASERT rule, its time against its ancestors' median, its
+//! uncles against its ancestors, its payout against the window at its parent, and its
+//! coinbase against its header. The local clock only defers a share from the future
+//! ([`Verdict::Future`]: retry later), never makes it invalid.
+
+use std::collections::{HashMap, HashSet};
+
+use bitcoin::hashes::Hash;
+use bitcoin::ScriptBuf;
+use ruint::aliases::U256;
+
+use super::difficulty::Asert;
+use super::pplns::{credits, payout, PayoutRules};
+use super::share::{outputs_hash, work_of, DecodeError, Share, ShareId};
+use super::spec::{ChainId, ChainSpec};
+use super::target::{bits_of, target_of, Bits};
+use super::window::{Limits, ShareSource, Window, WindowShare};
+
+/// How far ahead of the local clock a share's time may be before it waits.
+pub const MAX_FUTURE_SECS: u64 = 60;
+/// Ancestors whose median time a share's time must be above (bitcoin's 11).
+pub const MEDIAN_TIME_SPAN: usize = 11;
+/// Shares waiting for a parent or uncle, at most.
+pub const MAX_PENDING: usize = 10_000;
+
+/// Why a share is invalid, by the check it failed (cheapest first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The bytes are not a share (oversize, malformed).
+    #[error("{0}")]
+    Malformed(#[from] DecodeError),
+    /// It is for another chain (another spec).
+    #[error("share of chain {0}, not ours")]
+    ForeignChain(ChainId),
+    /// Its header's hash does not meet its share target, or the target is not one.
+    #[error("header hash above the share target")]
+    ProofOfWork,
+    /// Its share target is not the ASERT rule's for its height and parent.
+    #[error("share target {found:08x}, the rule gives {expected:08x}")]
+    WrongTarget {
+        /// What it says.
+        found: u32,
+        /// What the rule gives.
+        expected: u32,
+    },
+    /// Its time is not above its ancestors' median time.
+    #[error("time {time} is not above the ancestors' median {median}")]
+    TimeTooOld {
+        /// Its header time.
+        time: u64,
+        /// The median of its last 11 ancestors' times.
+        median: u64,
+    },
+    /// Its bitcoin height (BIP34) is unreadable or below its parent's.
+    #[error("bitcoin height not plausible against its parent")]
+    BitcoinHeight,
+    /// An uncle breaks the rules.
+    #[error("uncle {0}: {1}")]
+    Uncle(ShareId, &'static str),
+    /// Its coinbase does not pay the PPLNS window at its parent.
+    #[error("coinbase outputs are not the PPLNS payout of the window at its parent")]
+    WrongOutputs,
+    /// Its header does not commit to its coinbase (a wrong commitment or merkle branch).
+    #[error("the header does not commit to this coinbase and metadata")]
+    CoinbaseMismatch,
+}
+
+/// What became of a share offered to the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid and kept.
+    Valid,
+    /// Known already.
+    Known,
+    /// Invalid, and why.
+    Invalid(Invalid),
+    /// These shares (its parent or uncles) are not known: it waits for them.
+    Missing(Vec<ShareId>),
+    /// Its time is ahead of the local clock: offer it again later.
+    Future,
+}
+
+/// A valid share as the chain keeps it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The share.
+    pub share: Share,
+    /// Its height (its parent's + 1; the genesis is 0).
+    pub height: u64,
+    /// Work of the chain up to it: its ancestors', its own and its uncles'.
+    pub chain_work: U256,
+    /// Its own work.
+    pub work: u128,
+    /// The work of the bitcoin target in its header.
+    pub block_work: u128,
+    /// Its PPLNS credits.
+    pub credits: Vec<(ScriptBuf, u128)>,
+}
+
+/// What a job needs to mine on the tip (or any share): the outputs every coinbase pays and
+/// the fields of the next share's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextShare {
+    /// The parent.
+    pub parent: ShareId,
+    /// The next share's height.
+    pub height: u64,
+    /// Its share target.
+    pub share_bits: Bits,
+    /// The payout outputs, ordered by script.
+    pub outputs: Vec<(ScriptBuf, u64)>,
+}
+
+/// The share chain.
+#[derive(Debug)]
+pub struct Chain {
+    spec: ChainSpec,
+    chain_id: ChainId,
+    genesis: ShareId,
+    asert: Asert,
+    rules: PayoutRules,
+    entries: HashMap<ShareId, Entry>,
+    tip: ShareId,
+    window: Window,
+    /// Shares waiting, by a share they need.
+    pending: HashMap<ShareId, Vec<Share>>,
+    pending_count: usize,
+}
+
+/// The store as the window sees it.
+struct Source<'a>(&'a HashMap<ShareId, Entry>);
+
+impl ShareSource for Source<'_> {
+    fn window_share(&self, id: &ShareId) -> Option<WindowShare> {
+        self.0.get(id).map(window_share)
+    }
+}
+
+fn window_share(e: &Entry) -> WindowShare {
+    WindowShare {
+        id: e.share.id(),
+        parent: e.share.meta.parent,
+        work: e.work,
+        block_work: e.block_work,
+        credits: e.credits.clone(),
+    }
+}
+
+impl Chain {
+    /// An empty chain of `spec` (which must be valid).
+    pub fn new(spec: ChainSpec) -> Chain {
+        let chain_id = spec.id();
+        let genesis = ShareId::genesis(chain_id);
+        let limits = Limits {
+            max_shares: spec.window_max_shares,
+            num: spec.window_work_num,
+            den: spec.window_work_den,
+        };
+        Chain {
+            asert: Asert::new(&spec),
+            rules: PayoutRules::of(&spec),
+            chain_id,
+            genesis,
+            window: Window::at_genesis(genesis, limits),
+            spec,
+            entries: HashMap::new(),
+            tip: genesis,
+            pending: HashMap::new(),
+            pending_count: 0,
+        }
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The chain id.
+    pub fn id(&self) -> ChainId {
+        self.chain_id
+    }
+
+    /// The genesis id (the tip of an empty chain).
+    pub fn genesis(&self) -> ShareId {
+        self.genesis
+    }
+
+    /// The tip: the most cumulative work.
+    pub fn tip(&self) -> ShareId {
+        self.tip
+    }
+
+    /// A kept share.
+    pub fn get(&self, id: &ShareId) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    /// How many shares are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True before the first share.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The window at the tip.
+    pub fn window(&self) -> &Window {
+        &self.window
+    }
+
+    /// Shares waiting for a parent or uncle.
+    pub fn pending(&self) -> usize {
+        self.pending_count
+    }
+
+    fn height_of(&self, id: &ShareId) -> Option<u64> {
+        if *id == self.genesis {
+            return Some(0);
+        }
+        self.entries.get(id).map(|e| e.height)
+    }
+
+    fn time_of(&self, id: &ShareId) -> Option<u64> {
+        if *id == self.genesis {
+            return Some(self.spec.genesis_time);
+        }
+        self.entries.get(id).map(|e| u64::from(e.share.header.time))
+    }
+
+    fn work_to(&self, id: &ShareId) -> U256 {
+        self.entries.get(id).map_or(U256::ZERO, |e| e.chain_work)
+    }
+
+    /// `id` and its ancestors, newest first, at most `n` (the genesis not included).
+    fn ancestors(&self, id: &ShareId, n: usize) -> Vec<ShareId> {
+        let mut out = Vec::with_capacity(n);
+        let mut at = *id;
+        while out.len() < n {
+            let Some(e) = self.entries.get(&at) else {
+                break;
+            };
+            out.push(at);
+            at = e.share.meta.parent;
+        }
+        out
+    }
+
+    /// The median time of `parent` and its ancestors (the last 11; the genesis counts).
+    fn median_time(&self, parent: &ShareId) -> u64 {
+        let mut times: Vec<u64> = self
+            .ancestors(parent, MEDIAN_TIME_SPAN)
+            .iter()
+            .filter_map(|a| self.time_of(a))
+            .collect();
+        if times.len() < MEDIAN_TIME_SPAN {
+            times.push(self.spec.genesis_time);
+        }
+        times.sort_unstable();
+        times[times.len() / 2]
+    }
+
+    /// The share target of a child of `parent`.
+    fn target_after(&self, parent: &ShareId) -> Option<Bits> {
+        let height = self.height_of(parent)? + 1;
+        let time = self.time_of(parent)?;
+        Some(bits_of(self.asert.target(height, time)))
+    }
+
+    fn parent_of(&self, id: &ShareId) -> ShareId {
+        self.entries
+            .get(id)
+            .map_or(self.genesis, |e| e.share.meta.parent)
+    }
+
+    /// The newest share both `a` and `b` build on (or are).
+    fn fork_point(&self, a: ShareId, b: ShareId) -> ShareId {
+        let (mut x, mut y) = (a, b);
+        let height = |id: &ShareId| self.height_of(id).unwrap_or(0);
+        while height(&x) > height(&y) {
+            x = self.parent_of(&x);
+        }
+        while height(&y) > height(&x) {
+            y = self.parent_of(&y);
+        }
+        while x != y {
+            x = self.parent_of(&x);
+            y = self.parent_of(&y);
+        }
+        x
+    }
+
+    /// Moves the window to `to` (a kept share or the genesis): back from its top to the
+    /// fork with `to`'s branch, then forward along it. The cost is the path's length and
+    /// what enters and leaves the window, not the window's size.
+    fn move_window(&mut self, to: ShareId) {
+        let top = self.window.top();
+        if top == to {
+            return;
+        }
+        let fork = self.fork_point(top, to);
+        let mut forward = Vec::new();
+        let mut at = to;
+        while at != fork {
+            forward.push(at);
+            at = self.parent_of(&at);
+        }
+        let source = Source(&self.entries);
+        while self.window.top() != fork {
+            self.window.retreat(&source);
+        }
+        for id in forward.iter().rev() {
+            if let Some(e) = self.entries.get(id) {
+                self.window.advance(window_share(e), &source);
+            }
+        }
+    }
+
+    /// What a share mined on `parent` must pay and say: its outputs for a block reward of
+    /// `coinbase_value`, with `miner` paid the whole of an empty window. `None` for an
+    /// unknown parent.
+    pub fn next_share(
+        &mut self,
+        parent: ShareId,
+        coinbase_value: u64,
+        miner: &ScriptBuf,
+    ) -> Option<NextShare> {
+        let height = self.height_of(&parent)? + 1;
+        let share_bits = self.target_after(&parent)?;
+        let tip = self.tip;
+        self.move_window(parent);
+        let outputs = payout(
+            self.window.tally(),
+            coinbase_value,
+            &self.rules,
+            parent.0,
+            miner,
+        );
+        self.move_window(tip);
+        Some(NextShare {
+            parent,
+            height,
+            share_bits,
+            outputs,
+        })
+    }
+
+    /// Decodes and offers a share from the wire.
+    pub fn offer_bytes(&mut self, bytes: &[u8], now: u64) -> Verdict {
+        match Share::decode(bytes) {
+            Ok(share) => self.offer(share, now),
+            Err(e) => Verdict::Invalid(Invalid::Malformed(e)),
+        }
+    }
+
+    /// Checks a share and keeps it when valid (then also the waiting shares it unblocks);
+    /// `now` is the local clock, for shares from the future only.
+    pub fn offer(&mut self, share: Share, now: u64) -> Verdict {
+        let verdict = self.check_and_keep(share, now);
+        if verdict == Verdict::Valid {
+            self.release_pending(now);
+        }
+        verdict
+    }
+
+    fn check_and_keep(&mut self, share: Share, now: u64) -> Verdict {
+        let id = share.id();
+        if self.entries.contains_key(&id) {
+            return Verdict::Known;
+        }
+        match self.validate(&share, now) {
+            Ok(entry) => {
+                self.keep(id, entry);
+                Verdict::Valid
+            }
+            Err(Verdict::Missing(ids)) => {
+                self.wait_for(&ids, share);
+                Verdict::Missing(ids)
+            }
+            Err(v) => v,
+        }
+    }
+
+    fn wait_for(&mut self, ids: &[ShareId], share: Share) {
+        if self.pending_count >= MAX_PENDING {
+            return;
+        }
+        if let Some(first) = ids.first() {
+            self.pending.entry(*first).or_default().push(share);
+            self.pending_count += 1;
+        }
+    }
+
+    fn release_pending(&mut self, now: u64) {
+        loop {
+            let ready: Vec<ShareId> = self
+                .pending
+                .keys()
+                .filter(|k| self.entries.contains_key(k))
+                .copied()
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            for k in ready {
+                for share in self.pending.remove(&k).unwrap_or_default() {
+                    self.pending_count -= 1;
+                    let _ = self.check_and_keep(share, now);
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, id: ShareId, entry: Entry) {
+        let better = entry.chain_work > self.work_to(&self.tip)
+            || (entry.chain_work == self.work_to(&self.tip) && id < self.tip);
+        self.entries.insert(id, entry);
+        if better {
+            self.tip = id;
+            self.move_window(id);
+        }
+    }
+
+    /// Every check, cheapest first; the entry to keep when valid.
+    fn validate(&mut self, share: &Share, now: u64) -> Result<Entry, Verdict> {
+        let invalid = |i| Err(Verdict::Invalid(i));
+        let meta = &share.meta;
+        if meta.chain != self.chain_id {
+            return invalid(Invalid::ForeignChain(meta.chain));
+        }
+        let Some(target) = target_of(meta.share_bits) else {
+            return invalid(Invalid::ProofOfWork);
+        };
+        let hash = U256::from_le_bytes(share.id().0);
+        if hash > target {
+            return invalid(Invalid::ProofOfWork);
+        }
+        let mut missing: Vec<ShareId> = Vec::new();
+        if self.height_of(&meta.parent).is_none() {
+            missing.push(meta.parent);
+        }
+        missing.extend(
+            meta.uncles
+                .iter()
+                .filter(|u| !self.entries.contains_key(u))
+                .copied(),
+        );
+        if !missing.is_empty() {
+            return Err(Verdict::Missing(missing));
+        }
+        let Some(expected) = self.target_after(&meta.parent) else {
+            return Err(Verdict::Missing(vec![meta.parent]));
+        };
+        if expected != meta.share_bits {
+            return invalid(Invalid::WrongTarget {
+                found: meta.share_bits.0,
+                expected: expected.0,
+            });
+        }
+        let time = u64::from(share.header.time);
+        let median = self.median_time(&meta.parent);
+        if time <= median {
+            return invalid(Invalid::TimeTooOld { time, median });
+        }
+        if time > now + MAX_FUTURE_SECS {
+            return Err(Verdict::Future);
+        }
+        if !self.bitcoin_height_plausible(share) {
+            return invalid(Invalid::BitcoinHeight);
+        }
+        let height = self.height_of(&meta.parent).unwrap_or(0) + 1;
+        self.check_uncles(share, height)?;
+        let expected_outputs = {
+            let tip = self.tip;
+            self.move_window(meta.parent);
+            let outputs = payout(
+                self.window.tally(),
+                share.coinbase_value,
+                &self.rules,
+                meta.parent.0,
+                &meta.payout_script,
+            );
+            self.move_window(tip);
+            outputs
+        };
+        if outputs_hash(&expected_outputs) != meta.outputs_hash {
+            return invalid(Invalid::WrongOutputs);
+        }
+        if share.merkle_root_for(&expected_outputs) != share.header.merkle_root.to_byte_array() {
+            return invalid(Invalid::CoinbaseMismatch);
+        }
+        let work = work_of(target);
+        let uncle_weights: Vec<(ScriptBuf, u128)> = meta
+            .uncles
+            .iter()
+            .filter_map(|u| self.entries.get(u))
+            .map(|e| (e.share.meta.payout_script.clone(), e.work))
+            .collect();
+        let uncles_work: U256 = uncle_weights
+            .iter()
+            .fold(U256::ZERO, |acc, (_, w)| acc + U256::from(*w));
+        let block_target = bitcoin::pow::Target::from_compact(share.header.bits).to_le_bytes();
+        Ok(Entry {
+            height,
+            chain_work: self.work_to(&meta.parent) + U256::from(work) + uncles_work,
+            work,
+            block_work: work_of(U256::from_le_bytes(block_target)),
+            credits: credits(
+                (&meta.payout_script, work),
+                &uncle_weights,
+                self.spec.uncle_penalty_bps,
+            ),
+            share: share.clone(),
+        })
+    }
+
+    /// The bitcoin height (BIP34) reads, and is not below the parent's; on the same
+    /// bitcoin block as the parent it is the parent's.
+    fn bitcoin_height_plausible(&self, share: &Share) -> bool {
+        let Some(h) = share.bitcoin_height() else {
+            return false;
+        };
+        match self.entries.get(&share.meta.parent) {
+            None => true,
+            Some(p) => {
+                let ph = p.share.bitcoin_height().unwrap_or(0);
+                if p.share.header.prev_blockhash == share.header.prev_blockhash {
+                    h == ph
+                } else {
+                    h >= ph
+                }
+            }
+        }
+    }
+
+    /// Uncles: ascending and unique, at most the spec's count; each a kept share within the
+    /// spec's depth, not an ancestor, its parent an ancestor, and not credited already by
+    /// an ancestor within the depth.
+    fn check_uncles(&self, share: &Share, height: u64) -> Result<(), Verdict> {
+        let meta = &share.meta;
+        let bad = |u: ShareId, why| Err(Verdict::Invalid(Invalid::Uncle(u, why)));
+        if meta.uncles.len() > self.spec.uncle_max_count as usize {
+            return bad(meta.uncles[0], "more uncles than the spec allows");
+        }
+        if meta.uncles.windows(2).any(|p| p[0] >= p[1]) {
+            return bad(meta.uncles[0], "uncles are not ascending and unique");
+        }
+        let depth = self.spec.uncle_max_depth as usize;
+        let ancestors = self.ancestors(&meta.parent, depth + 1);
+        let ancestor_set: HashSet<ShareId> = ancestors.iter().copied().collect();
+        let credited: HashSet<ShareId> = ancestors
+            .iter()
+            .take(depth)
+            .filter_map(|a| self.entries.get(a))
+            .flat_map(|e| e.share.meta.uncles.iter().copied())
+            .collect();
+        for u in &meta.uncles {
+            let Some(e) = self.entries.get(u) else {
+                return Err(Verdict::Missing(vec![*u]));
+            };
+            if ancestor_set.contains(u) {
+                return bad(*u, "is an ancestor");
+            }
+            if e.height + (depth as u64) < height || e.height >= height {
+                return bad(*u, "is not within the uncle depth");
+            }
+            let parent = e.share.meta.parent;
+            if !(ancestor_set.contains(&parent) || parent == self.genesis) {
+                return bad(*u, "does not branch off this share's ancestry");
+            }
+            if credited.contains(u) {
+                return bad(*u, "is credited already");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::block::{Header, Version};
+    use bitcoin::{BlockHash, CompactTarget, TxMerkleNode};
+
+    use super::*;
+    use crate::p2pool::draw::Draw;
+    use crate::p2pool::pplns::Tally;
+    use crate::p2pool::share::ShareMeta;
+    use crate::p2pool::spec::BPS;
+
+    /// A clock far past every share's time: nothing is from the future.
+    const LATE: u64 = u64::MAX / 4;
+    const VALUE: u64 = 625_000_000;
+
+    fn spec() -> ChainSpec {
+        ChainSpec {
+            name: "chain-tests".into(),
+            window_max_shares: 30,
+            window_work_num: 1,
+            window_work_den: 1,
+            uncle_max_depth: 3,
+            uncle_max_count: 2,
+            uncle_penalty_bps: 2_000,
+            max_outputs: 8,
+            dust_sats: 1_000,
+            ..ChainSpec::preset("regtest").unwrap()
+        }
+    }
+
+    /// The bitcoin target in every test header: a block's work of 50, about 25 shares at
+    /// regtest's easiest share target (work 2), so the window's work limit binds before
+    /// its cap of 30.
+    fn block_bits() -> CompactTarget {
+        CompactTarget::from_consensus(bits_of(U256::MAX / U256::from(50u8)).0)
+    }
+
+    fn script(n: u32) -> ScriptBuf {
+        ScriptBuf::from_bytes(vec![0x51, n as u8, (n >> 8) as u8])
+    }
+
+    /// How a test share is made; `forge` may change it before the header is ground.
+    struct Mine {
+        parent: ShareId,
+        miner: ScriptBuf,
+        time: u32,
+        uncles: Vec<ShareId>,
+        prev_block: u8,
+        bitcoin_height: u8,
+        tag: u64,
+    }
+
+    fn mine_with(
+        chain: &mut Chain,
+        m: Mine,
+        forge: impl FnOnce(&mut Share, &mut Vec<(ScriptBuf, u64)>),
+    ) -> Share {
+        let next = chain
+            .next_share(m.parent, VALUE, &m.miner)
+            .expect("a known parent");
+        let mut uncles = m.uncles.clone();
+        uncles.sort();
+        let mut outputs = next.outputs.clone();
+        let mut script_sig = vec![0x01, m.bitcoin_height];
+        script_sig.extend_from_slice(&m.tag.to_le_bytes());
+        let mut share = Share {
+            header: Header {
+                version: Version::from_consensus(0x2000_0000),
+                prev_blockhash: BlockHash::from_byte_array([m.prev_block; 32]),
+                merkle_root: TxMerkleNode::from_byte_array([0; 32]),
+                time: m.time,
+                bits: block_bits(),
+                nonce: 0,
+            },
+            script_sig,
+            coinbase_value: VALUE,
+            witness_commitment: None,
+            merkle_branch: Vec::new(),
+            meta: ShareMeta {
+                chain: chain.id(),
+                parent: m.parent,
+                uncles,
+                payout_script: m.miner.clone(),
+                share_bits: next.share_bits,
+                outputs_hash: outputs_hash(&next.outputs),
+            },
+        };
+        forge(&mut share, &mut outputs);
+        share.header.merkle_root = TxMerkleNode::from_byte_array(share.merkle_root_for(&outputs));
+        grind(&mut share);
+        share
+    }
+
+    /// Rolls the nonce until the header meets the share target.
+    fn grind(share: &mut Share) {
+        let target = target_of(share.meta.share_bits).unwrap_or(U256::MAX);
+        while U256::from_le_bytes(share.id().0) > target {
+            share.header.nonce += 1;
+        }
+    }
+
+    struct Miner {
+        chain: Chain,
+        time: u32,
+        tag: u64,
+    }
+
+    impl Miner {
+        fn new() -> Miner {
+            let chain = Chain::new(spec());
+            let time = spec().genesis_time as u32;
+            Miner {
+                chain,
+                time,
+                tag: 0,
+            }
+        }
+
+        /// A valid share on `parent` by `miner`, offered: its id.
+        fn share(&mut self, parent: ShareId, miner: u32, uncles: Vec<ShareId>) -> ShareId {
+            self.time += spec().share_period_secs;
+            self.tag += 1;
+            let m = Mine {
+                parent,
+                miner: script(miner),
+                time: self.time,
+                uncles,
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: self.tag,
+            };
+            let share = mine_with(&mut self.chain, m, |_, _| {});
+            let id = share.id();
+            assert_eq!(self.chain.offer(share, LATE), Verdict::Valid);
+            id
+        }
+    }
+
+    /// The window at `top` and its tally by the definition, recomputed from the kept shares
+    /// alone: walk back from `top`, credit each share its work and its uncles' penalties and
+    /// each uncle its work less the penalty, stop at the cap or once the work limit (at
+    /// `top`'s bitcoin target) is reached.
+    fn naive_tally(chain: &Chain, top: ShareId) -> (Vec<ShareId>, Tally) {
+        let s = chain.spec();
+        let mut ids = Vec::new();
+        let mut tally = Tally::default();
+        let Some(top_entry) = chain.get(&top) else {
+            return (ids, tally);
+        };
+        let block_target =
+            bitcoin::pow::Target::from_compact(top_entry.share.header.bits).to_le_bytes();
+        let limit = U256::from(work_of(U256::from_le_bytes(block_target)))
+            * U256::from(s.window_work_num)
+            / U256::from(s.window_work_den);
+        let mut work = U256::ZERO;
+        let mut at = top;
+        while let Some(e) = chain.get(&at) {
+            if ids.len() >= s.window_max_shares as usize || work >= limit {
+                break;
+            }
+            ids.push(at);
+            let own = work_of(target_of(e.share.meta.share_bits).unwrap());
+            work += U256::from(own);
+            let mut includer = own;
+            for u in &e.share.meta.uncles {
+                let ue = chain.get(u).unwrap();
+                let uw = work_of(target_of(ue.share.meta.share_bits).unwrap());
+                // The uncle keeps its work times (1 − penalty), rounded down; the includer
+                // gets exactly the rest.
+                let kept = uw * u128::from(BPS - s.uncle_penalty_bps) / u128::from(BPS);
+                tally.add(&ue.share.meta.payout_script, kept);
+                includer += uw - kept;
+            }
+            tally.add(&e.share.meta.payout_script, includer);
+            at = e.share.meta.parent;
+        }
+        (ids, tally)
+    }
+
+    #[test]
+    fn a_line_of_shares_is_kept_and_its_window_is_the_definitions() {
+        let mut m = Miner::new();
+        let mut parent = m.chain.genesis();
+        for k in 0..80 {
+            parent = m.share(parent, k % 5, vec![]);
+            assert_eq!(m.chain.tip(), parent);
+            let (ids, tally) = naive_tally(&m.chain, parent);
+            assert_eq!(m.chain.window().ids().collect::<Vec<_>>(), ids, "share {k}");
+            assert_eq!(m.chain.window().tally(), &tally, "share {k}");
+        }
+        assert_eq!(m.chain.get(&parent).unwrap().height, 80);
+        assert!(
+            m.chain.window().len() < 30,
+            "the work limit binds before the cap"
+        );
+    }
+
+    #[test]
+    fn a_heavier_branch_takes_the_tip_and_the_window_follows() {
+        let mut m = Miner::new();
+        let mut a = m.chain.genesis();
+        for k in 0..20 {
+            a = m.share(a, k % 3, vec![]);
+        }
+        let fork = m.chain.get(&a).unwrap().share.meta.parent;
+        let fork = m.chain.get(&fork).unwrap().share.meta.parent;
+        // A branch from two shares back, by another miner: shorter at first…
+        let mut b = m.share(fork, 7, vec![]);
+        assert_eq!(m.chain.tip(), a);
+        b = m.share(b, 7, vec![]);
+        // …equal work: the lower id wins; one more and it is heavier either way.
+        b = m.share(b, 7, vec![]);
+        assert_eq!(m.chain.tip(), b);
+        let (ids, tally) = naive_tally(&m.chain, b);
+        assert_eq!(m.chain.window().ids().collect::<Vec<_>>(), ids);
+        assert_eq!(m.chain.window().tally(), &tally);
+        assert!(tally.weight(&script(7)) > 0);
+    }
+
+    #[test]
+    fn randomized_chains_with_uncles_and_reorgs_keep_the_definitions_window() {
+        let mut m = Miner::new();
+        let mut draw = Draw::new([42; 32]);
+        let mut recent: Vec<ShareId> = vec![m.chain.genesis()];
+        let mut reorgs = 0;
+        for step in 0..400 {
+            let tip = m.chain.tip();
+            // Mostly on the tip; sometimes on a recent share (a fork, later maybe a reorg).
+            let parent = if draw.below(5) == 0 && recent.len() > 2 {
+                recent[recent.len()
+                    - 1
+                    - draw.below(3.min(recent.len() as u128 - 1) as u128) as usize]
+            } else {
+                tip
+            };
+            // Uncles: recent shares not on the parent's branch, within the depth.
+            let height = m.chain.height_of(&parent).unwrap() + 1;
+            let branch: HashSet<ShareId> = m.chain.ancestors(&parent, 5).into_iter().collect();
+            let credited: HashSet<ShareId> = m
+                .chain
+                .ancestors(&parent, 3)
+                .iter()
+                .flat_map(|a| m.chain.get(a).unwrap().share.meta.uncles.clone())
+                .collect();
+            let mut uncles: Vec<ShareId> = recent
+                .iter()
+                .filter(|u| {
+                    m.chain.get(u).is_some_and(|e| {
+                        e.height < height
+                            && e.height + 3 >= height
+                            && !branch.contains(u)
+                            && !credited.contains(u)
+                            && (branch.contains(&e.share.meta.parent)
+                                || e.share.meta.parent == m.chain.genesis())
+                    })
+                })
+                .copied()
+                .collect();
+            uncles.truncate(2);
+            let id = m.share(parent, draw.below(9) as u32, uncles);
+            recent.push(id);
+            if recent.len() > 12 {
+                recent.remove(0);
+            }
+            let new_tip = m.chain.tip();
+            if new_tip != id && new_tip != tip {
+                reorgs += 1;
+            }
+            if m.chain.get(&new_tip).unwrap().share.meta.parent != tip && new_tip != tip {
+                reorgs += 1;
+            }
+            let (ids, tally) = naive_tally(&m.chain, new_tip);
+            assert_eq!(
+                m.chain.window().ids().collect::<Vec<_>>(),
+                ids,
+                "step {step}"
+            );
+            assert_eq!(m.chain.window().tally(), &tally, "step {step}");
+            // The next share's outputs are the payout of that window, exactly.
+            let next = m.chain.next_share(new_tip, VALUE, &script(0)).unwrap();
+            let expect = crate::p2pool::pplns::payout(
+                &tally,
+                VALUE,
+                &crate::p2pool::pplns::PayoutRules::of(&spec()),
+                new_tip.0,
+                &script(0),
+            );
+            assert_eq!(next.outputs, expect, "step {step}");
+            assert_eq!(next.outputs.iter().map(|o| o.1).sum::<u64>(), VALUE);
+        }
+        assert!(reorgs > 5, "the walk made reorgs: {reorgs}");
+        let with_uncles = recent
+            .iter()
+            .filter(|id| {
+                m.chain
+                    .get(id)
+                    .is_some_and(|e| !e.share.meta.uncles.is_empty())
+            })
+            .count();
+        assert!(with_uncles > 0 || m.chain.len() > 300);
+    }
+
+    /// A valid share on the tip, made with `forge` applied, offered: the verdict.
+    fn forged(
+        m: &mut Miner,
+        forge: impl FnOnce(&mut Share, &mut Vec<(ScriptBuf, u64)>),
+        now: u64,
+    ) -> Verdict {
+        m.time += 10;
+        m.tag += 1;
+        let mine = Mine {
+            parent: m.chain.tip(),
+            miner: script(1),
+            time: m.time,
+            uncles: vec![],
+            prev_block: 1,
+            bitcoin_height: 10,
+            tag: m.tag,
+        };
+        let share = mine_with(&mut m.chain, mine, forge);
+        m.chain.offer(share, now)
+    }
+
+    #[test]
+    fn every_forged_share_kind_has_its_own_reason() {
+        let mut m = Miner::new();
+        let mut parent = m.chain.genesis();
+        for k in 0..5 {
+            parent = m.share(parent, k, vec![]);
+        }
+        let foreign = ChainSpec::preset("simnet").unwrap().id();
+        assert_eq!(
+            forged(&mut m, |s, _| s.meta.chain = foreign, LATE),
+            Verdict::Invalid(Invalid::ForeignChain(foreign))
+        );
+        // A target no header will meet after grinding a few nonces: stop the grinder by
+        // setting the hash requirement after it ran.
+        let mut missed = {
+            m.tag += 1;
+            m.time += 10;
+            let mine = Mine {
+                parent,
+                miner: script(1),
+                time: m.time,
+                uncles: vec![],
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: m.tag,
+            };
+            mine_with(&mut m.chain, mine, |_, _| {})
+        };
+        while U256::from_le_bytes(missed.id().0) <= U256::MAX >> 4 {
+            missed.header.nonce += 1;
+        }
+        missed.meta.share_bits = bits_of(U256::MAX >> 4);
+        assert_eq!(
+            m.chain.offer(missed, LATE),
+            Verdict::Invalid(Invalid::ProofOfWork)
+        );
+        // Harder than the rule: proof of work is met, the target is wrong.
+        let verdict = forged(
+            &mut m,
+            |s, _| s.meta.share_bits = bits_of(U256::MAX >> 2),
+            LATE,
+        );
+        assert!(
+            matches!(verdict, Verdict::Invalid(Invalid::WrongTarget { .. })),
+            "{verdict:?}"
+        );
+        let verdict = forged(
+            &mut m,
+            |s, _| s.header.time = spec().genesis_time as u32,
+            LATE,
+        );
+        assert!(
+            matches!(verdict, Verdict::Invalid(Invalid::TimeTooOld { .. })),
+            "{verdict:?}"
+        );
+        let now = u64::from(m.time) + 5;
+        assert_eq!(
+            forged(&mut m, |s, _| s.header.time += 1_000, now),
+            Verdict::Future
+        );
+        // Pays someone else: the coinbase (and the header) commit to other outputs.
+        let verdict = forged(
+            &mut m,
+            |s, outputs| {
+                outputs[0].0 = script(666);
+                s.meta.outputs_hash = outputs_hash(outputs);
+            },
+            LATE,
+        );
+        assert_eq!(verdict, Verdict::Invalid(Invalid::WrongOutputs));
+        // Changed after it was mined (and ground again, so its proof of work holds): the
+        // metadata's commitment, or the merkle branch, is not what the header commits to.
+        for tamper in [
+            (|s: &mut Share| s.meta.payout_script = script(777)) as fn(&mut Share),
+            |s: &mut Share| s.merkle_branch = vec![[1; 32]],
+        ] {
+            m.tag += 1;
+            m.time += 10;
+            let mine = Mine {
+                parent: m.chain.tip(),
+                miner: script(1),
+                time: m.time,
+                uncles: vec![],
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: m.tag,
+            };
+            let mut share = mine_with(&mut m.chain, mine, |_, _| {});
+            tamper(&mut share);
+            grind(&mut share);
+            assert_eq!(
+                m.chain.offer(share, LATE),
+                Verdict::Invalid(Invalid::CoinbaseMismatch)
+            );
+        }
+        let verdict = forged(&mut m, |s, _| s.script_sig[1] = 9, LATE);
+        assert_eq!(verdict, Verdict::Invalid(Invalid::BitcoinHeight));
+        let unknown = ShareId([0xaa; 32]);
+        // Built on the tip, then pointed at an unknown parent (grinding again).
+        let mut orphan = {
+            m.tag += 1;
+            m.time += 10;
+            let mine = Mine {
+                parent: m.chain.tip(),
+                miner: script(1),
+                time: m.time,
+                uncles: vec![],
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: m.tag,
+            };
+            mine_with(&mut m.chain, mine, |_, _| {})
+        };
+        orphan.meta.parent = unknown;
+        grind(&mut orphan);
+        assert_eq!(m.chain.offer(orphan, LATE), Verdict::Missing(vec![unknown]));
+        assert_eq!(m.chain.pending(), 1);
+        assert_eq!(
+            m.chain.offer_bytes(&vec![0u8; 3000], LATE),
+            Verdict::Invalid(Invalid::Malformed(DecodeError::Oversize(3000)))
+        );
+    }
+
+    #[test]
+    fn a_share_waits_for_its_parent_and_is_kept_when_it_comes() {
+        let mut m = Miner::new();
+        let a = m.share(m.chain.genesis(), 1, vec![]);
+        // Two shares made on a's child before the child reaches this chain.
+        let mut other = Miner::new();
+        let a_again = other.share(other.chain.genesis(), 1, vec![]);
+        assert_eq!(a_again, a, "the same share, made twice, is the same id");
+        other.time = m.time;
+        other.tag = 100;
+        let b = other.share(a, 2, vec![]);
+        let c = other.share(b, 3, vec![]);
+        let b_share = other.chain.get(&b).unwrap().share.clone();
+        let c_share = other.chain.get(&c).unwrap().share.clone();
+        assert_eq!(m.chain.offer(c_share, LATE), Verdict::Missing(vec![b]));
+        assert_eq!(m.chain.pending(), 1);
+        assert_eq!(m.chain.offer(b_share, LATE), Verdict::Valid);
+        assert_eq!(m.chain.pending(), 0);
+        assert_eq!(
+            m.chain.tip(),
+            c,
+            "the waiting share was kept once its parent came"
+        );
+        assert_eq!(
+            m.chain.offer(m.chain.get(&c).unwrap().share.clone(), LATE),
+            Verdict::Known
+        );
+    }
+
+    #[test]
+    fn uncles_are_credited_with_the_penalty_and_the_rules_hold() {
+        let mut m = Miner::new();
+        let g = m.chain.genesis();
+        let a = m.share(g, 1, vec![]);
+        let b = m.share(a, 2, vec![]);
+        let sibling = m.share(a, 3, vec![]);
+        let c = m.share(b, 4, vec![sibling]);
+        // The uncle's miner keeps 80 % of its work (2 → 1), the includer gets the rest.
+        let e = m.chain.get(&c).unwrap();
+        assert_eq!(e.credits, vec![(script(3), 1), (script(4), 3)]);
+        assert!(e.chain_work > m.chain.get(&b).unwrap().chain_work + U256::from(2u8));
+        // Credited already by c: d on c cannot credit it again; an ancestor is no uncle.
+        let uncle_of = |m: &mut Miner, parent: ShareId, uncles: Vec<ShareId>| {
+            m.time += 10;
+            m.tag += 1;
+            let mine = Mine {
+                parent,
+                miner: script(5),
+                time: m.time,
+                uncles,
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: m.tag,
+            };
+            let share = mine_with(&mut m.chain, mine, |_, _| {});
+            m.chain.offer(share, LATE)
+        };
+        assert_eq!(
+            uncle_of(&mut m, c, vec![sibling]),
+            Verdict::Invalid(Invalid::Uncle(sibling, "is credited already"))
+        );
+        assert_eq!(
+            uncle_of(&mut m, c, vec![a]),
+            Verdict::Invalid(Invalid::Uncle(a, "is an ancestor"))
+        );
+        let unknown = ShareId([0xbb; 32]);
+        assert_eq!(
+            uncle_of(&mut m, c, vec![unknown]),
+            Verdict::Missing(vec![unknown])
+        );
+        // Too deep: a sibling of a, four shares below the new one.
+        let old = m.share(g, 6, vec![]);
+        let mut top = c;
+        for _ in 0..3 {
+            top = m.share(top, 1, vec![]);
+        }
+        assert_eq!(
+            uncle_of(&mut m, top, vec![old]),
+            Verdict::Invalid(Invalid::Uncle(old, "is not within the uncle depth"))
+        );
+    }
+}

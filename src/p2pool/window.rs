@@ -1,0 +1,284 @@
+//! The PPLNS window of one share, kept incrementally as the share it is taken at moves:
+//! the shares from it back (newest first) until their work reaches the spec's fraction of
+//! the bitcoin block's work (at the newest share's bitcoin target), or the spec's share cap.
+//! Each share brings its credits (its own work, and its uncles' less the penalty, the
+//! penalty to it). Moving to a child, or back to the parent, changes only what enters and
+//! leaves: the cost is the number of changed entries, not the window's size.
+
+use std::collections::VecDeque;
+
+use bitcoin::ScriptBuf;
+use ruint::aliases::U256;
+
+use super::pplns::Tally;
+use super::share::ShareId;
+
+/// What the window needs of a share.
+#[derive(Debug, Clone)]
+pub struct WindowShare {
+    /// The share.
+    pub id: ShareId,
+    /// Its parent (the genesis for a first share).
+    pub parent: ShareId,
+    /// Its own work, which counts towards the window's work limit.
+    pub work: u128,
+    /// The work of the bitcoin target in its header: the block work the limit is a
+    /// fraction of, when it is the window's newest share.
+    pub block_work: u128,
+    /// Its PPLNS credits (script, weight).
+    pub credits: Vec<(ScriptBuf, u128)>,
+}
+
+/// Finds shares by id for the window (the chain's store).
+pub trait ShareSource {
+    /// The share, or `None` for the genesis (or an unknown id).
+    fn window_share(&self, id: &ShareId) -> Option<WindowShare>;
+}
+
+/// A window's limits, from the spec.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most shares.
+    pub max_shares: u32,
+    /// The work limit's fraction of block work: numerator.
+    pub num: u32,
+    /// … and denominator.
+    pub den: u32,
+}
+
+/// The window at one share.
+#[derive(Debug, Clone)]
+pub struct Window {
+    limits: Limits,
+    /// The share it is taken at (the genesis: empty).
+    top: ShareId,
+    /// Newest first.
+    shares: VecDeque<WindowShare>,
+    tally: Tally,
+    work: U256,
+}
+
+impl Window {
+    /// The empty window at the genesis.
+    pub fn at_genesis(genesis: ShareId, limits: Limits) -> Window {
+        Window {
+            limits,
+            top: genesis,
+            shares: VecDeque::new(),
+            tally: Tally::default(),
+            work: U256::ZERO,
+        }
+    }
+
+    /// The share it is taken at.
+    pub fn top(&self) -> ShareId {
+        self.top
+    }
+
+    /// Its weights per script.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// How many shares it holds.
+    pub fn len(&self) -> usize {
+        self.shares.len()
+    }
+
+    /// True at the genesis.
+    pub fn is_empty(&self) -> bool {
+        self.shares.is_empty()
+    }
+
+    /// The ids it holds, newest first.
+    pub fn ids(&self) -> impl Iterator<Item = ShareId> + '_ {
+        self.shares.iter().map(|s| s.id)
+    }
+
+    /// The work limit at the newest share.
+    fn work_limit(&self) -> U256 {
+        match self.shares.front() {
+            Some(s) => {
+                U256::from(s.block_work) * U256::from(self.limits.num)
+                    / U256::from(self.limits.den.max(1))
+            }
+            None => U256::ZERO,
+        }
+    }
+
+    fn push_back(&mut self, s: WindowShare) {
+        for (script, w) in &s.credits {
+            self.tally.add(script, *w);
+        }
+        self.work += U256::from(s.work);
+        self.shares.push_back(s);
+    }
+
+    fn drop_back(&mut self) {
+        if let Some(s) = self.shares.pop_back() {
+            self.forget(&s);
+        }
+    }
+
+    fn forget(&mut self, s: &WindowShare) {
+        for (script, w) in &s.credits {
+            self.tally.remove(script, *w);
+        }
+        self.work -= U256::from(s.work).min(self.work);
+    }
+
+    /// After the newest share changed: drop the oldest while the rest still reach the
+    /// work limit (or while over the share cap), take older ones back while short of it.
+    fn settle(&mut self, source: &impl ShareSource) {
+        let limit = self.work_limit();
+        while self.shares.len() > self.limits.max_shares as usize {
+            self.drop_back();
+        }
+        while let Some(back) = self.shares.back() {
+            if self.work - U256::from(back.work) >= limit && self.shares.len() > 1 {
+                self.drop_back();
+            } else {
+                break;
+            }
+        }
+        while self.work < limit && self.shares.len() < self.limits.max_shares as usize {
+            let Some(back) = self.shares.back() else {
+                break;
+            };
+            let Some(older) = source.window_share(&back.parent) else {
+                break;
+            };
+            self.push_back(older);
+        }
+    }
+
+    /// Moves to `child`, a child of the current top.
+    pub fn advance(&mut self, child: WindowShare, source: &impl ShareSource) {
+        for (script, w) in &child.credits {
+            self.tally.add(script, *w);
+        }
+        self.work += U256::from(child.work);
+        self.top = child.id;
+        self.shares.push_front(child);
+        self.settle(source);
+    }
+
+    /// Moves back to the top's parent.
+    pub fn retreat(&mut self, source: &impl ShareSource) {
+        let Some(front) = self.shares.pop_front() else {
+            return;
+        };
+        self.forget(&front);
+        self.top = front.parent;
+        if self.shares.is_empty() {
+            // Rebuilt from the parent itself, if it is a share.
+            if let Some(parent) = source.window_share(&front.parent) {
+                self.push_back(parent);
+            }
+        }
+        self.settle(source);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Line(HashMap<ShareId, WindowShare>);
+
+    impl ShareSource for Line {
+        fn window_share(&self, id: &ShareId) -> Option<WindowShare> {
+            self.0.get(id).cloned()
+        }
+    }
+
+    fn id(n: u32) -> ShareId {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&n.to_le_bytes());
+        b[31] = 1;
+        ShareId(b)
+    }
+
+    fn script(n: u32) -> ScriptBuf {
+        ScriptBuf::from_bytes(n.to_le_bytes().to_vec())
+    }
+
+    /// Shares 1..=n in a line, share k of work `work(k)` paying script k % 5.
+    fn line(n: u32, work: impl Fn(u32) -> u128, block_work: u128) -> Line {
+        Line(
+            (1..=n)
+                .map(|k| {
+                    let s = WindowShare {
+                        id: id(k),
+                        parent: if k == 1 { id(0) } else { id(k - 1) },
+                        work: work(k),
+                        block_work,
+                        credits: vec![(script(k % 5), work(k))],
+                    };
+                    (id(k), s)
+                })
+                .collect(),
+        )
+    }
+
+    /// The window at share `top` by its definition, from the line.
+    fn naive(src: &Line, top: u32, limits: Limits, block_work: u128) -> Vec<ShareId> {
+        let limit = U256::from(block_work) * U256::from(limits.num) / U256::from(limits.den);
+        let mut out = Vec::new();
+        let mut work = U256::ZERO;
+        let mut k = top;
+        while k >= 1 && work < limit && out.len() < limits.max_shares as usize {
+            out.push(id(k));
+            work += U256::from(src.0[&id(k)].work);
+            k -= 1;
+        }
+        out
+    }
+
+    #[test]
+    fn moving_up_and_down_matches_the_definition() {
+        let limits = Limits {
+            max_shares: 50,
+            num: 3,
+            den: 2,
+        };
+        let src = line(300, |k| u128::from(k % 7 + 1) * 10, 400);
+        let mut w = Window::at_genesis(id(0), limits);
+        for k in 1..=300 {
+            w.advance(src.0[&id(k)].clone(), &src);
+            assert_eq!(
+                w.ids().collect::<Vec<_>>(),
+                naive(&src, k, limits, 400),
+                "up to {k}"
+            );
+        }
+        for k in (0..300).rev() {
+            w.retreat(&src);
+            assert_eq!(w.top(), id(k));
+            assert_eq!(
+                w.ids().collect::<Vec<_>>(),
+                naive(&src, k, limits, 400),
+                "down to {k}"
+            );
+        }
+        assert!(w.is_empty() && w.tally().is_empty());
+    }
+
+    #[test]
+    fn the_share_cap_binds_when_the_work_limit_is_far() {
+        let limits = Limits {
+            max_shares: 10,
+            num: 1_000,
+            den: 1,
+        };
+        let src = line(40, |_| 1, 1_000);
+        let mut w = Window::at_genesis(id(0), limits);
+        for k in 1..=40 {
+            w.advance(src.0[&id(k)].clone(), &src);
+        }
+        assert_eq!(w.len(), 10);
+        assert_eq!(w.tally().total(), 10);
+    }
+}
