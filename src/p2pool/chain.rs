@@ -19,6 +19,7 @@ use ruint::aliases::U256;
 
 use super::difficulty::Asert;
 use super::pplns::{credits, payout, PayoutRules};
+use super::script::standard_payout;
 use super::share::{outputs_hash, work_of, DecodeError, Share, ShareId};
 use super::spec::{ChainId, ChainSpec};
 use super::target::{bits_of, target_of, Bits};
@@ -28,8 +29,14 @@ use super::window::{Limits, ShareSource, Window, WindowShare};
 pub const MAX_FUTURE_SECS: u64 = 60;
 /// Ancestors whose median time a share's time must be above (bitcoin's 11).
 pub const MEDIAN_TIME_SPAN: usize = 11;
-/// Shares waiting for a parent or uncle, at most.
+/// Shares waiting for a parent or uncle, at most (past it, the oldest is let go).
 pub const MAX_PENDING: usize = 10_000;
+/// Shares from the future kept to be checked again, at most.
+pub const MAX_FUTURE_KEPT: usize = 1_000;
+/// A share this far (in shares) from where the tip's window is has its parent's window
+/// built from scratch (the window's size) instead of walked to (the distance): a cheap
+/// share on an old parent must not make the node walk its whole chain.
+pub const WINDOW_WALK_LIMIT: u64 = 64;
 
 /// Why a share is invalid, by the check it failed (cheapest first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +47,17 @@ pub enum Invalid {
     /// It is for another chain (another spec).
     #[error("share of chain {0}, not ours")]
     ForeignChain(ChainId),
+    /// Its payout script is not a standard output (P2PKH, P2SH or a witness program):
+    /// another script could make the pool's blocks invalid (sigops) or unspendable.
+    #[error("payout script is not a standard output")]
+    PayoutScript,
+    /// Its header's bitcoin target is not one, or easier than the network allows: it could
+    /// never be a block, and it would misstate the block work.
+    #[error("header bits are not a target of this network")]
+    BitcoinBits,
+    /// Its share target is easier than the spec's minimum difficulty.
+    #[error("share target easier than the chain's minimum")]
+    EasierThanMinimum,
     /// Its header's hash does not meet its share target, or the target is not one.
     #[error("header hash above the share target")]
     ProofOfWork,
@@ -59,8 +77,8 @@ pub enum Invalid {
         /// The median of its last 11 ancestors' times.
         median: u64,
     },
-    /// Its bitcoin height (BIP34) is unreadable or below its parent's.
-    #[error("bitcoin height not plausible against its parent")]
+    /// Its coinbase scriptSig does not start with a BIP34 height push.
+    #[error("coinbase scriptSig has no BIP34 height")]
     BitcoinHeight,
     /// An uncle breaks the rules.
     #[error("uncle {0}: {1}")]
@@ -84,7 +102,8 @@ pub enum Verdict {
     Invalid(Invalid),
     /// These shares (its parent or uncles) are not known: it waits for them.
     Missing(Vec<ShareId>),
-    /// Its time is ahead of the local clock: offer it again later.
+    /// Its time is ahead of the local clock: kept aside (a bounded number) and checked
+    /// again once the clock reaches it.
     Future,
 }
 
@@ -132,7 +151,15 @@ pub struct Chain {
     window: Window,
     /// Shares waiting, by a share they need.
     pending: HashMap<ShareId, Vec<Share>>,
+    /// The waiting shares' ids, oldest first, with the share each waits for.
+    pending_order: std::collections::VecDeque<(ShareId, ShareId)>,
+    pending_ids: HashSet<ShareId>,
     pending_count: usize,
+    /// Shares from the future, kept to be checked again once the clock reaches them.
+    future: Vec<Share>,
+    /// The network's easiest block target, as a number.
+    pow_limit: U256,
+    limits: Limits,
 }
 
 /// The store as the window sees it.
@@ -141,6 +168,10 @@ struct Source<'a>(&'a HashMap<ShareId, Entry>);
 impl ShareSource for Source<'_> {
     fn window_share(&self, id: &ShareId) -> Option<WindowShare> {
         self.0.get(id).map(window_share)
+    }
+
+    fn block_work(&self, id: &ShareId) -> Option<(u128, ShareId)> {
+        self.0.get(id).map(|e| (e.block_work, e.share.meta.parent))
     }
 }
 
@@ -164,7 +195,17 @@ impl Chain {
             num: spec.window_work_num,
             den: spec.window_work_den,
         };
+        let pow_limit = U256::from_le_bytes(
+            bitcoin::params::Params::new(spec.network)
+                .max_attainable_target
+                .to_le_bytes(),
+        );
         Chain {
+            pending_order: std::collections::VecDeque::new(),
+            future: Vec::new(),
+            pending_ids: HashSet::new(),
+            pow_limit,
+            limits,
             asert: Asert::new(&spec),
             rules: PayoutRules::of(&spec),
             chain_id,
@@ -284,19 +325,53 @@ impl Chain {
 
     /// The newest share both `a` and `b` build on (or are).
     fn fork_point(&self, a: ShareId, b: ShareId) -> ShareId {
+        self.fork_within(a, b, u64::MAX).unwrap_or(self.genesis)
+    }
+
+    /// The fork point of `a` and `b` if neither is more than `limit` shares above it.
+    fn fork_within(&self, a: ShareId, b: ShareId, limit: u64) -> Option<ShareId> {
         let (mut x, mut y) = (a, b);
         let height = |id: &ShareId| self.height_of(id).unwrap_or(0);
+        let (hx, hy) = (height(&x), height(&y));
+        if hx.abs_diff(hy) > limit {
+            return None;
+        }
         while height(&x) > height(&y) {
             x = self.parent_of(&x);
         }
         while height(&y) > height(&x) {
             y = self.parent_of(&y);
         }
+        let mut steps = hx.abs_diff(hy);
         while x != y {
+            steps += 1;
+            if steps > limit {
+                return None;
+            }
             x = self.parent_of(&x);
             y = self.parent_of(&y);
         }
-        x
+        Some(x)
+    }
+
+    /// The payout of a child of `parent` for `value`, with `miner` paid an empty window:
+    /// the tip's window moved to `parent` and back when it is near, or `parent`'s window
+    /// built from scratch when it is far.
+    fn payout_after(
+        &mut self,
+        parent: ShareId,
+        value: u64,
+        miner: &ScriptBuf,
+    ) -> Vec<(ScriptBuf, u64)> {
+        let top = self.window.top();
+        if self.fork_within(top, parent, WINDOW_WALK_LIMIT).is_some() {
+            self.move_window(parent);
+            let outputs = payout(self.window.tally(), value, &self.rules, parent.0, miner);
+            self.move_window(top);
+            return outputs;
+        }
+        let window = Window::build(parent, self.limits, &Source(&self.entries));
+        payout(window.tally(), value, &self.rules, parent.0, miner)
     }
 
     /// Moves the window to `to` (a kept share or the genesis): back from its top to the
@@ -336,16 +411,7 @@ impl Chain {
     ) -> Option<NextShare> {
         let height = self.height_of(&parent)? + 1;
         let share_bits = self.target_after(&parent)?;
-        let tip = self.tip;
-        self.move_window(parent);
-        let outputs = payout(
-            self.window.tally(),
-            coinbase_value,
-            &self.rules,
-            parent.0,
-            miner,
-        );
-        self.move_window(tip);
+        let outputs = self.payout_after(parent, coinbase_value, miner);
         Some(NextShare {
             parent,
             height,
@@ -358,18 +424,40 @@ impl Chain {
     pub fn offer_bytes(&mut self, bytes: &[u8], now: u64) -> Verdict {
         match Share::decode(bytes) {
             Ok(share) => self.offer(share, now),
-            Err(e) => Verdict::Invalid(Invalid::Malformed(e)),
+            Err(e) => {
+                self.retry_future(now);
+                Verdict::Invalid(Invalid::Malformed(e))
+            }
         }
     }
 
     /// Checks a share and keeps it when valid (then also the waiting shares it unblocks);
     /// `now` is the local clock, for shares from the future only.
     pub fn offer(&mut self, share: Share, now: u64) -> Verdict {
+        self.retry_future(now);
         let verdict = self.check_and_keep(share, now);
         if verdict == Verdict::Valid {
             self.release_pending(now);
         }
         verdict
+    }
+
+    /// Checks again the shares from the future whose time the clock has reached.
+    fn retry_future(&mut self, now: u64) {
+        if self.future.is_empty() {
+            return;
+        }
+        let (due, later): (Vec<Share>, Vec<Share>) = std::mem::take(&mut self.future)
+            .into_iter()
+            .partition(|s| u64::from(s.header.time) <= now + MAX_FUTURE_SECS);
+        self.future = later;
+        let mut any = false;
+        for share in due {
+            any |= self.check_and_keep(share, now) == Verdict::Valid;
+        }
+        if any {
+            self.release_pending(now);
+        }
     }
 
     fn check_and_keep(&mut self, share: Share, now: u64) -> Verdict {
@@ -386,18 +474,41 @@ impl Chain {
                 self.wait_for(&ids, share);
                 Verdict::Missing(ids)
             }
+            Err(Verdict::Future) => {
+                if self.future.len() < MAX_FUTURE_KEPT && !self.future.iter().any(|s| s.id() == id)
+                {
+                    self.future.push(share);
+                }
+                Verdict::Future
+            }
             Err(v) => v,
         }
     }
 
     fn wait_for(&mut self, ids: &[ShareId], share: Share) {
-        if self.pending_count >= MAX_PENDING {
+        let Some(need) = ids.first().copied() else {
+            return;
+        };
+        let id = share.id();
+        if !self.pending_ids.insert(id) {
             return;
         }
-        if let Some(first) = ids.first() {
-            self.pending.entry(*first).or_default().push(share);
-            self.pending_count += 1;
+        if self.pending_count >= MAX_PENDING {
+            // The oldest waiting share goes.
+            if let Some((old, old_need)) = self.pending_order.pop_front() {
+                if let Some(list) = self.pending.get_mut(&old_need) {
+                    list.retain(|s| s.id() != old);
+                    if list.is_empty() {
+                        self.pending.remove(&old_need);
+                    }
+                }
+                self.pending_ids.remove(&old);
+                self.pending_count -= 1;
+            }
         }
+        self.pending.entry(need).or_default().push(share);
+        self.pending_order.push_back((id, need));
+        self.pending_count += 1;
     }
 
     fn release_pending(&mut self, now: u64) {
@@ -413,6 +524,9 @@ impl Chain {
             }
             for k in ready {
                 for share in self.pending.remove(&k).unwrap_or_default() {
+                    let id = share.id();
+                    self.pending_ids.remove(&id);
+                    self.pending_order.retain(|(p, _)| *p != id);
                     self.pending_count -= 1;
                     let _ = self.check_and_keep(share, now);
                 }
@@ -434,12 +548,29 @@ impl Chain {
     fn validate(&mut self, share: &Share, now: u64) -> Result<Entry, Verdict> {
         let invalid = |i| Err(Verdict::Invalid(i));
         let meta = &share.meta;
+        if let Err(e) = share.check_bounds() {
+            return invalid(Invalid::Malformed(e));
+        }
         if meta.chain != self.chain_id {
             return invalid(Invalid::ForeignChain(meta.chain));
+        }
+        if !standard_payout(&meta.payout_script) {
+            return invalid(Invalid::PayoutScript);
+        }
+        let block_target = target_of(Bits(share.header.bits.to_consensus()));
+        let Some(block_target) = block_target.filter(|t| *t <= self.pow_limit) else {
+            return invalid(Invalid::BitcoinBits);
+        };
+        if share.bitcoin_height().is_none() {
+            return invalid(Invalid::BitcoinHeight);
         }
         let Some(target) = target_of(meta.share_bits) else {
             return invalid(Invalid::ProofOfWork);
         };
+        if target_of(self.spec.min_share_bits).is_some_and(|min| target > min) {
+            return invalid(Invalid::EasierThanMinimum);
+        }
+        self.check_uncles_alone(share)?;
         let hash = U256::from_le_bytes(share.id().0);
         if hash > target {
             return invalid(Invalid::ProofOfWork);
@@ -474,24 +605,10 @@ impl Chain {
         if time > now + MAX_FUTURE_SECS {
             return Err(Verdict::Future);
         }
-        if !self.bitcoin_height_plausible(share) {
-            return invalid(Invalid::BitcoinHeight);
-        }
         let height = self.height_of(&meta.parent).unwrap_or(0) + 1;
         self.check_uncles(share, height)?;
-        let expected_outputs = {
-            let tip = self.tip;
-            self.move_window(meta.parent);
-            let outputs = payout(
-                self.window.tally(),
-                share.coinbase_value,
-                &self.rules,
-                meta.parent.0,
-                &meta.payout_script,
-            );
-            self.move_window(tip);
-            outputs
-        };
+        let expected_outputs =
+            self.payout_after(meta.parent, share.coinbase_value, &meta.payout_script);
         if outputs_hash(&expected_outputs) != meta.outputs_hash {
             return invalid(Invalid::WrongOutputs);
         }
@@ -508,12 +625,11 @@ impl Chain {
         let uncles_work: U256 = uncle_weights
             .iter()
             .fold(U256::ZERO, |acc, (_, w)| acc + U256::from(*w));
-        let block_target = bitcoin::pow::Target::from_compact(share.header.bits).to_le_bytes();
         Ok(Entry {
             height,
             chain_work: self.work_to(&meta.parent) + U256::from(work) + uncles_work,
             work,
-            block_work: work_of(U256::from_le_bytes(block_target)),
+            block_work: work_of(block_target),
             credits: credits(
                 (&meta.payout_script, work),
                 &uncle_weights,
@@ -523,23 +639,21 @@ impl Chain {
         })
     }
 
-    /// The bitcoin height (BIP34) reads, and is not below the parent's; on the same
-    /// bitcoin block as the parent it is the parent's.
-    fn bitcoin_height_plausible(&self, share: &Share) -> bool {
-        let Some(h) = share.bitcoin_height() else {
-            return false;
-        };
-        match self.entries.get(&share.meta.parent) {
-            None => true,
-            Some(p) => {
-                let ph = p.share.bitcoin_height().unwrap_or(0);
-                if p.share.header.prev_blockhash == share.header.prev_blockhash {
-                    h == ph
-                } else {
-                    h >= ph
-                }
-            }
+    /// The uncle rules that need no other share: at most the spec's count, ascending and
+    /// unique, the genesis not among them.
+    fn check_uncles_alone(&self, share: &Share) -> Result<(), Verdict> {
+        let uncles = &share.meta.uncles;
+        let bad = |u: ShareId, why| Err(Verdict::Invalid(Invalid::Uncle(u, why)));
+        if uncles.len() > self.spec.uncle_max_count as usize {
+            return bad(uncles[0], "more uncles than the spec allows");
         }
+        if uncles.windows(2).any(|p| p[0] >= p[1]) {
+            return bad(uncles[0], "uncles are not ascending and unique");
+        }
+        if let Some(g) = uncles.iter().find(|u| **u == self.genesis) {
+            return bad(*g, "is the genesis");
+        }
+        Ok(())
     }
 
     /// Uncles: ascending and unique, at most the spec's count; each a kept share within the
@@ -548,12 +662,6 @@ impl Chain {
     fn check_uncles(&self, share: &Share, height: u64) -> Result<(), Verdict> {
         let meta = &share.meta;
         let bad = |u: ShareId, why| Err(Verdict::Invalid(Invalid::Uncle(u, why)));
-        if meta.uncles.len() > self.spec.uncle_max_count as usize {
-            return bad(meta.uncles[0], "more uncles than the spec allows");
-        }
-        if meta.uncles.windows(2).any(|p| p[0] >= p[1]) {
-            return bad(meta.uncles[0], "uncles are not ascending and unique");
-        }
         let depth = self.spec.uncle_max_depth as usize;
         let ancestors = self.ancestors(&meta.parent, depth + 1);
         let ancestor_set: HashSet<ShareId> = ancestors.iter().copied().collect();
@@ -615,15 +723,20 @@ mod tests {
         }
     }
 
-    /// The bitcoin target in every test header: a block's work of 50, about 25 shares at
-    /// regtest's easiest share target (work 2), so the window's work limit binds before
-    /// its cap of 30.
-    fn block_bits() -> CompactTarget {
-        CompactTarget::from_consensus(bits_of(U256::MAX / U256::from(50u8)).0)
+    /// The bitcoin target in a test header: a block's work of 40 to 69, 20 to 35 shares at
+    /// regtest's easiest share target (work 2), so the window's work limit usually binds
+    /// before its cap of 30.
+    fn block_bits(tag: u64) -> CompactTarget {
+        // Block work between 40 and 69, changing share by share, as shares on different
+        // bitcoin blocks (and shares that misstate it) do.
+        let w = 40 + (tag * 7919) % 30;
+        CompactTarget::from_consensus(bits_of(U256::MAX / U256::from(w)).0)
     }
 
     fn script(n: u32) -> ScriptBuf {
-        ScriptBuf::from_bytes(vec![0x51, n as u8, (n >> 8) as u8])
+        let mut program = [0u8; 20];
+        program[..4].copy_from_slice(&n.to_le_bytes());
+        ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(program))
     }
 
     /// How a test share is made; `forge` may change it before the header is ground.
@@ -656,7 +769,7 @@ mod tests {
                 prev_blockhash: BlockHash::from_byte_array([m.prev_block; 32]),
                 merkle_root: TxMerkleNode::from_byte_array([0; 32]),
                 time: m.time,
-                bits: block_bits(),
+                bits: block_bits(m.tag),
                 nonce: 0,
             },
             script_sig,
@@ -725,19 +838,28 @@ mod tests {
 
     /// The window at `top` and its tally by the definition, recomputed from the kept shares
     /// alone: walk back from `top`, credit each share its work and its uncles' penalties and
-    /// each uncle its work less the penalty, stop at the cap or once the work limit (at
-    /// `top`'s bitcoin target) is reached.
+    /// each uncle its work less the penalty, stop at the cap or once the work limit (the
+    /// median block work of `top` and its 10 ancestors) is reached.
     fn naive_tally(chain: &Chain, top: ShareId) -> (Vec<ShareId>, Tally) {
         let s = chain.spec();
         let mut ids = Vec::new();
         let mut tally = Tally::default();
-        let Some(top_entry) = chain.get(&top) else {
+        if chain.get(&top).is_none() {
             return (ids, tally);
-        };
-        let block_target =
-            bitcoin::pow::Target::from_compact(top_entry.share.header.bits).to_le_bytes();
-        let limit = U256::from(work_of(U256::from_le_bytes(block_target)))
-            * U256::from(s.window_work_num)
+        }
+        // The median of the bitcoin targets' work in `top` and its 10 ancestors' headers.
+        let mut works = Vec::new();
+        let mut at = top;
+        while let Some(e) = chain.get(&at) {
+            if works.len() == 11 {
+                break;
+            }
+            let t = bitcoin::pow::Target::from_compact(e.share.header.bits).to_le_bytes();
+            works.push(work_of(U256::from_le_bytes(t)));
+            at = e.share.meta.parent;
+        }
+        works.sort();
+        let limit = U256::from(works[(works.len() - 1) / 2]) * U256::from(s.window_work_num)
             / U256::from(s.window_work_den);
         let mut work = U256::ZERO;
         let mut at = top;
@@ -810,6 +932,7 @@ mod tests {
         let mut draw = Draw::new([42; 32]);
         let mut recent: Vec<ShareId> = vec![m.chain.genesis()];
         let mut reorgs = 0;
+        let mut uncled = 0;
         for step in 0..400 {
             let tip = m.chain.tip();
             // Mostly on the tip; sometimes on a recent share (a fork, later maybe a reorg).
@@ -844,16 +967,15 @@ mod tests {
                 .copied()
                 .collect();
             uncles.truncate(2);
+            uncled += uncles.len();
             let id = m.share(parent, draw.below(9) as u32, uncles);
             recent.push(id);
             if recent.len() > 12 {
                 recent.remove(0);
             }
             let new_tip = m.chain.tip();
-            if new_tip != id && new_tip != tip {
-                reorgs += 1;
-            }
-            if m.chain.get(&new_tip).unwrap().share.meta.parent != tip && new_tip != tip {
+            // A reorg: the new tip does not build on the old one.
+            if new_tip != tip && m.chain.fork_point(tip, new_tip) != tip {
                 reorgs += 1;
             }
             let (ids, tally) = naive_tally(&m.chain, new_tip);
@@ -876,15 +998,7 @@ mod tests {
             assert_eq!(next.outputs.iter().map(|o| o.1).sum::<u64>(), VALUE);
         }
         assert!(reorgs > 5, "the walk made reorgs: {reorgs}");
-        let with_uncles = recent
-            .iter()
-            .filter(|id| {
-                m.chain
-                    .get(id)
-                    .is_some_and(|e| !e.share.meta.uncles.is_empty())
-            })
-            .count();
-        assert!(with_uncles > 0 || m.chain.len() > 300);
+        assert!(uncled > 20, "the walk included uncles: {uncled}");
     }
 
     /// A valid share on the tip, made with `forge` applied, offered: the verdict.
@@ -1003,8 +1117,47 @@ mod tests {
                 Verdict::Invalid(Invalid::CoinbaseMismatch)
             );
         }
-        let verdict = forged(&mut m, |s, _| s.script_sig[1] = 9, LATE);
+        let verdict = forged(&mut m, |s, _| s.script_sig[0] = 0x4c, LATE);
         assert_eq!(verdict, Verdict::Invalid(Invalid::BitcoinHeight));
+        let verdict = forged(
+            &mut m,
+            |s, _| s.meta.payout_script = ScriptBuf::from_bytes(vec![0xae; 80]),
+            LATE,
+        );
+        assert_eq!(verdict, Verdict::Invalid(Invalid::PayoutScript));
+        for bits in [0u32, 0x2100_ffff, 0x0180_0000] {
+            let verdict = forged(
+                &mut m,
+                |s, _| s.header.bits = CompactTarget::from_consensus(bits),
+                LATE,
+            );
+            assert_eq!(
+                verdict,
+                Verdict::Invalid(Invalid::BitcoinBits),
+                "{bits:08x}"
+            );
+        }
+        // A claimed share target easier than the chain's minimum is refused before its
+        // proof of work is even looked at.
+        let mut easy = {
+            m.tag += 1;
+            m.time += 10;
+            let mine = Mine {
+                parent: m.chain.tip(),
+                miner: script(1),
+                time: m.time,
+                uncles: vec![],
+                prev_block: 1,
+                bitcoin_height: 10,
+                tag: m.tag,
+            };
+            mine_with(&mut m.chain, mine, |_, _| {})
+        };
+        easy.meta.share_bits = Bits(0x2100_ffff);
+        assert_eq!(
+            m.chain.offer(easy, LATE),
+            Verdict::Invalid(Invalid::EasierThanMinimum)
+        );
         let unknown = ShareId([0xaa; 32]);
         // Built on the tip, then pointed at an unknown parent (grinding again).
         let mut orphan = {
@@ -1029,6 +1182,56 @@ mod tests {
             m.chain.offer_bytes(&vec![0u8; 3000], LATE),
             Verdict::Invalid(Invalid::Malformed(DecodeError::Oversize(3000)))
         );
+    }
+
+    #[test]
+    fn a_share_on_a_far_old_parent_is_checked_against_that_parents_window() {
+        let mut m = Miner::new();
+        let mut line = vec![m.chain.genesis()];
+        for k in 0..100 {
+            let id = m.share(*line.last().unwrap(), k % 4, vec![]);
+            line.push(id);
+        }
+        // 90 shares back: past WINDOW_WALK_LIMIT, its window is built, not walked to.
+        let old = line[10];
+        let next = m.chain.next_share(old, VALUE, &script(9)).unwrap();
+        let (_, tally) = naive_tally(&m.chain, old);
+        let rules = crate::p2pool::pplns::PayoutRules::of(&spec());
+        assert_eq!(
+            next.outputs,
+            crate::p2pool::pplns::payout(&tally, VALUE, &rules, old.0, &script(9))
+        );
+        let side = m.share(old, 9, vec![]);
+        assert_ne!(m.chain.tip(), side, "a side branch, not the tip");
+        // The tip's window is where it was.
+        let (ids, tally) = naive_tally(&m.chain, m.chain.tip());
+        assert_eq!(m.chain.window().ids().collect::<Vec<_>>(), ids);
+        assert_eq!(m.chain.window().tally(), &tally);
+    }
+
+    #[test]
+    fn a_share_from_the_future_is_kept_once_the_clock_reaches_it() {
+        let mut m = Miner::new();
+        let a = m.share(m.chain.genesis(), 1, vec![]);
+        let now = u64::from(m.time);
+        m.tag += 1;
+        let mine = Mine {
+            parent: a,
+            miner: script(2),
+            time: m.time + 1_000,
+            uncles: vec![],
+            prev_block: 1,
+            bitcoin_height: 10,
+            tag: m.tag,
+        };
+        let ahead = mine_with(&mut m.chain, mine, |_, _| {});
+        let id = ahead.id();
+        assert_eq!(m.chain.offer(ahead, now), Verdict::Future);
+        assert!(m.chain.get(&id).is_none());
+        // The next offer, with the clock past it, checks it again.
+        let _ = m.chain.offer_bytes(&[0u8; 10], now + 2_000);
+        assert!(m.chain.get(&id).is_some(), "kept once its time came");
+        assert_eq!(m.chain.tip(), id);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod difficulty;
 pub mod draw;
 pub mod pplns;
+pub mod script;
 pub mod share;
 pub mod spec;
 pub mod target;

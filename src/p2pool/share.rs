@@ -211,12 +211,38 @@ impl<'a> Reader<'a> {
 }
 
 impl Share {
+    /// Whether every length fits the wire form's bounds (a share made here, not decoded,
+    /// must also be one every peer can decode).
+    pub fn check_bounds(&self) -> Result<(), DecodeError> {
+        let too = |what| Err(DecodeError::Malformed(what));
+        if self.script_sig.len() > MAX_SCRIPT_SIG {
+            return too("scriptSig");
+        }
+        if self
+            .witness_commitment
+            .as_ref()
+            .is_some_and(|w| w.is_empty() || w.len() > MAX_WITNESS_COMMITMENT)
+        {
+            return too("witness commitment");
+        }
+        if self.merkle_branch.len() > MAX_BRANCH {
+            return too("merkle branch");
+        }
+        if self.meta.uncles.len() > MAX_UNCLES_WIRE {
+            return too("uncles");
+        }
+        if self.meta.payout_script.len() > MAX_PAYOUT_SCRIPT {
+            return too("payout script");
+        }
+        Ok(())
+    }
+
     /// The share's id.
     pub fn id(&self) -> ShareId {
         ShareId(self.header.block_hash().to_byte_array())
     }
 
-    /// The wire form.
+    /// The wire form (of a share within [`Share::check_bounds`]: the chain keeps no other).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(&serialize(&self.header));

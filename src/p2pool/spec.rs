@@ -29,6 +29,13 @@ pub const MAX_TAG_LEN: usize = 32;
 /// coinbase is about 34 kB, which `fit` still places beside a full template.
 pub const MAX_OUTPUTS_LIMIT: u32 = 1000;
 
+/// Most shares a window may hold.
+pub const MAX_WINDOW_SHARES: u32 = 1_000_000;
+/// Most uncles one share may include (the wire form's bound).
+pub const MAX_UNCLES: u32 = 16;
+/// Deepest an uncle may be.
+pub const MAX_UNCLE_DEPTH: u32 = 16;
+
 /// Longest spec name.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -295,6 +302,24 @@ impl ChainSpec {
                 "is easier than min_share_bits",
             ));
         }
+        if self.genesis_time > u64::from(u32::MAX) {
+            return Err(invalid(
+                "genesis_time",
+                "must fit a header's time (at most 4294967295)",
+            ));
+        }
+        if self.window_max_shares > MAX_WINDOW_SHARES {
+            return Err(invalid(
+                "window_max_shares",
+                format!("is at most {MAX_WINDOW_SHARES}"),
+            ));
+        }
+        if self.uncle_max_count > MAX_UNCLES || self.uncle_max_depth > MAX_UNCLE_DEPTH {
+            return Err(invalid(
+                "uncle_max_count",
+                format!("uncles: at most {MAX_UNCLES}, at most {MAX_UNCLE_DEPTH} shares deep"),
+            ));
+        }
         if self.uncle_penalty_bps > BPS {
             return Err(invalid("uncle_penalty_bps", "is at most 10000"));
         }
@@ -318,6 +343,13 @@ impl ChainSpec {
         }
         if self.fee_bps >= BPS {
             return Err(invalid("fee_bps", "must be below 10000"));
+        }
+        let fee_script = bitcoin::ScriptBuf::from_bytes(self.fee_script.0.clone());
+        if !fee_script.is_empty() && !super::script::standard_payout(&fee_script) {
+            return Err(invalid(
+                "fee_script",
+                "must be a standard output (P2PKH, P2SH or a witness program)",
+            ));
         }
         if (self.fee_bps > 0) == self.fee_script.0.is_empty() {
             return Err(invalid(

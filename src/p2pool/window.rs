@@ -1,6 +1,9 @@
 //! The PPLNS window of one share, kept incrementally as the share it is taken at moves:
 //! the shares from it back (newest first) until their work reaches the spec's fraction of
-//! the bitcoin block's work (at the newest share's bitcoin target), or the spec's share cap.
+//! the bitcoin block's work, or the spec's share cap. The block work is the median of the
+//! bitcoin targets in the newest share's header and its last ten ancestors' headers
+//! ([`BLOCK_WORK_SPAN`]): one share cannot set it (a share's `bits` is only as honest as
+//! its miner, until it is a block).
 //! Each share brings its credits (its own work, and its uncles' less the penalty, the
 //! penalty to it). Moving to a child, or back to the parent, changes only what enters and
 //! leaves: the cost is the number of changed entries, not the window's size.
@@ -12,6 +15,9 @@ use ruint::aliases::U256;
 
 use super::pplns::Tally;
 use super::share::ShareId;
+
+/// Shares whose headers' bitcoin targets give the window's block work (their median).
+pub const BLOCK_WORK_SPAN: usize = 11;
 
 /// What the window needs of a share.
 #[derive(Debug, Clone)]
@@ -33,6 +39,29 @@ pub struct WindowShare {
 pub trait ShareSource {
     /// The share, or `None` for the genesis (or an unknown id).
     fn window_share(&self, id: &ShareId) -> Option<WindowShare>;
+
+    /// A share's block work and parent, without its credits (`None` for the genesis).
+    fn block_work(&self, id: &ShareId) -> Option<(u128, ShareId)>;
+}
+
+/// The block work the window at `top` is measured against: the median over `top` and its
+/// ancestors, [`BLOCK_WORK_SPAN`] at most (the lower middle of an even count); zero at the
+/// genesis.
+pub fn median_block_work(top: &ShareId, source: &impl ShareSource) -> u128 {
+    let mut works = Vec::with_capacity(BLOCK_WORK_SPAN);
+    let mut at = *top;
+    while works.len() < BLOCK_WORK_SPAN {
+        let Some((w, parent)) = source.block_work(&at) else {
+            break;
+        };
+        works.push(w);
+        at = parent;
+    }
+    if works.is_empty() {
+        return 0;
+    }
+    works.sort_unstable();
+    works[(works.len() - 1) / 2]
 }
 
 /// A window's limits, from the spec.
@@ -95,15 +124,10 @@ impl Window {
         self.shares.iter().map(|s| s.id)
     }
 
-    /// The work limit at the newest share.
-    fn work_limit(&self) -> U256 {
-        match self.shares.front() {
-            Some(s) => {
-                U256::from(s.block_work) * U256::from(self.limits.num)
-                    / U256::from(self.limits.den.max(1))
-            }
-            None => U256::ZERO,
-        }
+    /// The work limit at the top.
+    fn work_limit(&self, source: &impl ShareSource) -> U256 {
+        U256::from(median_block_work(&self.top, source)) * U256::from(self.limits.num)
+            / U256::from(self.limits.den.max(1))
     }
 
     fn push_back(&mut self, s: WindowShare) {
@@ -130,7 +154,7 @@ impl Window {
     /// After the newest share changed: drop the oldest while the rest still reach the
     /// work limit (or while over the share cap), take older ones back while short of it.
     fn settle(&mut self, source: &impl ShareSource) {
-        let limit = self.work_limit();
+        let limit = self.work_limit(source);
         while self.shares.len() > self.limits.max_shares as usize {
             self.drop_back();
         }
@@ -163,6 +187,23 @@ impl Window {
         self.settle(source);
     }
 
+    /// The window at `top`, built by walking back from it (for a share far from where a
+    /// window already is: the cost is the window's size, not the distance).
+    pub fn build(top: ShareId, limits: Limits, source: &impl ShareSource) -> Window {
+        let mut w = Window {
+            limits,
+            top,
+            shares: VecDeque::new(),
+            tally: Tally::default(),
+            work: U256::ZERO,
+        };
+        if let Some(first) = source.window_share(&top) {
+            w.push_back(first);
+            w.settle(source);
+        }
+        w
+    }
+
     /// Moves back to the top's parent.
     pub fn retreat(&mut self, source: &impl ShareSource) {
         let Some(front) = self.shares.pop_front() else {
@@ -192,6 +233,10 @@ mod tests {
         fn window_share(&self, id: &ShareId) -> Option<WindowShare> {
             self.0.get(id).cloned()
         }
+
+        fn block_work(&self, id: &ShareId) -> Option<(u128, ShareId)> {
+            self.0.get(id).map(|s| (s.block_work, s.parent))
+        }
     }
 
     fn id(n: u32) -> ShareId {
@@ -205,8 +250,9 @@ mod tests {
         ScriptBuf::from_bytes(n.to_le_bytes().to_vec())
     }
 
-    /// Shares 1..=n in a line, share k of work `work(k)` paying script k % 5.
-    fn line(n: u32, work: impl Fn(u32) -> u128, block_work: u128) -> Line {
+    /// Shares 1..=n in a line, share k of work `work(k)` and block work `block_work(k)`,
+    /// paying script k % 5.
+    fn line(n: u32, work: impl Fn(u32) -> u128, block_work: impl Fn(u32) -> u128) -> Line {
         Line(
             (1..=n)
                 .map(|k| {
@@ -214,7 +260,7 @@ mod tests {
                         id: id(k),
                         parent: if k == 1 { id(0) } else { id(k - 1) },
                         work: work(k),
-                        block_work,
+                        block_work: block_work(k),
                         credits: vec![(script(k % 5), work(k))],
                     };
                     (id(k), s)
@@ -223,9 +269,20 @@ mod tests {
         )
     }
 
-    /// The window at share `top` by its definition, from the line.
-    fn naive(src: &Line, top: u32, limits: Limits, block_work: u128) -> Vec<ShareId> {
-        let limit = U256::from(block_work) * U256::from(limits.num) / U256::from(limits.den);
+    /// The window at share `top` by its definition, from the line: the median block work
+    /// of `top` and its 10 ancestors, then shares from `top` back until their work reaches
+    /// num/den of it, at most the cap.
+    fn naive(src: &Line, top: u32, limits: Limits) -> Vec<ShareId> {
+        let mut works: Vec<u128> = (top.saturating_sub(10).max(1)..=top)
+            .map(|k| src.0[&id(k)].block_work)
+            .collect();
+        works.sort();
+        let median = if works.is_empty() {
+            0
+        } else {
+            works[(works.len() - 1) / 2]
+        };
+        let limit = U256::from(median) * U256::from(limits.num) / U256::from(limits.den);
         let mut out = Vec::new();
         let mut work = U256::ZERO;
         let mut k = top;
@@ -244,26 +301,65 @@ mod tests {
             num: 3,
             den: 2,
         };
-        let src = line(300, |k| u128::from(k % 7 + 1) * 10, 400);
+        // Block work that swings (bitcoin difficulty changes, and shares that lie about
+        // it): the window follows the median.
+        let src = line(
+            300,
+            |k| u128::from(k % 7 + 1) * 10,
+            |k| {
+                if k % 13 == 0 {
+                    1
+                } else {
+                    300 + u128::from(k % 5) * 40
+                }
+            },
+        );
         let mut w = Window::at_genesis(id(0), limits);
         for k in 1..=300 {
             w.advance(src.0[&id(k)].clone(), &src);
             assert_eq!(
                 w.ids().collect::<Vec<_>>(),
-                naive(&src, k, limits, 400),
+                naive(&src, k, limits),
                 "up to {k}"
             );
+            let built = Window::build(id(k), limits, &src);
+            assert_eq!(
+                built.ids().collect::<Vec<_>>(),
+                naive(&src, k, limits),
+                "built at {k}"
+            );
+            assert_eq!(built.tally(), w.tally());
         }
         for k in (0..300).rev() {
             w.retreat(&src);
             assert_eq!(w.top(), id(k));
             assert_eq!(
                 w.ids().collect::<Vec<_>>(),
-                naive(&src, k, limits, 400),
+                naive(&src, k, limits),
                 "down to {k}"
             );
         }
         assert!(w.is_empty() && w.tally().is_empty());
+    }
+
+    #[test]
+    fn one_share_lying_about_the_block_work_does_not_set_the_window() {
+        let limits = Limits {
+            max_shares: 1_000,
+            num: 1,
+            den: 1,
+        };
+        // Honest shares say 100 (50 shares of work 2); the newest one says 1.
+        let src = line(60, |_| 2, |k| if k == 60 { 1 } else { 100 });
+        let mut w = Window::at_genesis(id(0), limits);
+        for k in 1..=60 {
+            w.advance(src.0[&id(k)].clone(), &src);
+        }
+        assert_eq!(
+            w.len(),
+            50,
+            "the median, not the newest share, sets the limit"
+        );
     }
 
     #[test]
@@ -273,7 +369,7 @@ mod tests {
             num: 1_000,
             den: 1,
         };
-        let src = line(40, |_| 1, 1_000);
+        let src = line(40, |_| 1, |_| 1_000);
         let mut w = Window::at_genesis(id(0), limits);
         for k in 1..=40 {
             w.advance(src.0[&id(k)].clone(), &src);
