@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bitcoin::ScriptBuf;
-use serde_json::{json, Value};
+use serde_json::Value;
 use stratumd::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
 use stratumd::node::source::FetchReason;
 use stratumd::node::submitter::{
@@ -17,8 +17,11 @@ use stratumd::node::template::Template;
 use stratumd::share::{validate_share, Submission};
 use stratumd::work::payout::{PoolPayees, WeightedPayee};
 use stratumd::work::{BuildContext, JobBuilder, JobConfig, Payee, PayoutPlan};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, Notify};
+
+#[path = "support/fake_bitcoind.rs"]
+mod fake_bitcoind;
+use fake_bitcoind::fake_bitcoind;
 
 fn endpoint(addr: SocketAddr) -> NodeEndpoint {
     NodeEndpoint {
@@ -128,55 +131,19 @@ async fn the_first_acceptance_is_the_verdict_while_another_node_is_retried() {
 
 /// A bitcoind stand-in that answers `submitblock` with `null`, except that it holds the
 /// answer to the block `held` until `release` is notified; `arrived` is notified when that
-/// block has come in. Plain HTTP/1.1 JSON-RPC with keep-alive, as bitcoind speaks it.
+/// block has come in.
 async fn holding_node(held: String, arrived: Arc<Notify>, release: Arc<Notify>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (held, arrived, release) = (held.clone(), arrived.clone(), release.clone());
-            tokio::spawn(async move {
-                let (rd, mut wr) = stream.into_split();
-                let mut rd = BufReader::new(rd);
-                loop {
-                    let mut length = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let line = line.trim_end();
-                        if line.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = line.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                length = v.trim().parse().unwrap();
-                            }
-                        }
-                    }
-                    let mut body = vec![0u8; length];
-                    rd.read_exact(&mut body).await.unwrap();
-                    let req: Value = serde_json::from_slice(&body).unwrap();
-                    if req["method"] == "submitblock" && req["params"][0] == held.as_str() {
-                        arrived.notify_one();
-                        release.notified().await;
-                    }
-                    let reply = json!({"result": null, "error": null, "id": req["id"]}).to_string();
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        reply.len()
-                    );
-                    wr.write_all(head.as_bytes()).await.unwrap();
-                    wr.write_all(reply.as_bytes()).await.unwrap();
-                }
-            });
+    fake_bitcoind(move |req: Value| {
+        let (held, arrived, release) = (held.clone(), arrived.clone(), release.clone());
+        async move {
+            if req["method"] == "submitblock" && req["params"][0] == held.as_str() {
+                arrived.notify_one();
+                release.notified().await;
+            }
+            Value::Null
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,10 @@ use stratum_miner::client::{ClientError, StratumClient};
 use stratumd::node::rpc::{NodeAuth, NodeEndpoint, NodeSet, RpcError};
 use stratumd::node::submitter::{submit_with_retry, SubmitOutcome};
 
+#[path = "support/fake_bitcoind.rs"]
+mod fake_bitcoind;
+use fake_bitcoind::fake_bitcoind;
+
 /// Retry window for submits in tests that expect an answer.
 const WINDOW: Duration = Duration::from_secs(30);
 
@@ -378,54 +382,16 @@ async fn failover_skips_a_node_that_is_starting_up() {
 }
 
 /// A bitcoind stand-in on mainnet: it answers `getblockchaininfo` with chain `main` and
-/// every other method with `"from-main"`. Plain HTTP/1.1 JSON-RPC with keep-alive.
+/// every other method with `"from-main"`.
 async fn mainnet_node() -> SocketAddr {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (rd, mut wr) = stream.into_split();
-                let mut rd = BufReader::new(rd);
-                loop {
-                    let mut length = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let line = line.trim_end();
-                        if line.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = line.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                length = v.trim().parse().unwrap();
-                            }
-                        }
-                    }
-                    let mut body = vec![0u8; length];
-                    rd.read_exact(&mut body).await.unwrap();
-                    let req: Value = serde_json::from_slice(&body).unwrap();
-                    let result = if req["method"] == "getblockchaininfo" {
-                        json!({"chain": "main", "blocks": 1, "headers": 1, "initialblockdownload": false})
-                    } else {
-                        json!("from-main")
-                    };
-                    let reply =
-                        json!({"result": result, "error": null, "id": req["id"]}).to_string();
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        reply.len()
-                    );
-                    wr.write_all(head.as_bytes()).await.unwrap();
-                    wr.write_all(reply.as_bytes()).await.unwrap();
-                }
-            });
+    fake_bitcoind(|req: Value| async move {
+        if req["method"] == "getblockchaininfo" {
+            json!({"chain": "main", "blocks": 1, "headers": 1, "initialblockdownload": false})
+        } else {
+            json!("from-main")
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

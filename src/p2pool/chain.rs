@@ -745,8 +745,6 @@ mod tests {
         miner: ScriptBuf,
         time: u32,
         uncles: Vec<ShareId>,
-        prev_block: u8,
-        bitcoin_height: u8,
         tag: u64,
     }
 
@@ -761,12 +759,12 @@ mod tests {
         let mut uncles = m.uncles.clone();
         uncles.sort();
         let mut outputs = next.outputs.clone();
-        let mut script_sig = vec![0x01, m.bitcoin_height];
+        let mut script_sig = vec![0x01, 10];
         script_sig.extend_from_slice(&m.tag.to_le_bytes());
         let mut share = Share {
             header: Header {
                 version: Version::from_consensus(0x2000_0000),
-                prev_blockhash: BlockHash::from_byte_array([m.prev_block; 32]),
+                prev_blockhash: BlockHash::from_byte_array([1; 32]),
                 merkle_root: TxMerkleNode::from_byte_array([0; 32]),
                 time: m.time,
                 bits: block_bits(m.tag),
@@ -817,7 +815,15 @@ mod tests {
         }
 
         /// A valid share on `parent` by `miner`, offered: its id.
-        fn share(&mut self, parent: ShareId, miner: u32, uncles: Vec<ShareId>) -> ShareId {
+        /// The next share on `parent` by `miner`, one share period later, made with
+        /// `forge` applied before its header is ground; not offered.
+        fn make_with(
+            &mut self,
+            parent: ShareId,
+            miner: u32,
+            uncles: Vec<ShareId>,
+            forge: impl FnOnce(&mut Share, &mut Vec<(ScriptBuf, u64)>),
+        ) -> Share {
             self.time += spec().share_period_secs;
             self.tag += 1;
             let m = Mine {
@@ -825,11 +831,18 @@ mod tests {
                 miner: script(miner),
                 time: self.time,
                 uncles,
-                prev_block: 1,
-                bitcoin_height: 10,
                 tag: self.tag,
             };
-            let share = mine_with(&mut self.chain, m, |_, _| {});
+            mine_with(&mut self.chain, m, forge)
+        }
+
+        /// An honest next share, not offered.
+        fn make(&mut self, parent: ShareId, miner: u32, uncles: Vec<ShareId>) -> Share {
+            self.make_with(parent, miner, uncles, |_, _| {})
+        }
+
+        fn share(&mut self, parent: ShareId, miner: u32, uncles: Vec<ShareId>) -> ShareId {
+            let share = self.make(parent, miner, uncles);
             let id = share.id();
             assert_eq!(self.chain.offer(share, LATE), Verdict::Valid);
             id
@@ -1007,18 +1020,8 @@ mod tests {
         forge: impl FnOnce(&mut Share, &mut Vec<(ScriptBuf, u64)>),
         now: u64,
     ) -> Verdict {
-        m.time += 10;
-        m.tag += 1;
-        let mine = Mine {
-            parent: m.chain.tip(),
-            miner: script(1),
-            time: m.time,
-            uncles: vec![],
-            prev_block: 1,
-            bitcoin_height: 10,
-            tag: m.tag,
-        };
-        let share = mine_with(&mut m.chain, mine, forge);
+        let tip = m.chain.tip();
+        let share = m.make_with(tip, 1, vec![], forge);
         m.chain.offer(share, now)
     }
 
@@ -1036,20 +1039,7 @@ mod tests {
         );
         // A target no header will meet after grinding a few nonces: stop the grinder by
         // setting the hash requirement after it ran.
-        let mut missed = {
-            m.tag += 1;
-            m.time += 10;
-            let mine = Mine {
-                parent,
-                miner: script(1),
-                time: m.time,
-                uncles: vec![],
-                prev_block: 1,
-                bitcoin_height: 10,
-                tag: m.tag,
-            };
-            mine_with(&mut m.chain, mine, |_, _| {})
-        };
+        let mut missed = { m.make(parent, 1, vec![]) };
         while U256::from_le_bytes(missed.id().0) <= U256::MAX >> 4 {
             missed.header.nonce += 1;
         }
@@ -1098,18 +1088,8 @@ mod tests {
             (|s: &mut Share| s.meta.payout_script = script(777)) as fn(&mut Share),
             |s: &mut Share| s.merkle_branch = vec![[1; 32]],
         ] {
-            m.tag += 1;
-            m.time += 10;
-            let mine = Mine {
-                parent: m.chain.tip(),
-                miner: script(1),
-                time: m.time,
-                uncles: vec![],
-                prev_block: 1,
-                bitcoin_height: 10,
-                tag: m.tag,
-            };
-            let mut share = mine_with(&mut m.chain, mine, |_, _| {});
+            let tip = m.chain.tip();
+            let mut share = m.make(tip, 1, vec![]);
             tamper(&mut share);
             grind(&mut share);
             assert_eq!(
@@ -1140,18 +1120,8 @@ mod tests {
         // A claimed share target easier than the chain's minimum is refused before its
         // proof of work is even looked at.
         let mut easy = {
-            m.tag += 1;
-            m.time += 10;
-            let mine = Mine {
-                parent: m.chain.tip(),
-                miner: script(1),
-                time: m.time,
-                uncles: vec![],
-                prev_block: 1,
-                bitcoin_height: 10,
-                tag: m.tag,
-            };
-            mine_with(&mut m.chain, mine, |_, _| {})
+            let tip = m.chain.tip();
+            m.make(tip, 1, vec![])
         };
         easy.meta.share_bits = Bits(0x2100_ffff);
         assert_eq!(
@@ -1161,18 +1131,8 @@ mod tests {
         let unknown = ShareId([0xaa; 32]);
         // Built on the tip, then pointed at an unknown parent (grinding again).
         let mut orphan = {
-            m.tag += 1;
-            m.time += 10;
-            let mine = Mine {
-                parent: m.chain.tip(),
-                miner: script(1),
-                time: m.time,
-                uncles: vec![],
-                prev_block: 1,
-                bitcoin_height: 10,
-                tag: m.tag,
-            };
-            mine_with(&mut m.chain, mine, |_, _| {})
+            let tip = m.chain.tip();
+            m.make(tip, 1, vec![])
         };
         orphan.meta.parent = unknown;
         grind(&mut orphan);
@@ -1214,17 +1174,7 @@ mod tests {
         let mut m = Miner::new();
         let a = m.share(m.chain.genesis(), 1, vec![]);
         let now = u64::from(m.time);
-        m.tag += 1;
-        let mine = Mine {
-            parent: a,
-            miner: script(2),
-            time: m.time + 1_000,
-            uncles: vec![],
-            prev_block: 1,
-            bitcoin_height: 10,
-            tag: m.tag,
-        };
-        let ahead = mine_with(&mut m.chain, mine, |_, _| {});
+        let ahead = m.make_with(a, 2, vec![], |s, _| s.header.time += 1_000);
         let id = ahead.id();
         assert_eq!(m.chain.offer(ahead, now), Verdict::Future);
         assert!(m.chain.get(&id).is_none());
@@ -1277,18 +1227,7 @@ mod tests {
         assert!(e.chain_work > m.chain.get(&b).unwrap().chain_work + U256::from(2u8));
         // Credited already by c: d on c cannot credit it again; an ancestor is no uncle.
         let uncle_of = |m: &mut Miner, parent: ShareId, uncles: Vec<ShareId>| {
-            m.time += 10;
-            m.tag += 1;
-            let mine = Mine {
-                parent,
-                miner: script(5),
-                time: m.time,
-                uncles,
-                prev_block: 1,
-                bitcoin_height: 10,
-                tag: m.tag,
-            };
-            let share = mine_with(&mut m.chain, mine, |_, _| {});
+            let share = m.make(parent, 5, uncles);
             m.chain.offer(share, LATE)
         };
         assert_eq!(

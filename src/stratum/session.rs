@@ -483,6 +483,27 @@ mod tests {
         assert_eq!(s.difficulty, 64.0);
     }
 
+    /// A found share of `posting`'s pool work with this hash and worker.
+    fn found_share(
+        posting: &crate::work::Posting,
+        hash: [u8; 32],
+        worker: &str,
+    ) -> crate::share::FoundShare {
+        crate::share::FoundShare {
+            job: posting.job.clone(),
+            work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
+            extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
+            extranonce2: crate::short_bytes::ShortBytes::new(&[0; 8]).unwrap(),
+            ntime: 0,
+            nonce: 0,
+            version: 0,
+            header: [0; 80],
+            hash,
+            worker: worker.into(),
+            refused_as: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_session_dropped_with_a_waiting_block_still_hands_it_on() {
         let (sink, mut rx) = crate::share::found::channel();
@@ -495,19 +516,7 @@ mod tests {
         let posting = crate::work::board::tests::posting();
         let addr = "127.0.0.1:3333".parse().unwrap();
         let mut s = Session::new(ctx, addr, addr, 1.0);
-        let held = sink.hold(crate::share::FoundShare {
-            job: posting.job.clone(),
-            work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
-            extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
-            extranonce2: crate::short_bytes::ShortBytes::new(&[0; 8]).unwrap(),
-            ntime: 0,
-            nonce: 0,
-            version: 0,
-            header: [0; 80],
-            hash: [7; 32],
-            worker: "w".into(),
-            refused_as: None,
-        });
+        let held = sink.hold(found_share(&posting, [7; 32], "w"));
         s.unsent_found.push(held);
         // As when its connection task panics: dropped without the task handing it on.
         drop(s);
@@ -520,7 +529,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_block_found_while_the_sink_is_full_is_kept_not_dropped() {
-        use crate::share::{FoundShare, Offer};
+        use crate::share::Offer;
         let (sink, mut rx) = crate::share::found::channel();
         let ctx = Arc::new(crate::stratum::context::test_context_with_sink(
             Mode::Pool,
@@ -529,19 +538,7 @@ mod tests {
             sink.clone(),
         ));
         let posting = crate::work::board::tests::posting();
-        let filler = FoundShare {
-            job: posting.job.clone(),
-            work: posting.work_for(&crate::work::Payee::Pool).unwrap(),
-            extranonce1: crate::short_bytes::ShortBytes::new(&[0; 4]).unwrap(),
-            extranonce2: crate::short_bytes::ShortBytes::new(&[0; 8]).unwrap(),
-            ntime: 0,
-            nonce: 0,
-            version: 0,
-            header: [0; 80],
-            hash: [0; 32],
-            worker: "filler".into(),
-            refused_as: None,
-        };
+        let filler = found_share(&posting, [0; 32], "filler");
         while let Offer::Taken = sink.offer(filler.clone()) {}
         let addr = "127.0.0.1:3333".parse().unwrap();
         let mut s = Session::new(ctx.clone(), addr, addr, 1.0);
