@@ -47,13 +47,13 @@ impl Posting {
     /// `payee`'s work on this job, built on first use and then shared, so a notify is
     /// serialized once per (job, payee).
     pub fn work_for(&self, payee: &Payee) -> Result<Arc<UserWork>, JobError> {
+        if let Some(shared) = &self.job.shared {
+            return Ok(shared.clone());
+        }
         if let Some(w) = self.works.get(payee) {
             return Ok(w.clone());
         }
         let work = self.job.work_for(payee)?;
-        if self.job.shared.is_some() {
-            return Ok(work);
-        }
         Ok(self.works.entry(payee.clone()).or_insert(work).clone())
     }
 }

@@ -3,7 +3,6 @@
 //! `result: false` with ckpool's `reject-reason`.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
@@ -16,7 +15,7 @@ use crate::share::{validate_share, FoundShare, Offer, Reject, ShareOutcome, Subm
 use crate::short_bytes::ShortBytes;
 use crate::stratum::message::StratumError;
 use crate::stratum::session::{SentJob, Session, Worker};
-use crate::work::{JobId, UserWork};
+use crate::work::JobId;
 
 /// Longest extranonce2 we support (Whatsminer and cgminer forks break above 8 anyway).
 const MAX_NONCE2: usize = 16;
@@ -96,7 +95,6 @@ pub(super) fn handle(s: &mut Session, p: &SubmitParams<'_>) -> Reply {
         worker,
         diff: s.difficulty,
         version: None,
-        work: None,
         block_sent: false,
     };
     judge(s, &mut share)
@@ -117,8 +115,6 @@ struct Share {
     diff: f64,
     /// The header version after rolling, once the job is known.
     version: Option<u32>,
-    /// The payee's work it was judged on, once the job is known.
-    work: Option<Arc<UserWork>>,
     /// This submit's block solution went to the submitter (the first time it was seen).
     block_sent: bool,
 }
@@ -151,7 +147,6 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
     // goes out once however often it is sent.
     let first_time =
         (verdict.is_ok() || outcome.is_block) && sent.posting.seen.first_time(&outcome.hash);
-    share.work = Some(sent.work.clone());
     if outcome.is_block && first_time {
         let found = found_share(sent, share, version, &outcome);
         send_block(s, found);
@@ -261,7 +256,11 @@ fn record(
         hash: outcome.map_or([0; 32], |o| o.hash),
         result,
         version: share.version,
-        work: share.work.clone(),
+        // Looked up again only for a record someone wants: the hot path clones nothing.
+        work: share
+            .job_id
+            .and_then(|id| s.sent_job(id))
+            .map(|sent| sent.work.clone()),
         // Only the submit whose solution went to the submitter: a resent one is not a new
         // block for the stats and logs.
         is_block: share.block_sent,
