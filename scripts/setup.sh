@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages the build needs, if missing. Today the build needs only a C
-# and C++ compiler (libzmq is built from source by the zmq crate's zeromq-src); rocksdb's
-# bindgen will add libclang-dev when the share chain lands.
+# Installs the system packages the build needs, if missing: a C and C++ compiler (libzmq is
+# built from source by the zmq crate's zeromq-src, RocksDB by librocksdb-sys) and libclang
+# for librocksdb-sys's bindgen.
 set -euo pipefail
 need=()
-for pkg in gcc g++ make pkg-config; do
+for pkg in gcc g++ make pkg-config libclang-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

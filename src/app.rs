@@ -44,6 +44,9 @@ pub enum AppError {
     /// simnet could not start.
     #[error("simnet: {0}")]
     Simnet(String),
+    /// p2pool mode's share chain could not be opened or started.
+    #[error("p2pool: {0}")]
+    ShareChain(String),
 }
 
 /// A running server.
@@ -62,6 +65,8 @@ pub struct Running {
     pub shutdown: CancellationToken,
     /// Operator controls (payouts, difficulty, reconnect).
     pub control: Control,
+    /// p2pool mode: the share chain's status.
+    pub share_chain: Option<watch::Receiver<crate::sharechain::ChainStatus>>,
     /// Found shares handed on and not yet archived.
     found_in_flight: Arc<crate::share::found::InFlight>,
 }
@@ -179,6 +184,32 @@ struct Parts {
     sharelog_rx: Option<mpsc::Receiver<Event>>,
     control: Control,
     control_socket: Option<crate::control::socket::ControlSocket>,
+    share_chain: Option<(
+        mpsc::Sender<crate::sharechain::Offered>,
+        watch::Receiver<crate::sharechain::ChainStatus>,
+    )>,
+}
+
+/// Opens p2pool mode's store and says plainly what the node mines on.
+fn open_share_chain(
+    settings: &crate::config::P2poolSettings,
+) -> Result<crate::sharechain::OpenChain, AppError> {
+    let open = crate::sharechain::OpenChain::open(settings)
+        .map_err(|e| AppError::ShareChain(e.to_string()))?;
+    let chain = open.chain();
+    tracing::info!(
+        "p2pool: share chain {} ({}), store {}: {} shares, tip {} at height {}",
+        chain.spec().name,
+        chain.id(),
+        settings.store.display(),
+        chain.len(),
+        chain.tip(),
+        chain.tip_height(),
+    );
+    tracing::warn!(
+        "p2pool: this node has no peers yet (the peer-to-peer network is not built): its share chain is its own, and its blocks pay the miners of this node's window only"
+    );
+    Ok(open)
 }
 
 impl Parts {
@@ -191,13 +222,22 @@ impl Parts {
         let network = Arc::new(OnceLock::new());
         // With the chain known now, the addresses are checked now; otherwise once bitcoind
         // tells it. Either way jobs wait for bitcoind's chain (the chain gate).
-        let pinned_plan = match node.network {
-            Some(n) => {
+        // p2pool mode's chain comes from its store; its network is pinned by the spec.
+        let share_chain = match &config.p2pool {
+            Some(settings) => Some(open_share_chain(settings)?),
+            None => None,
+        };
+        let pinned_plan = match (node.network, &share_chain) {
+            (Some(n), Some(open)) => {
+                let _ = network.set(n);
+                Some(Arc::new(open.plan()))
+            }
+            (Some(n), None) => {
                 let plan = config.payout_plan(n)?;
                 let _ = network.set(n);
                 Some(Arc::new(plan))
             }
-            None => None,
+            (None, _) => None,
         };
         let shutdown = CancellationToken::new();
         let stats = Arc::new(Stats::default());
@@ -260,7 +300,16 @@ impl Parts {
         let control = Control::new(ctx.clone(), plan.clone(), stats.clone());
         let control_socket =
             crate::control::socket::bind_for(&config, control.clone(), shutdown.clone())?;
+        // Last: the chain's thread, which ends by itself once its queue's senders go.
+        let share_chain = match share_chain {
+            Some(open) => Some(
+                open.spawn(plan.clone())
+                    .map_err(|e| AppError::ShareChain(format!("cannot start its thread: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Parts {
+            share_chain,
             config,
             node,
             shutdown,
@@ -301,7 +350,9 @@ impl Parts {
             sharelog_rx,
             control,
             control_socket,
+            share_chain,
         } = self;
+        let (chain_queue, share_chain) = share_chain.unzip();
         let (fetch_tx, fetch_rx) = mpsc::channel(16);
         // One chain for both sets of connections: pinned now when the config names it
         // (no node of another chain is ever used, not even the first to answer), else by
@@ -332,6 +383,7 @@ impl Parts {
             found_rx,
             submitter,
             found_in_flight.clone(),
+            chain_queue,
         ));
 
         let (templates_tx, templates_rx) = watch::channel(None);
@@ -415,6 +467,7 @@ impl Parts {
             fatal,
             shutdown,
             control,
+            share_chain,
             found_in_flight,
         }
     }

@@ -1,6 +1,8 @@
 //! `stratumd --demo`: simnet, the server and built-in CPU miners in one process, with a
 //! compact status line every few seconds and a summary at the end. The miners are the
 //! stratum-miner CPU miner speaking stratum over loopback, so the demo drives the real path.
+//! With `--p2pool` the server is in p2pool mode: the status line shows the share chain, and
+//! the summary lists each found block's payouts as decoded from the block simnet holds.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -116,6 +118,7 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
             }
         });
     }
+    let first_height = running.simnet.as_ref().map_or(0, |s| s.tip_height());
     let started = Instant::now();
     let mut ticker = tokio::time::interval(opts.status_every);
     ticker.tick().await;
@@ -139,8 +142,15 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
                 let rate = (hashes - last_hashes) as f64 / last_tick.elapsed().as_secs_f64();
                 last_hashes = hashes;
                 last_tick = Instant::now();
+                let chain = running.share_chain.as_ref().map_or_else(String::new, |c| {
+                    let c = c.borrow();
+                    format!(
+                        " | share chain height {} window {} shares {} payees",
+                        c.height, c.window_shares, c.window_payees
+                    )
+                });
                 println!(
-                    "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}",
+                    "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}{chain}",
                     started.elapsed().as_secs_f64(), s.authorized, si(rate), s.accepted, s.rejected,
                     s.blocks_found, s.blocks_accepted, tip(&running)
                 );
@@ -165,8 +175,42 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         summary.elapsed.as_secs_f64(), summary.accepted, summary.rejected,
         summary.blocks_found, summary.blocks_accepted, summary.tip_height
     );
+    if let Some(chain) = &running.share_chain {
+        let c = chain.borrow();
+        println!(
+            "share chain: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused)",
+            c.tip, c.height, c.shares, c.found, c.refused
+        );
+        if let Some(sim) = &running.simnet {
+            for height in first_height + 1..=sim.tip_height() {
+                if let Some(block) = sim.block_at(height) {
+                    print_payouts(height, &block);
+                }
+            }
+        }
+    }
     if let Some(sim) = running.simnet {
         sim.shutdown().await;
     }
     Ok(summary)
+}
+
+/// One found block's coinbase outputs, decoded from the block simnet holds.
+fn print_payouts(height: u32, block: &bitcoin::Block) {
+    let Some(coinbase) = block.txdata.first() else {
+        return;
+    };
+    println!("block {height} {}:", block.block_hash());
+    for out in &coinbase.output {
+        let to = match Address::from_script(&out.script_pubkey, bitcoin::Network::Regtest) {
+            Ok(a) => a.to_string(),
+            Err(_) if out.script_pubkey.is_op_return() => {
+                "(data: share commitment or witness commitment)".into()
+            }
+            Err(_) => format!("script {}", out.script_pubkey.to_hex_string()),
+        };
+        if out.value.to_sat() > 0 || out.script_pubkey.is_op_return() {
+            println!("  {:>14} sat  {to}", out.value.to_sat());
+        }
+    }
 }

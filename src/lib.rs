@@ -21,6 +21,7 @@ pub mod node;
 pub mod p2pool;
 pub mod pow;
 pub mod share;
+pub mod sharechain;
 pub mod short_bytes;
 pub mod stats;
 pub mod stratum;

@@ -93,6 +93,10 @@ struct Cli {
     /// With --demo: number of CPU miners (one thread each).
     #[arg(long, default_value_t = 2)]
     demo_miners: usize,
+    /// p2pool mode: every job pays the share chain's PPLNS window (as a `p2pool` section
+    /// of the config does).
+    #[arg(long)]
+    p2pool: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -288,6 +292,7 @@ fn overrides(cli: &Cli, simnet_difficulty: f64) -> Result<Overrides, String> {
             transactions: cli.simnet_txs,
         }),
         serverurl: None,
+        p2pool: cli.p2pool,
     };
     Ok(if cli.demo {
         demo::overrides(base, simnet_difficulty)

@@ -1,10 +1,13 @@
-//! `stratumd sharechain …`: looking at a share chain from the command line. Today `spec`:
-//! a chain spec (a built-in preset or a spec file) and its chain id.
+//! `stratumd sharechain …`: looking at a share chain from the command line: `spec` (a
+//! chain spec and its id), and against a node's store, offline or while the node runs,
+//! `tip`, `window` (the payout table of the next block) and `share <hash>` (one share
+//! decoded, with its verdict checked again against its ancestry).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use stratumd::p2pool::inspect;
 use stratumd::p2pool::spec::{ChainSpec, PRESETS};
 
 /// What to show.
@@ -22,11 +25,102 @@ pub enum Sharechain {
         #[arg(long)]
         json: bool,
     },
+    /// The tip of a node's stored chain.
+    Tip {
+        /// The store's folder (the `p2pool.store` key; default `<logdir>/sharechain`).
+        #[arg(long, default_value = "logs/sharechain")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The payout table of the next block: address, amount, weight.
+    Window {
+        /// The store's folder.
+        #[arg(long, default_value = "logs/sharechain")]
+        store: PathBuf,
+        /// The block reward to split, in satoshis (default: the tip share's).
+        #[arg(long)]
+        reward: Option<u64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One stored share, decoded, with its verdict checked again.
+    Share {
+        /// The share's hash (its header's, as displayed).
+        hash: String,
+        /// The store's folder.
+        #[arg(long, default_value = "logs/sharechain")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints `value` as JSON, or as `key: value` lines.
+fn print(value: &serde_json::Value, json: bool) {
+    if json {
+        println!("{value}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    }
+}
+
+/// The window as a table: one line per payee.
+fn print_window(v: &serde_json::Value) {
+    println!(
+        "next block on tip {} (height {}): reward {} sat, {} outputs, total weight {}",
+        v["tip"].as_str().unwrap_or(""),
+        v["height"],
+        v["reward"],
+        v["outputs"],
+        v["total_weight"].as_str().unwrap_or("")
+    );
+    println!("{:>16}  {:>24}  address", "amount (sat)", "weight");
+    for row in v["payouts"].as_array().into_iter().flatten() {
+        println!(
+            "{:>16}  {:>24}  {}",
+            row["amount"],
+            row["weight"].as_str().unwrap_or(""),
+            row["address"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn report(result: Result<serde_json::Value, inspect::InspectError>, json: bool) -> ExitCode {
+    match result {
+        Ok(v) => {
+            print(&v, json);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stratumd: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the subcommand; errors go to stderr with a non-zero exit.
 pub fn run(what: &Sharechain) -> ExitCode {
     match what {
+        Sharechain::Tip { store, json } => report(inspect::tip(store), *json),
+        Sharechain::Window {
+            store,
+            reward,
+            json,
+        } => match (inspect::window(store, *reward), *json) {
+            (Ok(v), false) => {
+                print_window(&v);
+                ExitCode::SUCCESS
+            }
+            (result, json) => report(result, json),
+        },
+        Sharechain::Share { hash, store, json } => report(inspect::share(store, hash), *json),
         Sharechain::Spec { preset, file, json } => {
             let spec = match file {
                 Some(path) => ChainSpec::load(path),

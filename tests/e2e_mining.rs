@@ -206,6 +206,7 @@ async fn solo_block_pays_the_miner() {
         solo: true,
         simnet_difficulty: EASY_BLOCKS,
         simnet_txs: 4,
+        ..ServerOptions::default()
     }));
     let gbt = template(&server).await;
     assert_eq!(gbt["height"], 1);
@@ -282,6 +283,7 @@ async fn pool_block_with_500_outputs() {
         solo: false,
         simnet_difficulty: EASY_BLOCKS,
         simnet_txs: 4,
+        ..ServerOptions::default()
     }));
     let gbt = template(&server).await;
     assert_eq!(gbt["height"], 1);
@@ -445,6 +447,7 @@ async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
         solo: true,
         simnet_difficulty: block_diff,
         simnet_txs: 2,
+        ..ServerOptions::default()
     }));
     let user = format!("{}.scripted", regtest_address(7));
     let (mut c, en1, en2_len) = authorized(&server, "e2e-scripted/1", Value::Null, &user).await;
@@ -606,6 +609,7 @@ async fn a_stale_block_solution_is_still_submitted() {
         solo: true,
         simnet_difficulty: block_diff,
         simnet_txs: 2,
+        ..ServerOptions::default()
     }));
     let user = format!("{}.stale", regtest_address(9));
     let (mut c, en1, en2_len) = authorized(&server, "e2e-stale/1", Value::Null, &user).await;

@@ -147,6 +147,11 @@ impl SimnetHandle {
         lock(&self.node).chain.tip_hash()
     }
 
+    /// The block at `height` of the current chain, if there is one.
+    pub fn block_at(&self, height: u32) -> Option<bitcoin::Block> {
+        lock(&self.node).chain.at(height).cloned()
+    }
+
     /// Number of blocks accepted through `submitblock` (blocks made by `generatetoaddress` are not counted).
     pub fn blocks_accepted_by_submit(&self) -> u64 {
         lock(&self.node).accepted_by_submit

@@ -15,6 +15,7 @@ pub const OWN_KEYS: &[&str] = &[
     "zmqpub_mindiff",
     "sockdir",
     "stats_interval",
+    "p2pool",
 ];
 
 /// ckpool keys that only matter to ckpool modes stratumd does not serve, with what they

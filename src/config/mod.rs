@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod nodes;
 pub mod overrides;
+pub mod p2pool;
 pub mod payouts;
 pub mod raw;
 
@@ -21,6 +22,7 @@ use bitcoin::Network;
 pub use keys::{OTHER_MODE_KEYS, OWN_KEYS};
 pub use nodes::NodeSource;
 pub use overrides::{Overrides, SimnetNode, SocketGroup};
+pub use p2pool::P2poolSettings;
 pub use payouts::PayoutAddresses;
 pub use raw::RawConfig;
 
@@ -142,6 +144,8 @@ pub struct Config {
     pub stats_interval: Duration,
     /// Non-fatal remarks (unknown keys, adjusted values) to log at start.
     pub warnings: Vec<String>,
+    /// p2pool mode's chain spec and store (`--p2pool` or a `p2pool` section).
+    pub p2pool: Option<P2poolSettings>,
 }
 
 /// A whole number of `key` in `lo..=hi`.
@@ -250,7 +254,10 @@ impl Config {
     /// validated config.
     pub fn new(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut warnings = keys::warnings_for_others(&raw.other);
-        let mode = if overrides.solo {
+        let p2pool_on = overrides.p2pool || raw.p2pool.is_some();
+        let mode = if p2pool_on {
+            Mode::P2pool
+        } else if overrides.solo {
             Mode::Solo
         } else {
             Mode::Pool
@@ -354,7 +361,7 @@ impl Config {
             }
             (None, s) => s.map(PathBuf::from),
         };
-        let config = Config {
+        let mut config = Config {
             mode,
             nodes,
             network,
@@ -398,10 +405,27 @@ impl Config {
                 Duration::from_secs(60),
             ),
             warnings,
+            p2pool: None,
         };
+        if p2pool_on {
+            let settings = p2pool::settings(
+                raw.p2pool.unwrap_or_default(),
+                config.network,
+                overrides.simnet.is_some(),
+                &config.logdir,
+            )?;
+            // The spec's network pins the chain.
+            config.network = Some(settings.spec.network);
+            config.p2pool = Some(settings);
+        }
         // The chain is known now: the addresses are checked now.
         if let Some(n) = config.network {
-            config.payout_plan(n)?;
+            match config.mode {
+                Mode::P2pool => config.payouts.check(n)?,
+                _ => {
+                    config.payout_plan(n)?;
+                }
+            }
         }
         Ok(config)
     }
@@ -808,6 +832,7 @@ mod tests {
                 transactions: 3,
             }),
             serverurl: Some(vec![SocketAddr::from(([127, 0, 0, 1], 0))]),
+            p2pool: false,
         };
         let c = Config::parse(
             r#"{"sockdir": "/run/ignored", "serverurl": "0.0.0.0:3333", "network": "main"}"#,

@@ -40,6 +40,8 @@ pub struct Overrides {
     pub simnet: Option<SimnetNode>,
     /// `--demo`: listen here instead of `serverurl`.
     pub serverurl: Option<Vec<SocketAddr>>,
+    /// `--p2pool`: p2pool mode (as a `p2pool` section does).
+    pub p2pool: bool,
 }
 
 impl Overrides {

@@ -101,7 +101,7 @@ impl PayoutAddresses {
             .map(|a| KeyedAddress::parse("donaddress", a))
             .transpose()?;
         let mut unused = Vec::new();
-        let donation = match donaddress {
+        let mut donation = match donaddress {
             Some(a) if donation <= 0.0 => {
                 unused.push(a);
                 None
@@ -116,9 +116,16 @@ impl PayoutAddresses {
             }
         };
         match mode {
-            Mode::Solo => {
+            Mode::Solo | Mode::P2pool => {
                 unused.extend(pool.drain(..).map(|(a, _)| a));
                 unused.extend(btcaddress);
+                if mode == Mode::P2pool {
+                    // The fee and payouts are the chain spec's: a donation would make every
+                    // share of this node invalid to the others.
+                    if let Some((a, _)) = donation.take() {
+                        unused.push(a);
+                    }
+                }
             }
             Mode::Pool if pool.is_empty() => {
                 match btcaddress {
@@ -137,6 +144,15 @@ impl PayoutAddresses {
             donation,
             unused,
         })
+    }
+
+    /// Checks every address of the config for `network` (an error names the key), for a
+    /// mode whose plan does not come from the config (p2pool).
+    pub fn check(&self, network: Network) -> Result<(), ConfigError> {
+        for a in self.unused.iter().chain(self.pool.iter().map(|(a, _)| a)) {
+            a.script_on(network)?;
+        }
+        Ok(())
     }
 
     /// The payout plan on `network`, every address checked for it (an error names the key).
@@ -159,6 +175,10 @@ impl PayoutAddresses {
             });
         }
         match self.mode {
+            Mode::P2pool => Err(invalid(
+                "p2pool",
+                "in p2pool mode the payouts come from the share chain, not the config",
+            )),
             Mode::Solo => Ok(PayoutPlan::solo(donation)),
             Mode::Pool => {
                 let key = self.pool.first().map_or("btcaddress", |(a, _)| a.key);

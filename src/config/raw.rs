@@ -91,6 +91,17 @@ pub struct RawPayout {
     pub other: BTreeMap<String, Value>,
 }
 
+/// The `p2pool` section: `{"chain": preset name or spec file, "store": folder}`, both
+/// optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawP2pool {
+    /// A preset name (`stratumd sharechain spec --list`) or a spec file's path.
+    pub chain: Option<String>,
+    /// The share chain store's folder.
+    pub store: Option<String>,
+}
+
 /// ckpool.conf as written. A key that is absent or `null` is `None`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -145,6 +156,8 @@ pub struct RawConfig {
     pub sockdir: Option<String>,
     /// Ours: seconds between stats writes.
     pub stats_interval: Option<i64>,
+    /// Ours: p2pool mode and its share chain.
+    pub p2pool: Option<RawP2pool>,
     /// Every other key: those of ckpool modes stratumd does not serve, and unknown ones.
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -172,6 +185,7 @@ pub(super) fn expected(key: &str) -> &'static str {
         "maxdiff" => "must be 0 (no maximum) or a number above 0",
         "donation" => "is a percentage from 0 to 99.9",
         "zmqpub_mindiff" => "must be 0 (publish every share) or a number above 0",
+        "p2pool" => "must be an object {\"chain\": preset or spec file, \"store\": folder}",
         "payouts" => "must be an array of {\"address\", \"weight\"}, weights whole numbers above 0",
         _ => "has the wrong type",
     }

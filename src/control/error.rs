@@ -11,6 +11,10 @@ pub enum ControlError {
     /// Payouts were asked of a solo-mode server, whose coinbases pay each miner.
     #[error("solo mode (-B) pays each miner at its own address; payouts apply to pool mode")]
     SoloMode,
+    /// Payouts were asked of a p2pool-mode server, whose coinbases pay the share chain's
+    /// window.
+    #[error("p2pool mode pays the share chain's PPLNS window: payouts come from the chain, not from setpayouts")]
+    P2poolMode,
     /// The payout list has too few or too many entries, or an entry has weight 0.
     #[error(transparent)]
     Payees(#[from] PayeesError),

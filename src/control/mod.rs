@@ -67,8 +67,10 @@ impl Control {
     /// Replaces the pool-mode payout outputs; the job loop rebuilds the job from the last
     /// template at once, so they apply from the next job.
     pub fn set_payouts(&self, requests: &[PayoutRequest]) -> Result<(), ControlError> {
-        if self.ctx.mode.pays_miners_directly() {
-            return Err(ControlError::SoloMode);
+        match self.ctx.mode {
+            crate::work::Mode::P2pool => return Err(ControlError::P2poolMode),
+            crate::work::Mode::Solo => return Err(ControlError::SoloMode),
+            crate::work::Mode::Pool => {}
         }
         if requests.is_empty() || requests.len() > MAX_PAYOUTS {
             return Err(PayeesError::Count(requests.len()).into());

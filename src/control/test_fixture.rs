@@ -85,7 +85,7 @@ pub(super) fn scripts(f: &Fixture) -> Vec<ScriptBuf> {
         PayoutPlan::Pool { payees, .. } => {
             payees.entries().iter().map(|w| w.script.clone()).collect()
         }
-        PayoutPlan::Solo { .. } => Vec::new(),
+        PayoutPlan::Solo { .. } | PayoutPlan::P2pool(_) => Vec::new(),
     }
 }
 

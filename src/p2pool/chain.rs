@@ -138,6 +138,34 @@ pub struct NextShare {
     pub outputs: Vec<(ScriptBuf, u64)>,
 }
 
+/// What every job on the tip needs, whatever the block reward: the next share's fields and
+/// the window's tally its outputs are the payout of (see [`TipWork::outputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TipWork {
+    /// The chain.
+    pub chain: ChainId,
+    /// The tip: the parent of the share being mined.
+    pub parent: ShareId,
+    /// The next share's height.
+    pub height: u64,
+    /// Its share target.
+    pub share_bits: Bits,
+    /// The earliest time it may have: one second past its ancestors' median time.
+    pub min_time: u64,
+    /// The window at the tip.
+    pub tally: super::pplns::Tally,
+    /// The spec's payout rules.
+    pub rules: PayoutRules,
+}
+
+impl TipWork {
+    /// The payout outputs of a share on the tip for a block reward of `value`, `miner`
+    /// paid the whole of an empty window: what validation recomputes.
+    pub fn outputs(&self, value: u64, miner: &ScriptBuf) -> Vec<(ScriptBuf, u64)> {
+        payout(&self.tally, value, &self.rules, self.parent.0, miner)
+    }
+}
+
 /// The share chain.
 #[derive(Debug)]
 pub struct Chain {
@@ -160,6 +188,9 @@ pub struct Chain {
     /// The network's easiest block target, as a number.
     pow_limit: U256,
     limits: Limits,
+    /// Shares kept since the last [`Chain::take_kept`], in the order kept (the store writes
+    /// them).
+    kept: Vec<ShareId>,
 }
 
 /// The store as the window sees it.
@@ -216,7 +247,50 @@ impl Chain {
             tip: genesis,
             pending: HashMap::new(),
             pending_count: 0,
+            kept: Vec::new(),
         }
+    }
+
+    /// A chain of `spec` holding `entries` as they were kept before (read back from the
+    /// store, so not checked again): the tip is the most work among them, by the same rule
+    /// as when they were kept, and the window is built at it.
+    pub fn restore(spec: ChainSpec, entries: Vec<Entry>) -> Chain {
+        let mut chain = Chain::new(spec);
+        for entry in entries {
+            let id = entry.share.id();
+            let tip_work = chain.work_to(&chain.tip);
+            if entry.chain_work > tip_work || (entry.chain_work == tip_work && id < chain.tip) {
+                chain.tip = id;
+            }
+            chain.entries.insert(id, entry);
+        }
+        chain.window = Window::build(chain.tip, chain.limits, &Source(&chain.entries));
+        chain
+    }
+
+    /// The shares kept since the last call, oldest first.
+    pub fn take_kept(&mut self) -> Vec<ShareId> {
+        std::mem::take(&mut self.kept)
+    }
+
+    /// Forgets the shares below `height`, returning their ids. The caller keeps the tip's
+    /// window and the uncle depth above it.
+    pub fn prune_below(&mut self, height: u64) -> Vec<ShareId> {
+        let gone: Vec<ShareId> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.height < height)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            self.entries.remove(id);
+        }
+        gone
+    }
+
+    /// The tip's height (0 for the genesis).
+    pub fn tip_height(&self) -> u64 {
+        self.height_of(&self.tip).unwrap_or(0)
     }
 
     /// The spec.
@@ -420,6 +494,22 @@ impl Chain {
         })
     }
 
+    /// What a job on the tip pays and says.
+    pub fn tip_work(&self) -> TipWork {
+        let parent = self.tip;
+        TipWork {
+            chain: self.chain_id,
+            parent,
+            height: self.height_of(&parent).unwrap_or(0) + 1,
+            share_bits: self
+                .target_after(&parent)
+                .unwrap_or(self.spec.initial_share_bits),
+            min_time: self.median_time(&parent) + 1,
+            tally: self.window.tally().clone(),
+            rules: self.rules.clone(),
+        }
+    }
+
     /// Decodes and offers a share from the wire.
     pub fn offer_bytes(&mut self, bytes: &[u8], now: u64) -> Verdict {
         match Share::decode(bytes) {
@@ -538,6 +628,7 @@ impl Chain {
         let better = entry.chain_work > self.work_to(&self.tip)
             || (entry.chain_work == self.work_to(&self.tip) && id < self.tip);
         self.entries.insert(id, entry);
+        self.kept.push(id);
         if better {
             self.tip = id;
             self.move_window(id);

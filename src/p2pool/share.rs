@@ -344,7 +344,7 @@ impl Share {
     /// The merkle root the header must hold for a coinbase paying `outputs`.
     pub fn merkle_root_for(&self, outputs: &[(ScriptBuf, u64)]) -> [u8; 32] {
         let txid = sha256d::Hash::hash(&self.coinbase(outputs)).to_byte_array();
-        crate::work::merkle::root_from_branch(txid, &self.merkle_branch)
+        crate::pow::merkle::root_from_branch(txid, &self.merkle_branch)
     }
 
     /// The bitcoin height its coinbase's scriptSig starts with (BIP34), if it reads.

@@ -229,14 +229,15 @@ impl ChainSpec {
                 initial_share_bits: Bits(0x207f_ffff),
                 ..base
             },
-            // CPU miners on simnet: difficulty 1/65,536 at least, a share a second, and
-            // few outputs so that a demo's tail is pooled as on a big chain.
+            // CPU miners on simnet: difficulty 1/65,536 at least, 1/4,096 to start (a few
+            // shares a second from a CPU thread), a share a second, and few outputs so
+            // that a demo's tail is pooled as on a big chain.
             "simnet" => ChainSpec {
                 network: Network::Regtest,
                 share_period_secs: 1,
                 asert_half_life_secs: 60,
                 min_share_bits: Bits(0x1f00_ffff),
-                initial_share_bits: Bits(0x1f00_ffff),
+                initial_share_bits: Bits(0x1e0f_fff0),
                 window_max_shares: 10_000,
                 max_outputs: 20,
                 dust_sats: 1_000,

@@ -1,5 +1,5 @@
-//! The lossless path for shares that matter for money: today block solutions, next the
-//! shares that go on the share chain. Each leaves the miner's session as a [`FoundShare`]
+//! The lossless path for shares that matter for money: block solutions and the shares that
+//! go on the share chain. Each leaves the miner's session as a [`FoundShare`]
 //! carrying everything needed to rebuild and check it (the job, the payee's coinbase part,
 //! the extranonces, the rolled version, the header and its hash), on a bounded channel
 //! that never drops one: when it is full, the session waits for room before it reads the
@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Notify};
 use super::block::{assemble_block, BlockError};
 use super::validate::{Reject, Submission};
 use crate::pow::hash::display_hex;
+use crate::pow::target::hash_meets_target;
 use crate::short_bytes::ShortBytes;
 use crate::work::{Job, UserWork};
 
@@ -69,6 +70,22 @@ impl FoundShare {
     pub fn hash_hex(&self) -> String {
         display_hex(&self.hash)
     }
+
+    /// Whether it solves a block (meets the network target).
+    pub fn solves_block(&self) -> bool {
+        hash_meets_target(&self.hash, &self.job.network_target)
+    }
+
+    /// Whether it goes on the share chain: an accepted share of a p2pool job meeting its
+    /// share-chain target.
+    pub fn is_chain_share(&self) -> bool {
+        self.refused_as.is_none()
+            && self
+                .job
+                .share_job
+                .as_ref()
+                .is_some_and(|s| hash_meets_target(&self.hash, &s.target))
+    }
 }
 
 /// Found shares handed on whose consumer has not finished with them yet (for a block: it
@@ -82,7 +99,8 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    fn add(&self) {
+    /// One more in flight.
+    pub fn add(&self) {
         self.count.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -167,12 +185,17 @@ impl Drop for HeldShare {
     fn drop(&mut self) {
         if let Some(share) = self.share.take() {
             self.in_flight.done();
+            let what = if share.solves_block() {
+                "a block solution is lost: it never reached the block submitter"
+            } else {
+                "a share-chain share is lost: it never reached the share chain"
+            };
             tracing::error!(
                 hash = %share.hash_hex(),
                 height = share.job.template.height,
                 worker = %share.worker,
                 header = %hex::encode(share.header),
-                "a block solution is lost: it never reached the block submitter"
+                "{what}"
             );
         }
     }

@@ -2,8 +2,8 @@
 //! classify it. No allocation, no locks, no I/O.
 
 use crate::pow::hash::{sha256d, sha256d_parts};
+use crate::pow::merkle::root_from_branch;
 use crate::pow::target::{difficulty_of_hash, hash_meets_target};
-use crate::work::merkle::root_from_branch;
 use crate::work::{Job, UserWork};
 
 /// How far past the job's time a miner may roll ntime (ckpool's limit).
@@ -72,6 +72,8 @@ pub struct ShareOutcome {
     pub difficulty: f64,
     /// True when the hash meets the network target.
     pub is_block: bool,
+    /// True when the job is a p2pool job and the hash meets its share-chain target.
+    pub is_chain_share: bool,
     /// True when the hash meets the share difficulty it was judged at.
     pub meets_share_difficulty: bool,
     /// Stale or ntime out of range: decided from the job alone, whatever the hash.
@@ -165,6 +167,10 @@ pub fn validate_share(
         hash,
         difficulty,
         is_block: hash_meets_target(&hash, &job.network_target),
+        is_chain_share: job
+            .share_job
+            .as_ref()
+            .is_some_and(|s| hash_meets_target(&hash, &s.target)),
         meets_share_difficulty: difficulty >= share_difficulty,
         early_reject,
         header,

@@ -459,6 +459,7 @@ mod tests {
                 coinb2: Vec::new(),
                 notify: bytes::Bytes::new(),
                 notify_clean: bytes::Bytes::new(),
+                share_meta: None,
             }),
             difficulty: 1.0,
         });

@@ -103,15 +103,21 @@ impl JobBoard {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *published += 1;
-        let delivery = if job.clean {
-            let sessions = self.latest.receiver_count();
-            Some(Arc::new(Delivery::start(*published, job.id, sessions)))
-        } else {
-            self.latest
-                .borrow()
-                .as_ref()
-                .filter(|previous| previous.job.generation == job.generation)
-                .and_then(|previous| previous.delivery.clone())
+        // A new block (generation) starts a clock; a p2pool job on a new share-chain tip is
+        // clean too but on the same block, and keeps the block's clock.
+        let same_block = self
+            .latest
+            .borrow()
+            .as_ref()
+            .filter(|previous| previous.job.generation == job.generation)
+            .map(|previous| previous.delivery.clone());
+        let delivery = match same_block {
+            Some(clock) if !job.clean || job.share_job.is_some() => clock,
+            _ if job.clean => {
+                let sessions = self.latest.receiver_count();
+                Some(Arc::new(Delivery::start(*published, job.id, sessions)))
+            }
+            _ => None,
         };
         self.generation.fetch_max(job.generation, Ordering::AcqRel);
         let posting = Arc::new(Posting::new(job, delivery));

@@ -12,12 +12,13 @@ use bitcoin::ScriptBuf;
 
 use super::coinbase::{build_coinb1_and_tail, outputs_and_locktime, ScriptSigParts};
 use super::fit::{fit_template, output_sigops_cost, CoinbaseCost};
-use super::job::{Job, JobError};
+use super::job::{Job, JobError, ShareJob, SharedPayout};
 use super::job_id::JobIdAllocator;
-use super::merkle::coinbase_branch;
 use super::mode::Payee;
 use super::payout::PayoutPlan;
 use crate::node::template::Template;
+use crate::p2pool::target::target_of;
+use crate::pow::merkle::coinbase_branch;
 use crate::pow::target::difficulty_of_target;
 
 /// Settings fixed at start-up that shape every coinbase.
@@ -72,13 +73,17 @@ impl JobBuilder {
         fixed_len: usize,
     ) -> CoinbaseCost {
         let value = template.coinbase_value;
-        let (outputs, extra_sigops) = match plan.shared_outputs(value) {
+        let (mut outputs, extra_sigops) = match plan.shared_outputs(value) {
             Some(shared) => (shared, 0),
             None => (
                 plan.outputs_for(value, &ScriptBuf::from_bytes(vec![0; 34])),
                 4,
             ),
         };
+        if plan.tip_work().is_some() {
+            // The share commitment: OP_RETURN of 36 bytes.
+            outputs.push((ScriptBuf::from_bytes(vec![0; 38]), 0));
+        }
         let tail = outputs_and_locktime(&outputs, template.witness_commitment.as_ref());
         let size = fixed_len + self.config.nonce1_len + self.config.nonce2_len + tail.len();
         let sigops_cost = outputs
@@ -123,7 +128,16 @@ impl JobBuilder {
             generation: at.generation,
             version: template.version as u32,
             bits: template.bits.to_consensus(),
-            ntime: template.curtime.max(template.mintime),
+            // A share-chain share must be later than its ancestors' median time: with
+            // shares every second, the template's time (fetched every update_interval)
+            // would soon be too old, so p2pool jobs take the clock's time, or later.
+            ntime: match plan.tip_work() {
+                Some(tip) => {
+                    let min = u32::try_from(tip.min_time).unwrap_or(u32::MAX);
+                    template.curtime.max(template.mintime).max(secs).max(min)
+                }
+                None => template.curtime.max(template.mintime),
+            },
             prevhash: template.previous_block_hash.to_byte_array(),
             network_target: target,
             network_difficulty: difficulty_of_target(&target),
@@ -135,6 +149,14 @@ impl JobBuilder {
             coinb2_head,
             plan: plan.clone(),
             shared: None,
+            share_job: plan.tip_work().map(|tip| ShareJob {
+                target: target_of(tip.share_bits)
+                    .unwrap_or(ruint::aliases::U256::ZERO)
+                    .to_le_bytes(),
+                shared: (tip.tally.total() > 0).then(|| {
+                    SharedPayout::new(tip.outputs(template.coinbase_value, &ScriptBuf::new()))
+                }),
+            }),
             template,
         };
         // Pool mode: every miner shares one coinbase, so build it with the job rather than

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bitcoin::consensus::Encodable;
 use bitcoin::ScriptBuf;
 
 use super::coinbase::{outputs_and_locktime, CoinbaseError};
@@ -15,6 +16,7 @@ use super::mode::Payee;
 use super::notify::{notify_line, prevhash_words_swapped, NotifyFields};
 use super::payout::PayoutPlan;
 use crate::node::template::Template;
+use crate::p2pool::share::{outputs_hash, ShareMeta};
 
 /// Why a job, or a payee's work on it, could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,48 @@ pub struct UserWork {
     pub notify: bytes::Bytes,
     /// The same with `clean_jobs=true`, for a miner's first job.
     pub notify_clean: bytes::Bytes,
+    /// p2pool mode: the share metadata this payee's coinbase commits to.
+    pub share_meta: Option<ShareMeta>,
+}
+
+/// p2pool mode's part of a job, worked out once when it is built: the window's payout and
+/// its hash are the same for every miner once the window has shares (only the commitment
+/// differs), so a notify per payee costs a hash of its metadata, not a payout.
+#[derive(Debug)]
+pub struct ShareJob {
+    /// The share target, a little-endian 256-bit number: a share meeting it goes on the
+    /// chain.
+    pub target: [u8; 32],
+    /// Every miner's payout outputs; `None` while the window has no work (each miner is
+    /// then paid the whole reward).
+    pub(super) shared: Option<SharedPayout>,
+}
+
+/// The window's payout, the same for every miner of a p2pool job.
+#[derive(Debug)]
+pub struct SharedPayout {
+    /// The outputs (script, satoshis), ordered by script.
+    pub outputs: Vec<(ScriptBuf, u64)>,
+    /// Their hash, as share metadata holds it.
+    pub hash: [u8; 32],
+    /// Serialized, without a count.
+    pub serialized: Vec<u8>,
+}
+
+impl SharedPayout {
+    /// The shared payout of `outputs`.
+    pub fn new(outputs: Vec<(ScriptBuf, u64)>) -> SharedPayout {
+        let hash = outputs_hash(&outputs);
+        let full = outputs_and_locktime(&outputs, None);
+        let count = bitcoin::VarInt(outputs.len() as u64).size();
+        // Without the count and the locktime.
+        let serialized = full[count..full.len() - 4].to_vec();
+        SharedPayout {
+            outputs,
+            hash,
+            serialized,
+        }
+    }
 }
 
 /// One unit of work, shared by all sessions.
@@ -78,6 +122,8 @@ pub struct Job {
     pub(super) plan: Arc<PayoutPlan>,
     /// Pool mode's one coinbase for every miner, built with the job.
     pub(super) shared: Option<Arc<UserWork>>,
+    /// p2pool mode's share part.
+    pub share_job: Option<ShareJob>,
 }
 
 impl Job {
@@ -87,9 +133,15 @@ impl Job {
     }
 
     /// The coinbase outputs paid for `payee` (script, satoshis), in coinbase order without
-    /// the witness commitment.
+    /// p2pool's share commitment and the witness commitment.
     pub fn payouts(&self, payee: &Payee) -> Result<Vec<(ScriptBuf, u64)>, JobError> {
         let value = self.template.coinbase_value;
+        if let (Some(shared), Payee::Miner(_)) = (
+            self.share_job.as_ref().and_then(|s| s.shared.as_ref()),
+            payee,
+        ) {
+            return Ok(shared.outputs.clone());
+        }
         match payee {
             Payee::Miner(script) => Ok(self.plan.outputs_for(value, script)),
             Payee::Pool => self
@@ -132,6 +184,15 @@ impl Job {
         (coinb2, coinb3)
     }
 
+    /// The coinbase scriptSig a miner's extranonces make: coinb1's part of it, the
+    /// extranonces, and coinb2's part before the input's sequence.
+    pub fn script_sig(&self, extranonce1: &[u8], extranonce2: &[u8]) -> Vec<u8> {
+        // coinb1: version (4), input count (1), null prevout (36), scriptSig length (1).
+        let head = self.coinb1.get(42..).unwrap_or_default();
+        let tail = &self.coinb2_head[..self.coinb2_head.len().saturating_sub(4)];
+        [head, extranonce1, extranonce2, tail].concat()
+    }
+
     /// ckpool's `header` field: its 112-byte pre-swapped header template (version, prevhash
     /// in notify form, zero merkle root, ntime, nbits, zero nonce, then SHA-256 padding
     /// words), hex.
@@ -149,14 +210,67 @@ impl Job {
         )
     }
 
+    /// The metadata of a share on this job by `payee` and the commitment output paying it
+    /// (p2pool mode only).
+    fn share_meta(
+        &self,
+        payee: &Payee,
+        outputs: &[(ScriptBuf, u64)],
+    ) -> Result<Option<ShareMeta>, JobError> {
+        let (Some(share_job), Some(tip)) = (&self.share_job, self.plan.tip_work()) else {
+            return Ok(None);
+        };
+        let Payee::Miner(script) = payee else {
+            return Err(JobError::NoMinerAddress);
+        };
+        let hash = match &share_job.shared {
+            Some(shared) => shared.hash,
+            None => outputs_hash(outputs),
+        };
+        Ok(Some(ShareMeta {
+            chain: tip.chain,
+            parent: tip.parent,
+            uncles: Vec::new(),
+            payout_script: script.clone(),
+            share_bits: tip.share_bits,
+            outputs_hash: hash,
+        }))
+    }
+
+    /// `payee`'s coinb2 (from the head) and, in p2pool mode, the share metadata its
+    /// commitment output hashes. With the window's payout shared, its outputs are copied
+    /// serialized, not rebuilt per payee.
+    fn coinb2_for(&self, payee: &Payee) -> Result<(Vec<u8>, Option<ShareMeta>), JobError> {
+        let witness = self.template.witness_commitment.as_ref();
+        let mut coinb2 = self.coinb2_head.clone();
+        let shared = self.share_job.as_ref().and_then(|s| s.shared.as_ref());
+        if let (Some(shared), Payee::Miner(_)) = (shared, payee) {
+            let Some(meta) = self.share_meta(payee, &shared.outputs)? else {
+                return Err(JobError::NoMinerAddress);
+            };
+            let count = shared.outputs.len() + 1 + usize::from(witness.is_some());
+            coinb2.reserve(shared.serialized.len() + 100);
+            // Writing into a Vec cannot fail.
+            let _ = bitcoin::VarInt(count as u64).consensus_encode(&mut coinb2);
+            coinb2.extend_from_slice(&shared.serialized);
+            let tail = outputs_and_locktime(&[(meta.commitment_script(), 0)], witness);
+            // Without its own count: the count above covers every output.
+            let own_count = bitcoin::VarInt(1 + u64::from(witness.is_some())).size();
+            coinb2.extend_from_slice(&tail[own_count..]);
+            return Ok((coinb2, Some(meta)));
+        }
+        let mut outputs = self.payouts(payee)?;
+        let share_meta = self.share_meta(payee, &outputs)?;
+        if let Some(meta) = &share_meta {
+            outputs.push((meta.commitment_script(), 0));
+        }
+        coinb2.extend(outputs_and_locktime(&outputs, witness));
+        Ok((coinb2, share_meta))
+    }
+
     /// Builds `payee`'s coinb2 and notify lines.
     pub(super) fn build_user_work(&self, payee: &Payee) -> Result<UserWork, JobError> {
-        let outputs = self.payouts(payee)?;
-        let mut coinb2 = self.coinb2_head.clone();
-        coinb2.extend(outputs_and_locktime(
-            &outputs,
-            self.template.witness_commitment.as_ref(),
-        ));
+        let (coinb2, share_meta) = self.coinb2_for(payee)?;
         let id = self.id.to_string();
         let prevhash = prevhash_words_swapped(&self.prevhash);
         let fields = NotifyFields {
@@ -179,6 +293,7 @@ impl Job {
             coinb2,
             notify,
             notify_clean,
+            share_meta,
         })
     }
 }

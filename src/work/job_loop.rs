@@ -1,7 +1,10 @@
 //! The job loop: turns the latest template × the payout plan into the job on the board.
 //! `node` publishes templates; the operator (the control socket) replaces the plan; either
 //! change rebuilds the job from the newest of both, without asking bitcoind for anything.
-//! (The share chain's tip will be a third input.) A session setting never comes here.
+//! In p2pool mode the plan is the share chain's tip, so a new tip rebuilds the job too,
+//! with `clean_jobs` set (see `docs/ARCHITECTURE.md`: a miner should drop work on a parent
+//! that is no longer the tip) but the same generation: shares on the previous tip's jobs
+//! are still accepted and credited. A session setting never comes here.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -38,6 +41,8 @@ pub struct JobLoop {
     observer: JobObserver,
     /// The previous block of the last job published.
     tip: Option<BlockHash>,
+    /// The share-chain tip the last job mined on (p2pool mode).
+    share_tip: Option<crate::p2pool::share::ShareId>,
     /// Counts previous-block changes among published jobs.
     generation: u64,
 }
@@ -68,6 +73,7 @@ impl JobLoop {
             plan,
             observer,
             tip: None,
+            share_tip: None,
             generation: 0,
         }
     }
@@ -109,12 +115,14 @@ impl JobLoop {
         let (Some(template), Some(plan)) = (template, plan) else {
             return;
         };
-        let clean = self.tip != Some(template.previous_block_hash);
+        let new_block = self.tip != Some(template.previous_block_hash);
+        let share_tip = plan.tip_work().map(|t| t.parent);
+        let clean = new_block || share_tip != self.share_tip;
         // The generation moves only once a job on the new block is published: a failed
         // build leaves the board as it was, and the next template tries the block again.
         let at = BuildContext {
             clean,
-            generation: self.generation + u64::from(clean),
+            generation: self.generation + u64::from(new_block),
             now: SystemTime::now(),
         };
         let builder = self.builder.clone();
@@ -126,6 +134,7 @@ impl JobLoop {
             Ok(Ok(job)) => {
                 tracing::debug!(?reason, id = %job.id, clean, "job built");
                 self.tip = Some(template.previous_block_hash);
+                self.share_tip = share_tip;
                 self.generation = at.generation;
                 let posting = self.board.publish(Arc::new(job));
                 (self.observer)(&posting.job);

@@ -11,7 +11,6 @@ pub mod fit;
 pub mod job;
 pub mod job_id;
 pub mod job_loop;
-pub mod merkle;
 pub mod mode;
 pub mod notify;
 pub mod payout;

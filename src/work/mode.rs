@@ -2,8 +2,9 @@
 //! every miner's coinbase pays the address it authorized as) or pool mode (every coinbase
 //! pays the operator's payout list). The [`Payee`] of a session and the
 //! [`PayoutPlan`](super::PayoutPlan) of a job both follow from it, so a session and the jobs
-//! it mines always agree on who is paid. A new way of paying (p2pool) is a new variant here
-//! and the code it needs.
+//! it mines always agree on who is paid. p2pool mode pays the share chain's window; its
+//! miners authorize with their own address, as in solo mode, since each coinbase commits
+//! to a share paying the miner.
 
 use std::str::FromStr;
 
@@ -27,6 +28,9 @@ pub enum Mode {
     Solo,
     /// Any username; every coinbase pays the configured payout list.
     Pool,
+    /// Usernames are payout addresses, as in solo mode; every coinbase pays the PPLNS window
+    /// of the share chain and commits to a share paying the miner.
+    P2pool,
 }
 
 /// Why a username cannot be paid in this mode.
@@ -44,7 +48,7 @@ impl Mode {
     /// Whether a miner must authorize with its own payout address.
     pub fn pays_miners_directly(self) -> bool {
         match self {
-            Mode::Solo => true,
+            Mode::Solo | Mode::P2pool => true,
             Mode::Pool => false,
         }
     }
@@ -54,7 +58,7 @@ impl Mode {
     pub fn payee(self, username: &str, network: Option<Network>) -> Result<Payee, PayeeError> {
         match self {
             Mode::Pool => Ok(Payee::Pool),
-            Mode::Solo => {
+            Mode::Solo | Mode::P2pool => {
                 let network = network.ok_or(PayeeError::ChainUnknown)?;
                 let address = username.split('.').next().unwrap_or(username);
                 Address::<NetworkUnchecked>::from_str(address)

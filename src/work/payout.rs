@@ -5,6 +5,7 @@
 use bitcoin::ScriptBuf;
 
 use super::mode::Mode;
+use crate::p2pool::chain::TipWork;
 
 /// Most payout outputs a pool's list may have, from the config (`payouts`) or the control
 /// socket (`setpayouts`): a 1,000-output coinbase is about 34 kB, which still fits beside a
@@ -29,6 +30,9 @@ pub enum PayoutPlan {
         /// ckpool's `donation`, if any.
         donation: Option<Donation>,
     },
+    /// p2pool: every coinbase pays the PPLNS window of the share-chain tip, and commits to
+    /// a share on it paying the miner (no donation: a fee is the chain spec's).
+    P2pool(TipWork),
 }
 
 /// A pool's payout list: 1 to [`MAX_PAYOUTS`] entries with weights above 0 (checked when
@@ -119,6 +123,15 @@ impl PayoutPlan {
         match self {
             PayoutPlan::Solo { .. } => Mode::Solo,
             PayoutPlan::Pool { .. } => Mode::Pool,
+            PayoutPlan::P2pool(_) => Mode::P2pool,
+        }
+    }
+
+    /// The share-chain tip a p2pool plan mines on.
+    pub fn tip_work(&self) -> Option<&TipWork> {
+        match self {
+            PayoutPlan::P2pool(work) => Some(work),
+            _ => None,
         }
     }
 
@@ -126,13 +139,15 @@ impl PayoutPlan {
     pub fn donation(&self) -> Option<&Donation> {
         match self {
             PayoutPlan::Solo { donation } | PayoutPlan::Pool { donation, .. } => donation.as_ref(),
+            PayoutPlan::P2pool(_) => None,
         }
     }
 
-    /// The same plan with a new pool payout list; `None` for a solo plan, which has none.
+    /// The same plan with a new pool payout list; `None` for a solo or p2pool plan, which
+    /// have none.
     pub fn with_pool_payees(&self, payees: PoolPayees) -> Option<PayoutPlan> {
         match self {
-            PayoutPlan::Solo { .. } => None,
+            PayoutPlan::Solo { .. } | PayoutPlan::P2pool(_) => None,
             PayoutPlan::Pool { donation, .. } => Some(PayoutPlan::Pool {
                 payees,
                 donation: donation.clone(),
@@ -162,8 +177,13 @@ impl PayoutPlan {
     }
 
     /// The outputs of a coinbase paying `miner` under this plan: in solo mode the miner
-    /// gets the reward less donation; in pool mode every miner gets the shared outputs.
+    /// gets the reward less donation; in pool mode every miner gets the shared outputs; in
+    /// p2pool mode the tip's window is paid (the miner alone while it is empty), without
+    /// the share's commitment output.
     pub fn outputs_for(&self, value: u64, miner: &ScriptBuf) -> Vec<(ScriptBuf, u64)> {
+        if let PayoutPlan::P2pool(work) = self {
+            return work.outputs(value, miner);
+        }
         if let Some(shared) = self.shared_outputs(value) {
             return shared;
         }

@@ -57,6 +57,8 @@ pub struct ServerOptions {
     pub simnet_difficulty: f64,
     /// simnet transactions per template.
     pub simnet_txs: usize,
+    /// More command-line arguments (e.g. `--p2pool`).
+    pub args: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +69,7 @@ impl Default for ServerOptions {
             // High enough that the test's own CPU miners rarely find blocks by accident.
             simnet_difficulty: 1000.0,
             simnet_txs: 4,
+            args: Vec::new(),
         }
     }
 }
@@ -79,7 +82,26 @@ fn find_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 impl Server {
     /// Starts the binary and waits until it listens and has published its first job.
     pub fn start(opts: ServerOptions) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(tempfile::tempdir().expect("tempdir"), &opts)
+    }
+
+    /// Kills the process (SIGKILL: no clean shutdown) if it still runs and starts it again
+    /// in the same directory (config, logs, stores), with `opts`.
+    pub fn restart(mut self, opts: &ServerOptions) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        drop(self);
+        Server::start_in(dir, opts)
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn start_in(dir: tempfile::TempDir, opts: &ServerOptions) -> Server {
         let mut conf = opts.config.clone();
         conf["serverurl"] = json!("127.0.0.1:0");
         conf["logdir"] = json!(dir.path().join("logs").display().to_string());
@@ -100,6 +122,7 @@ impl Server {
         if opts.solo {
             cmd.arg("-B");
         }
+        cmd.args(&opts.args);
         let mut child = cmd.spawn().expect("spawn stratumd");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(Vec::new()));

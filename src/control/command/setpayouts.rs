@@ -142,7 +142,7 @@ mod tests {
                     [100_000, 200_000]
                 )
             }
-            PayoutPlan::Solo { .. } => panic!("solo"),
+            other => panic!("not a pool plan: {other:?}"),
         }
         let max: Vec<Value> = (0..MAX_PAYOUTS)
             .map(|i| json!({"address": regtest((i % 250) as u8), "weight": 1}))

@@ -151,6 +151,9 @@ fn judge(s: &mut Session, share: &mut Share) -> Reply {
         let found = found_share(sent, share, version, &outcome);
         send_block(s, found);
         share.block_sent = true;
+    } else if outcome.is_chain_share && first_time && verdict.is_ok() {
+        let found = found_share(sent, share, version, &outcome);
+        hand_on(s, found);
     }
     if let Err(r) = verdict {
         return finish(s, share, Err(r), Some(&outcome));
@@ -199,7 +202,12 @@ fn send_block(s: &mut Session, found: FoundShare) {
             "block solved on a {} share; submitting it anyway", r.reason()
         ),
     }
-    // Behind one already waiting, it waits too: blocks go on in the order found.
+    hand_on(s, found);
+}
+
+/// Hands a found share on, losslessly, in the order found.
+fn hand_on(s: &mut Session, found: FoundShare) {
+    // Behind one already waiting, it waits too: found shares go on in the order found.
     if !s.unsent_found.is_empty() {
         let held = s.ctx.found.hold(found);
         s.unsent_found.push(held);
@@ -209,7 +217,7 @@ fn send_block(s: &mut Session, found: FoundShare) {
         Offer::Taken => {}
         // Sent once the reply is out, waiting for room (the connection task does it).
         Offer::Full(held) => s.unsent_found.push(held),
-        Offer::Closed => tracing::error!("block submitter is gone; block not submitted"),
+        Offer::Closed => tracing::error!("found-share consumer is gone; share not handed on"),
     }
 }
 

@@ -60,6 +60,10 @@ pub struct LoadConfig {
     /// Password for mining.authorize.
     #[arg(long, default_value = "x")]
     pub pass: String,
+    /// Each connection authorizes as its own regtest address (P2WPKH of its index) instead
+    /// of `--user`: a p2pool- or solo-mode server then serializes a notify per connection.
+    #[arg(long)]
+    pub distinct_users: bool,
     /// Aggregate target of submitted shares per second once all connections are up (0 = idle).
     #[arg(long, default_value_t = 0.0)]
     pub shares_per_sec: f64,
@@ -179,6 +183,20 @@ impl LoadConfig {
 
     /// The username connection `i` authorizes and submits with.
     pub fn username(&self, i: u64) -> String {
+        if self.distinct_users {
+            return format!("{}.w{i}", distinct_address(i));
+        }
         format!("{}.w{i}", self.user)
+    }
+}
+
+/// The regtest P2WPKH address of connection `i` (program: `i` little-endian, then 0x5c).
+pub fn distinct_address(i: u64) -> String {
+    use bitcoin::{Address, KnownHrp, WitnessProgram, WitnessVersion};
+    let mut program = [0x5cu8; 20];
+    program[..8].copy_from_slice(&i.to_le_bytes());
+    match WitnessProgram::new(WitnessVersion::V0, &program) {
+        Ok(p) => Address::from_witness_program(p, KnownHrp::Regtest).to_string(),
+        Err(_) => String::new(),
     }
 }

@@ -1,6 +1,6 @@
 //! Merkle branches: the hashes a miner needs to fold its coinbase txid into the merkle root.
 
-use crate::pow::hash::sha256d_pair;
+use super::hash::sha256d_pair;
 
 /// The branch for the coinbase (leaf 0) given the other leaves in block order.
 pub fn coinbase_branch(txids: &[[u8; 32]]) -> Vec<[u8; 32]> {

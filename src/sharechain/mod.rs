@@ -1,0 +1,180 @@
+//! The node's share chain at work: one thread owns the chain and its store (the one
+//! writer), takes the shares this node's miners find, checks each as it would a peer's,
+//! writes what it keeps in one batch with the tip, and publishes the p2pool payout plan of
+//! every new tip, from which the job loop rebuilds every miner's job. Its status (tip,
+//! height, window) is a watch for the status line and the summary.
+//!
+//! The thread is not the share path: sessions hand shares to the found-share sink and go
+//! on; the sink's consumer waits here only when the chain is 1,024 shares behind.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::P2poolSettings;
+use crate::p2pool::chain::{Chain, Verdict};
+use crate::p2pool::share::{Share, ShareId};
+use crate::p2pool::spec::ChainSpec;
+use crate::p2pool::store::{Store, StoreError};
+use crate::share::found::InFlight;
+use crate::work::PayoutPlan;
+
+/// Shares queued for the chain's thread before the found-share consumer waits.
+pub const QUEUE: usize = 1024;
+
+/// Shares kept below the tip: two windows at the spec's cap, and the uncle depth.
+pub fn keep_depth(spec: &ChainSpec) -> u64 {
+    2 * u64::from(spec.window_max_shares) + u64::from(spec.uncle_max_depth)
+}
+
+/// What the node's share chain looks like now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// The tip.
+    pub tip: ShareId,
+    /// Its height.
+    pub height: u64,
+    /// Shares kept.
+    pub shares: usize,
+    /// Shares in the tip's window.
+    pub window_shares: usize,
+    /// Payout scripts in the tip's window.
+    pub window_payees: usize,
+    /// This node's miners' shares kept on the chain since start.
+    pub found: u64,
+    /// This node's miners' shares the chain refused since start (a bug if ever above 0).
+    pub refused: u64,
+}
+
+impl ChainStatus {
+    fn of(chain: &Chain, found: u64, refused: u64) -> ChainStatus {
+        ChainStatus {
+            tip: chain.tip(),
+            height: chain.tip_height(),
+            shares: chain.len(),
+            window_shares: chain.window().len(),
+            window_payees: chain.window().tally().len(),
+            found,
+            refused,
+        }
+    }
+}
+
+/// A share for the chain's thread, and the count that a stopping server waits on.
+#[derive(Debug)]
+pub struct Offered {
+    /// The share.
+    pub share: Share,
+    /// Who found it, for the log.
+    pub worker: Arc<str>,
+    /// Counted done once the share is stored (or refused).
+    pub in_flight: Arc<InFlight>,
+}
+
+/// The chain opened from its store, before its thread starts.
+#[derive(Debug)]
+pub struct OpenChain {
+    chain: Chain,
+    store: Store,
+}
+
+/// Why the share chain could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store's folder could not be made.
+    #[error("share chain store {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OpenChain {
+    /// Opens the store of `settings` and reads its chain back.
+    pub fn open(settings: &P2poolSettings) -> Result<OpenChain, OpenError> {
+        std::fs::create_dir_all(&settings.store).map_err(|source| OpenError::Folder {
+            path: settings.store.clone(),
+            source,
+        })?;
+        let store = Store::open(&settings.store, &settings.spec)?;
+        let chain = store.load(settings.spec.clone())?;
+        Ok(OpenChain { chain, store })
+    }
+
+    /// The chain as read.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The plan of its tip.
+    pub fn plan(&self) -> PayoutPlan {
+        PayoutPlan::P2pool(self.chain.tip_work())
+    }
+
+    /// Starts the chain's thread: it publishes each new tip's plan on `plan` and ends once
+    /// every sender of the returned queue is gone.
+    pub fn spawn(
+        self,
+        plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    ) -> std::io::Result<(mpsc::Sender<Offered>, watch::Receiver<ChainStatus>)> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (status_tx, status_rx) = watch::channel(ChainStatus::of(&self.chain, 0, 0));
+        std::thread::Builder::new()
+            .name("sharechain".into())
+            .spawn(move || self.run(rx, plan, status_tx))?;
+        Ok((tx, status_rx))
+    }
+
+    fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Offered>,
+        plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+        status: watch::Sender<ChainStatus>,
+    ) {
+        let keep = keep_depth(self.chain.spec());
+        let (mut found, mut refused) = (0u64, 0u64);
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let tip_before = self.chain.tip();
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            for offered in &batch {
+                let id = offered.share.id();
+                match self.chain.offer(offered.share.clone(), now) {
+                    Verdict::Valid => {
+                        found += 1;
+                        let height = self.chain.get(&id).map_or(0, |e| e.height);
+                        tracing::info!(share = %id, height, worker = %offered.worker, "share-chain share");
+                    }
+                    Verdict::Known => {}
+                    verdict => {
+                        refused += 1;
+                        tracing::error!(share = %id, worker = %offered.worker, ?verdict, "the share chain refused this node's own share");
+                    }
+                }
+            }
+            if let Err(e) = self.store.save(&mut self.chain, keep) {
+                // Kept in memory and mined on; on restart the node has what was written.
+                tracing::error!("cannot write the share chain: {e}");
+            }
+            for offered in &batch {
+                offered.in_flight.done();
+            }
+            if self.chain.tip() != tip_before {
+                plan.send_replace(Some(Arc::new(PayoutPlan::P2pool(self.chain.tip_work()))));
+            }
+            status.send_replace(ChainStatus::of(&self.chain, found, refused));
+        }
+    }
+}
