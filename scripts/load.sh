@@ -7,7 +7,7 @@
 # older build, for a side-by-side comparison); STRATUMD_THREADS sets its worker threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario="${1:?usage: scripts/load.sh a|b|c|d|e|b-floor}"
+scenario="${1:?usage: scripts/load.sh a|b|c|d|e|b-floor|c-p2pool|c-p2pool-distinct}"
 cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load --bin fanout-floor --bin stratum-echo
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
@@ -19,7 +19,11 @@ esac
 # simnet's block difficulty: high, so shares never solve blocks; low for the fan-out
 # scenario, whose block simnet mines itself (generatetoaddress).
 netdiff=1
-[ "$scenario" = c ] && netdiff=0.0001
+case "$scenario" in c|c-p2pool*) netdiff=0.0001 ;; esac
+# p2pool mode (miners authorize with their address, each coinbase commits to its share)
+# for the fan-out with one address or one per miner; ckpool's solo mode (-B) otherwise.
+mode_flag=-B
+case "$scenario" in c-p2pool*) mode_flag=--p2pool ;; esac
 cat > "$work/ckpool.conf" <<CONF
 { "serverurl": "127.0.0.1:$port", "logdir": "$work/logs", "sockdir": "$work/sock",
   "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 }
@@ -29,7 +33,7 @@ if [ "$scenario" = b-floor ]; then
   # share path on this machine, to run beside (b) and compare.
   ./target/release/stratum-echo "127.0.0.1:$port" 2> "$work/stratumd.log" &
 else
-  TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" "${STRATUMD_BIN:-./target/release/stratumd}" -B -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
+  TOKIO_WORKER_THREADS="${STRATUMD_THREADS:-2}" "${STRATUMD_BIN:-./target/release/stratumd}" $mode_flag -c "$work/ckpool.conf" --simnet --simnet-difficulty "$netdiff" -l 5 2> "$work/stratumd.log" &
 fi
 server=$!
 # `|| true`: a server killed by the signal exits non-zero, and with -e that would end the
@@ -45,7 +49,8 @@ mkdir -p target/load
 case "$scenario" in
   a) args=(--connections 19500 --ramp-per-sec 4000 --shares-per-sec 0 --duration 60) ;;
   b|b-floor) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --duration 30) ;;
-  c) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie" --fanout-zmq "$zmq" --fanout-blocks 5) ;;
+  c|c-p2pool) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie" --fanout-zmq "$zmq" --fanout-blocks 5) ;;
+  c-p2pool-distinct) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 0 --duration 10 --fanout-rpc "$rpc" --fanout-cookie "$cookie" --fanout-zmq "$zmq" --fanout-blocks 5 --distinct-users) ;;
   d) args=(--connections 10000 --ramp-per-sec 10000 --shares-per-sec 0 --duration 5) ;;
   e) args=(--connections 10000 --ramp-per-sec 4000 --shares-per-sec 50000 --mode miss --duration 30) ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;

@@ -22,54 +22,64 @@ pub async fn run(
     chain: Option<mpsc::Sender<Offered>>,
 ) {
     while let Some(found) = rx.recv().await {
-        if let Some(chain) = &chain {
-            if let Some(share) = found
-                .is_chain_share()
-                .then(|| found.chain_share())
-                .flatten()
-            {
-                // Counted apart from the block: each is done on its own path.
-                in_flight.add();
-                let offered = Offered {
-                    share,
-                    worker: found.worker.clone(),
-                    in_flight: in_flight.clone(),
-                };
-                if chain.send(offered).await.is_err() {
-                    in_flight.done();
-                    tracing::error!(hash = %found.hash_hex(), "the share chain is gone; share not kept");
+        // Taken before the block goes: the block is submitted first, and only then may
+        // this wait for room in the chain's queue.
+        let for_chain = match (&chain, found.is_chain_share()) {
+            (Some(_), true) => match found.chain_share() {
+                Some(share) => Some((share, found.worker.clone())),
+                None => {
+                    tracing::error!(hash = %found.hash_hex(), "a share-chain share without share metadata; not kept");
+                    None
                 }
-            }
-        }
-        if !found.solves_block() {
+            },
+            _ => None,
+        };
+        if found.solves_block() {
+            submit_block(found, &submitter, &in_flight).await;
+        } else {
             in_flight.done();
-            continue;
         }
-        let hash = found.hash_hex();
-        let height = found.job.template.height;
-        // Serializing a full block with its transactions takes milliseconds: not on the
-        // runtime's workers, beside the miners' sessions.
-        let assembled =
-            tokio::task::spawn_blocking(move || found.assemble_block().map(hex::encode)).await;
-        match assembled {
-            Ok(Ok(hex)) => {
-                let archived = submitter.submit(SolvedBlock { height, hash, hex });
-                let in_flight = in_flight.clone();
-                tokio::spawn(async move {
-                    let _ = archived.await;
-                    in_flight.done();
-                });
+        if let (Some(chain), Some((share, worker))) = (&chain, for_chain) {
+            // Counted apart from the block: done once stored (or dropped unstored).
+            let offered = Offered::new(share, worker, in_flight.clone());
+            if chain.send(offered).await.is_err() {
+                tracing::error!("the share chain is gone; share not kept");
             }
-            Ok(Err(e)) => {
-                tracing::error!(height, %hash, "cannot assemble block: {e}");
-                submitter.not_assembled(hash, format!("cannot assemble: {e}"));
+        }
+    }
+}
+
+/// Assembles a block solution and hands it to the submitter; done (`in_flight`) once it is
+/// archived or could not be assembled.
+async fn submit_block(
+    found: FoundShare,
+    submitter: &Arc<BlockSubmitter>,
+    in_flight: &Arc<InFlight>,
+) {
+    let hash = found.hash_hex();
+    let height = found.job.template.height;
+    // Serializing a full block with its transactions takes milliseconds: not on the
+    // runtime's workers, beside the miners' sessions.
+    let assembled =
+        tokio::task::spawn_blocking(move || found.assemble_block().map(hex::encode)).await;
+    match assembled {
+        Ok(Ok(hex)) => {
+            let archived = submitter.submit(SolvedBlock { height, hash, hex });
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let _ = archived.await;
                 in_flight.done();
-            }
-            Err(e) => {
-                tracing::error!(height, %hash, "block assembly failed: {e}");
-                submitter.not_assembled(hash, format!("assembly failed: {e}"));
-                in_flight.done();
-            }
+            });
+        }
+        Ok(Err(e)) => {
+            tracing::error!(height, %hash, "cannot assemble block: {e}");
+            submitter.not_assembled(hash, format!("cannot assemble: {e}"));
+            in_flight.done();
+        }
+        Err(e) => {
+            tracing::error!(height, %hash, "block assembly failed: {e}");
+            submitter.not_assembled(hash, format!("assembly failed: {e}"));
+            in_flight.done();
         }
     }
 }

@@ -98,6 +98,17 @@ async fn wait_log_count(server: &Server, needle: &str, count: usize, timeout: Du
     }
 }
 
+/// The chain took every share this node's miners found (a refusal would be a bug in the
+/// job's coinbase or metadata).
+fn assert_none_refused(server: &Server) {
+    let log = server.log.lock().unwrap();
+    let refused: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("refused this node's own share"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
 fn script_of(addr: &str) -> ScriptBuf {
     addr.parse::<Address<_>>()
         .unwrap()
@@ -236,6 +247,7 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
     let dir = store_dir(&server);
     let mut server = Arc::try_unwrap(server).ok().expect("one owner");
     server.kill();
+    assert_none_refused(&server);
     let (spec, entries, _) = stored(&dir);
     assert_eq!(spec, ChainSpec::preset("simnet").unwrap());
     let (sa, sb) = (script_of(&a), script_of(&b));
@@ -306,11 +318,10 @@ async fn a_node_killed_while_writing_shares_restarts_on_the_same_tip_and_window(
     miners.stop.cancel();
     let bin = common::stratumd_bin();
     let inspect = |what: &str| -> Value {
-        let out = std::process::Command::new(&bin)
-            .args(["sharechain", what, "--json", "--store"])
-            .arg(&dir)
-            .output()
-            .unwrap();
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("sharechain");
+        cmd.args(what.split(' '));
+        let out = cmd.args(["--json", "--store"]).arg(&dir).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -325,6 +336,15 @@ async fn a_node_killed_while_writing_shares_restarts_on_the_same_tip_and_window(
     assert_eq!(stored_tip.map(|t| t.to_string()), Some(tip_id.clone()));
     assert!(tip["shares"].as_u64().unwrap() >= 15, "{tip}");
     assert_eq!(tip["shares"].as_u64().unwrap() as usize, entries.len());
+    // Every stored share checks again as valid against its ancestry: the tip, and shares
+    // below it that have children.
+    let mut at = stored_tip.unwrap();
+    for _ in 0..5 {
+        let share = inspect(&format!("share {at}"));
+        assert_eq!(share["verdict"], "valid", "{share}");
+        assert_eq!(share["hash"], at.to_string());
+        at = entries[&at].share.meta.parent;
+    }
 
     let server = server.restart(&ServerOptions {
         simnet_difficulty: 1000.0,
@@ -344,6 +364,7 @@ async fn a_node_killed_while_writing_shares_restarts_on_the_same_tip_and_window(
     miners.stop.cancel();
     let mut server = server;
     server.kill();
+    assert_none_refused(&server);
     let (_, entries, Some(new_tip)) = stored(&dir) else {
         panic!("a tip");
     };

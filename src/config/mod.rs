@@ -329,6 +329,23 @@ impl Config {
             Some(d) => d.min(99.9),
             None => 0.0,
         };
+        if p2pool_on && donation > 0.0 {
+            warnings.push(format!(
+                "`donation` {donation}% does not apply in p2pool mode: a fee is the chain spec's (`fee_bps`), and the window is paid whole"
+            ));
+        }
+        if p2pool_on && overrides.solo {
+            warnings.push(
+                "-B is implied in p2pool mode: miners authorize with their own address, and coinbases pay the share chain's window"
+                    .to_string(),
+            );
+        }
+        if p2pool_on && (raw.btcaddress.is_some() || raw.payouts.is_some()) {
+            warnings.push(
+                "`btcaddress` and `payouts` do not apply in p2pool mode (checked for the chain, not paid): coinbases pay the share chain's window"
+                    .to_string(),
+            );
+        }
         let payouts = PayoutAddresses::new(
             mode,
             raw.btcaddress.as_deref(),

@@ -37,6 +37,8 @@ pub const MAX_FUTURE_KEPT: usize = 1_000;
 /// built from scratch (the window's size) instead of walked to (the distance): a cheap
 /// share on an old parent must not make the node walk its whole chain.
 pub const WINDOW_WALK_LIMIT: u64 = 64;
+/// The newest kept shares looked through for uncles of the next share.
+pub const RECENT_KEPT: usize = 256;
 
 /// Why a share is invalid, by the check it failed (cheapest first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +107,10 @@ pub enum Verdict {
     /// Its time is ahead of the local clock: kept aside (a bounded number) and checked
     /// again once the clock reaches it.
     Future,
+    /// Its parent is so deep that the ancestry its checks need (its window, the median
+    /// times, the uncle depth) reaches below what this node pruned: it cannot be judged
+    /// here, and is neither kept nor called invalid.
+    BelowHorizon,
 }
 
 /// A valid share as the chain keeps it.
@@ -152,6 +158,8 @@ pub struct TipWork {
     pub share_bits: Bits,
     /// The earliest time it may have: one second past its ancestors' median time.
     pub min_time: u64,
+    /// The uncles it credits.
+    pub uncles: Vec<ShareId>,
     /// The window at the tip.
     pub tally: super::pplns::Tally,
     /// The spec's payout rules.
@@ -191,6 +199,11 @@ pub struct Chain {
     /// Shares kept since the last [`Chain::take_kept`], in the order kept (the store writes
     /// them).
     kept: Vec<ShareId>,
+    /// The newest kept shares ([`RECENT_KEPT`]), where the next share's uncles are.
+    recent: std::collections::VecDeque<ShareId>,
+    /// Shares below this height are not kept (pruned); 0 when the chain goes down to the
+    /// genesis.
+    horizon: u64,
 }
 
 /// The store as the window sees it.
@@ -248,6 +261,8 @@ impl Chain {
             pending: HashMap::new(),
             pending_count: 0,
             kept: Vec::new(),
+            recent: std::collections::VecDeque::new(),
+            horizon: 0,
         }
     }
 
@@ -263,6 +278,13 @@ impl Chain {
                 chain.tip = id;
             }
             chain.entries.insert(id, entry);
+            chain.remember(id);
+        }
+        // The lowest share's ancestors are pruned unless it is a first share.
+        if let Some(lowest) = chain.entries.values().min_by_key(|e| e.height) {
+            if lowest.share.meta.parent != chain.genesis {
+                chain.horizon = lowest.height;
+            }
         }
         chain.window = Window::build(chain.tip, chain.limits, &Source(&chain.entries));
         chain
@@ -271,6 +293,22 @@ impl Chain {
     /// The shares kept since the last call, oldest first.
     pub fn take_kept(&mut self) -> Vec<ShareId> {
         std::mem::take(&mut self.kept)
+    }
+
+    /// Gives back what [`Chain::take_kept`] took (a write that failed), before anything
+    /// kept since.
+    pub fn return_kept(&mut self, mut ids: Vec<ShareId>) {
+        ids.append(&mut self.kept);
+        self.kept = ids;
+    }
+
+    /// How far below a parent the ancestry its child's checks read goes: the window, the
+    /// median times and the uncle depth.
+    fn checked_depth(&self) -> u64 {
+        u64::from(self.spec.window_max_shares)
+            + MEDIAN_TIME_SPAN as u64
+            + u64::from(self.spec.uncle_max_depth)
+            + 1
     }
 
     /// Forgets the shares below `height`, returning their ids. The caller keeps the tip's
@@ -285,6 +323,7 @@ impl Chain {
         for id in &gone {
             self.entries.remove(id);
         }
+        self.horizon = self.horizon.max(height);
         gone
     }
 
@@ -465,7 +504,14 @@ impl Chain {
         }
         let source = Source(&self.entries);
         while self.window.top() != fork {
+            let before = self.window.top();
             self.window.retreat(&source);
+            if self.window.top() == before {
+                // An ancestor on the way is not kept (pruned, or never had): the walk
+                // cannot go on, so the window is built at `to` instead.
+                self.window = Window::build(to, self.limits, &source);
+                return;
+            }
         }
         for id in forward.iter().rev() {
             if let Some(e) = self.entries.get(id) {
@@ -505,6 +551,7 @@ impl Chain {
                 .target_after(&parent)
                 .unwrap_or(self.spec.initial_share_bits),
             min_time: self.median_time(&parent) + 1,
+            uncles: self.uncle_candidates(&parent),
             tally: self.window.tally().clone(),
             rules: self.rules.clone(),
         }
@@ -629,10 +676,56 @@ impl Chain {
             || (entry.chain_work == self.work_to(&self.tip) && id < self.tip);
         self.entries.insert(id, entry);
         self.kept.push(id);
+        self.remember(id);
         if better {
             self.tip = id;
             self.move_window(id);
         }
+    }
+
+    fn remember(&mut self, id: ShareId) {
+        if self.recent.len() == RECENT_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(id);
+    }
+
+    /// The uncles a child of `parent` may credit, by the rules `check_uncles` applies:
+    /// recent shares within the uncle depth, off `parent`'s branch but branching from it,
+    /// not credited by an ancestor within the depth; ascending, at most the spec's count.
+    fn uncle_candidates(&self, parent: &ShareId) -> Vec<ShareId> {
+        let Some(parent_height) = self.height_of(parent) else {
+            return Vec::new();
+        };
+        let height = parent_height + 1;
+        let depth = self.spec.uncle_max_depth as usize;
+        let ancestors = self.ancestors(parent, depth + 1);
+        let branch: HashSet<ShareId> = ancestors.iter().copied().collect();
+        let credited: HashSet<ShareId> = ancestors
+            .iter()
+            .take(depth)
+            .filter_map(|a| self.entries.get(a))
+            .flat_map(|e| e.share.meta.uncles.iter().copied())
+            .collect();
+        let mut out: Vec<ShareId> = self
+            .recent
+            .iter()
+            .filter(|id| {
+                self.entries.get(id).is_some_and(|e| {
+                    let from = e.share.meta.parent;
+                    !branch.contains(id)
+                        && e.height < height
+                        && e.height + depth as u64 >= height
+                        && (branch.contains(&from) || from == self.genesis)
+                        && !credited.contains(id)
+                })
+            })
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out.truncate(self.spec.uncle_max_count as usize);
+        out
     }
 
     /// Every check, cheapest first; the entry to keep when valid.
@@ -678,6 +771,11 @@ impl Chain {
         );
         if !missing.is_empty() {
             return Err(Verdict::Missing(missing));
+        }
+        if self.horizon > 0
+            && self.height_of(&meta.parent).unwrap_or(0) < self.horizon + self.checked_depth()
+        {
+            return Err(Verdict::BelowHorizon);
         }
         let Some(expected) = self.target_after(&meta.parent) else {
             return Err(Verdict::Missing(vec![meta.parent]));
@@ -988,6 +1086,65 @@ mod tests {
             at = e.share.meta.parent;
         }
         (ids, tally)
+    }
+
+    #[test]
+    fn a_share_whose_checks_read_below_the_pruned_horizon_is_not_judged() {
+        let mut m = Miner::new();
+        let mut ids = vec![m.chain.genesis()];
+        for k in 0..120 {
+            let id = m.share(*ids.last().unwrap(), k % 4, vec![]);
+            ids.push(id);
+        }
+        m.chain.prune_below(60);
+        // Its window (30), median times (11) and uncle depth (3) reach below height 60.
+        let old = m.make(ids[80], 7, vec![]);
+        assert_eq!(m.chain.offer(old, LATE), Verdict::BelowHorizon);
+        // On the tip, everything it reads is kept.
+        let tip = m.chain.tip();
+        let new = m.make(tip, 7, vec![]);
+        assert_eq!(m.chain.offer(new, LATE), Verdict::Valid);
+        // Restored from what is kept, the horizon is known again.
+        let entries: Vec<Entry> = ids[60..]
+            .iter()
+            .filter_map(|id| m.chain.get(id).cloned())
+            .collect();
+        let mut restored = Chain::restore(spec(), entries);
+        let old = m.make(ids[80], 8, vec![]);
+        assert_eq!(restored.offer(old, LATE), Verdict::BelowHorizon);
+    }
+
+    #[test]
+    fn the_next_share_credits_recent_side_shares_as_uncles() {
+        let mut m = Miner::new();
+        let g = m.chain.genesis();
+        let a = m.share(g, 1, vec![]);
+        let b = m.share(a, 2, vec![]);
+        let c = m.share(a, 3, vec![]);
+        let tip = m.chain.tip();
+        let side = if tip == b { c } else { b };
+        let work = m.chain.tip_work();
+        assert_eq!(work.uncles, vec![side]);
+        // A share with the tip work's uncles is valid (share() asserts it) and credits the
+        // side share's miner its work less the penalty.
+        let d = m.share(tip, 4, work.uncles.clone());
+        let side_miner = m.chain.get(&side).unwrap().share.meta.payout_script.clone();
+        assert!(m
+            .chain
+            .get(&d)
+            .unwrap()
+            .credits
+            .iter()
+            .any(|(s, w)| *s == side_miner && *w > 0));
+        // Credited once: not an uncle candidate again.
+        assert!(m.chain.tip_work().uncles.is_empty());
+        // Shares deeper than the uncle depth are not candidates.
+        let mut top = d;
+        let late = m.share(g, 5, vec![]);
+        for k in 0..4 {
+            top = m.share(top, k, vec![]);
+        }
+        assert!(!m.chain.tip_work().uncles.contains(&late));
     }
 
     #[test]

@@ -101,8 +101,8 @@ pub fn parse_hash(hash: &str) -> Option<ShareId> {
     Some(ShareId(bytes))
 }
 
-/// One share decoded, and its verdict checked again: the chain rebuilt from the store
-/// without it, then offered it.
+/// One share decoded, and its verdict checked again: the chain rebuilt from the stored
+/// shares below its height (its ancestry and any uncles it may credit), then offered it.
 pub fn share(path: &Path, hash: &str) -> Result<Value, InspectError> {
     let id = parse_hash(hash).ok_or_else(|| InspectError::BadHash(hash.to_string()))?;
     let (store, spec) = Store::open_read_only(path)?;
@@ -110,7 +110,7 @@ pub fn share(path: &Path, hash: &str) -> Result<Value, InspectError> {
     let others = store
         .entries()?
         .into_iter()
-        .filter(|e| e.share.id() != id)
+        .filter(|e| e.height < entry.height)
         .collect();
     let mut chain = Chain::restore(spec.clone(), others);
     let verdict = match chain.offer(entry.share.clone(), u64::MAX / 4) {
@@ -123,6 +123,9 @@ pub fn share(path: &Path, hash: &str) -> Result<Value, InspectError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Verdict::BelowHorizon => {
+            "not checked: its ancestry is below what this store pruned".to_string()
+        }
         other => format!("{other:?}"),
     };
     let s = &entry.share;

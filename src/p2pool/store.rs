@@ -266,7 +266,12 @@ impl Store {
             batch.put_cf(heights, height_key(entry.height, id), []);
         }
         batch.put_cf(meta, KEY_TIP, chain.tip().0);
-        self.write(batch)?;
+        if let Err(e) = self.write(batch) {
+            // Written with the next batch: a hole in the stored chain would cut the window
+            // of every share above it.
+            chain.return_kept(kept);
+            return Err(e);
+        }
         let below = chain.tip_height().saturating_sub(keep);
         // Prune in steps of a tenth of what is kept, not on every share.
         if below >= self.pruned_below + (keep / 10).max(1) {

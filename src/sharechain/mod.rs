@@ -62,15 +62,34 @@ impl ChainStatus {
     }
 }
 
-/// A share for the chain's thread, and the count that a stopping server waits on.
+/// A share for the chain's thread, counted in flight (a stopping server waits for it)
+/// from when it is made until it is dropped: after it is stored or refused, or unstored if
+/// the chain's thread is gone.
 #[derive(Debug)]
 pub struct Offered {
     /// The share.
     pub share: Share,
     /// Who found it, for the log.
     pub worker: Arc<str>,
-    /// Counted done once the share is stored (or refused).
-    pub in_flight: Arc<InFlight>,
+    in_flight: Arc<InFlight>,
+}
+
+impl Offered {
+    /// A share for the chain, counted in `in_flight` until dropped.
+    pub fn new(share: Share, worker: Arc<str>, in_flight: Arc<InFlight>) -> Offered {
+        in_flight.add();
+        Offered {
+            share,
+            worker,
+            in_flight,
+        }
+    }
+}
+
+impl Drop for Offered {
+    fn drop(&mut self) {
+        self.in_flight.done();
+    }
 }
 
 /// The chain opened from its store, before its thread starts.
@@ -128,7 +147,14 @@ impl OpenChain {
         let (status_tx, status_rx) = watch::channel(ChainStatus::of(&self.chain, 0, 0));
         std::thread::Builder::new()
             .name("sharechain".into())
-            .spawn(move || self.run(rx, plan, status_tx))?;
+            .spawn(move || {
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.run(rx, plan, status_tx)
+                }));
+                if caught.is_err() {
+                    tracing::error!("the share chain's thread panicked: no more shares are kept and jobs stay on the last tip; restart the node");
+                }
+            })?;
         Ok((tx, status_rx))
     }
 
@@ -168,9 +194,8 @@ impl OpenChain {
                 // Kept in memory and mined on; on restart the node has what was written.
                 tracing::error!("cannot write the share chain: {e}");
             }
-            for offered in &batch {
-                offered.in_flight.done();
-            }
+            // Done: stored (or refused, or the write failed and is retried with the next).
+            drop(batch);
             if self.chain.tip() != tip_before {
                 plan.send_replace(Some(Arc::new(PayoutPlan::P2pool(self.chain.tip_work()))));
             }

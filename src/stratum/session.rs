@@ -193,9 +193,9 @@ impl Session {
         }
         let clean = self.needs_clean(job);
         let first = self.sent.is_empty();
-        let network = job.network_difficulty;
+        let network = job.difficulty_cap();
         // The operator's fixed difficulty overrides the bounds; a share never needs to be
-        // harder than a block either way.
+        // harder than a block (nor, in p2pool mode, than a share-chain share) either way.
         let target = match self.fixed_difficulty {
             Some(fixed) => fixed.min(network),
             None => self.bounds_for(Some(network)).clamp(self.difficulty),
@@ -250,7 +250,7 @@ impl Session {
             min = min.min(max);
         }
         let network = network
-            .or_else(|| self.sent.back().map(|j| j.posting.job.network_difficulty))
+            .or_else(|| self.sent.back().map(|j| j.posting.job.difficulty_cap()))
             .unwrap_or(f64::INFINITY);
         DiffBounds {
             min,

@@ -149,13 +149,17 @@ impl JobBuilder {
             coinb2_head,
             plan: plan.clone(),
             shared: None,
-            share_job: plan.tip_work().map(|tip| ShareJob {
-                target: target_of(tip.share_bits)
+            share_job: plan.tip_work().map(|tip| {
+                let target = target_of(tip.share_bits)
                     .unwrap_or(ruint::aliases::U256::ZERO)
-                    .to_le_bytes(),
-                shared: (tip.tally.total() > 0).then(|| {
-                    SharedPayout::new(tip.outputs(template.coinbase_value, &ScriptBuf::new()))
-                }),
+                    .to_le_bytes();
+                ShareJob {
+                    target,
+                    difficulty: difficulty_of_target(&target),
+                    shared: (tip.tally.total() > 0).then(|| {
+                        SharedPayout::new(tip.outputs(template.coinbase_value, &ScriptBuf::new()))
+                    }),
+                }
             }),
             template,
         };

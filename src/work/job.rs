@@ -51,6 +51,9 @@ pub struct ShareJob {
     /// The share target, a little-endian 256-bit number: a share meeting it goes on the
     /// chain.
     pub target: [u8; 32],
+    /// Its difficulty: no session's difficulty goes above it, or a miner would not send
+    /// hashes that are shares on the chain.
+    pub difficulty: f64,
     /// Every miner's payout outputs; `None` while the window has no work (each miner is
     /// then paid the whole reward).
     pub(super) shared: Option<SharedPayout>,
@@ -127,6 +130,15 @@ pub struct Job {
 }
 
 impl Job {
+    /// The highest difficulty a session mining this job may have: the network's, and in
+    /// p2pool mode the share chain's (a harder session would not send every chain share).
+    pub fn difficulty_cap(&self) -> f64 {
+        match &self.share_job {
+            Some(s) => s.difficulty.min(self.network_difficulty),
+            None => self.network_difficulty,
+        }
+    }
+
     /// The plan this job's coinbases pay.
     pub fn plan(&self) -> &PayoutPlan {
         &self.plan
@@ -230,7 +242,7 @@ impl Job {
         Ok(Some(ShareMeta {
             chain: tip.chain,
             parent: tip.parent,
-            uncles: Vec::new(),
+            uncles: tip.uncles.clone(),
             payout_script: script.clone(),
             share_bits: tip.share_bits,
             outputs_hash: hash,
