@@ -17,11 +17,12 @@ fn notify(c: &mut Criterion) {
         let work = job.work_for(&Payee::Pool).unwrap();
         let id = job.id.to_string();
         let prevhash = stratumd::work::notify::prevhash_words_swapped(&job.prevhash);
+        let coinb2 = work.coinb2.to_vec();
         let fields = NotifyFields {
             job_id: &id,
             prevhash: &prevhash,
             coinb1: &job.coinb1,
-            coinb2: &work.coinb2,
+            coinb2: &coinb2,
             branch: &job.merkle_branch,
             version: job.version,
             bits: job.bits,

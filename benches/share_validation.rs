@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
         let mut coinbase = job.coinb1.clone();
         coinbase.extend_from_slice(&en1);
         coinbase.extend_from_slice(&en2);
-        coinbase.extend_from_slice(&work.coinb2);
+        coinbase.extend_from_slice(&work.coinb2.to_vec());
         let header = [7u8; 80];
         let branch = job.merkle_branch.clone();
         group.bench_function(

@@ -71,7 +71,7 @@ fn pool_coinbase_pays_every_address_type() {
     let work = job.work_for(&Payee::Pool).unwrap();
     let mut coinbase = job.coinb1.clone();
     coinbase.extend_from_slice(&[0; 12]);
-    coinbase.extend_from_slice(&work.coinb2);
+    coinbase.extend_from_slice(&work.coinb2.to_vec());
     let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&coinbase).unwrap();
     assert!(tx.is_coinbase());
     // One output per address, then the witness commitment.

@@ -90,7 +90,7 @@ fn check_case(case: &str) {
         "{case}: coinb1"
     );
     assert_eq!(
-        hex::encode(&work.coinb2),
+        hex::encode(work.coinb2.to_vec()),
         p[3].as_str().unwrap(),
         "{case}: coinb2"
     );
@@ -190,7 +190,10 @@ fn workbase_split_and_header_match_ckpool_layout() {
         .work_for(&Payee::Miner(outputs[0].script_pubkey.clone()))
         .unwrap();
     assert_eq!(hex::encode(&job.coinb1), wb["coinb1"].as_str().unwrap());
-    assert_eq!(hex::encode(&work.coinb2), notify[3].as_str().unwrap());
+    assert_eq!(
+        hex::encode(work.coinb2.to_vec()),
+        notify[3].as_str().unwrap()
+    );
 
     let (coinb2, coinb3) = job.ckpool_coinb2_coinb3();
     assert_eq!(hex::encode(&coinb2), wb["coinb2"].as_str().unwrap());

@@ -63,6 +63,7 @@ fn share_hash(case: &str, mask: u32) -> [u8; 32] {
     let parts = HeaderParts {
         coinb1: &coinb1,
         coinb2: &coinb2,
+        coinb2_own: &[],
         merkle_branch: &branch,
         prevhash: &prevhash,
         bits,

@@ -80,7 +80,11 @@ fn every_payees_coinbase_pays_the_window_then_its_own_commitment() {
     for miner in [script(100), script(101)] {
         let payee = Payee::Miner(miner.clone());
         let work = job.work_for(&payee).unwrap();
-        let bytes = [&job.coinb1[..], &en1, &en2, &work.coinb2].concat();
+        let bytes = [&job.coinb1[..], &en1, &en2, &work.coinb2.to_vec()].concat();
+        // The notify carries exactly this coinb2.
+        let notify: serde_json::Value = serde_json::from_slice(&work.notify.to_vec()).unwrap();
+        assert_eq!(notify["params"][3], hex::encode(work.coinb2.to_vec()));
+        assert_eq!(notify["params"][2], hex::encode(&job.coinb1));
         let tx: Transaction = bitcoin::consensus::deserialize(&bytes).expect("a transaction");
         let outs: Vec<(ScriptBuf, u64)> = tx
             .output
@@ -108,11 +112,14 @@ fn every_payees_coinbase_pays_the_window_then_its_own_commitment() {
     assert_ne!(coinbases[0].2.output, coinbases[1].2.output);
 
     // A share mined on the first payee's work is a valid share of the chain.
-    let (payee, work, _) = &coinbases[0];
-    let _ = payee;
+    let (_, work, _) = &coinbases[0];
+    let [shared, own] = work.coinb2.parts();
+    // The window's payout is in the part every payee shares; the commitment in its own.
+    assert!(shared.len() > own.len());
     let parts = HeaderParts {
         coinb1: &job.coinb1,
-        coinb2: &work.coinb2,
+        coinb2: shared,
+        coinb2_own: own,
         merkle_branch: &job.merkle_branch,
         prevhash: &job.prevhash,
         bits: job.bits,

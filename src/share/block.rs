@@ -28,7 +28,9 @@ pub fn assemble_block(
     coinbase_bytes.extend_from_slice(&job.coinb1);
     coinbase_bytes.extend_from_slice(sub.extranonce1);
     coinbase_bytes.extend_from_slice(sub.extranonce2);
-    coinbase_bytes.extend_from_slice(&work.coinb2);
+    for part in work.coinb2.parts() {
+        coinbase_bytes.extend_from_slice(part);
+    }
     let mut coinbase: Transaction = deserialize(&coinbase_bytes)?;
     if job.template.witness_commitment.is_some() {
         if let Some(input) = coinbase.input.first_mut() {

@@ -88,8 +88,10 @@ pub struct ShareOutcome {
 pub struct HeaderParts<'a> {
     /// coinb1.
     pub coinb1: &'a [u8],
-    /// coinb2 (payee-specific).
+    /// coinb2 (payee-specific), or its shared part.
     pub coinb2: &'a [u8],
+    /// The payee's own part of coinb2 after `coinb2` (empty when `coinb2` is whole).
+    pub coinb2_own: &'a [u8],
     /// Merkle branch, internal byte order.
     pub merkle_branch: &'a [[u8; 32]],
     /// Previous block hash, internal byte order.
@@ -120,8 +122,13 @@ impl ShareOutcome {
 /// The 80-byte header and its sha256d for `sub` on a job with these `parts`.
 #[inline]
 pub fn header_and_hash(parts: &HeaderParts<'_>, sub: &Submission<'_>) -> ([u8; 80], [u8; 32]) {
-    let coinbase_txid =
-        sha256d_parts(&[parts.coinb1, sub.extranonce1, sub.extranonce2, parts.coinb2]);
+    let coinbase_txid = sha256d_parts(&[
+        parts.coinb1,
+        sub.extranonce1,
+        sub.extranonce2,
+        parts.coinb2,
+        parts.coinb2_own,
+    ]);
     let merkle_root = root_from_branch(coinbase_txid, parts.merkle_branch);
     let mut header = [0u8; 80];
     header[0..4].copy_from_slice(&sub.version.to_le_bytes());
@@ -156,7 +163,8 @@ pub fn validate_share(
     };
     let parts = HeaderParts {
         coinb1: &job.coinb1,
-        coinb2: &work.coinb2,
+        coinb2: work.coinb2.parts()[0],
+        coinb2_own: work.coinb2.parts()[1],
         merkle_branch: &job.merkle_branch,
         prevhash: &job.prevhash,
         bits: job.bits,

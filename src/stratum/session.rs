@@ -218,7 +218,7 @@ impl Session {
         } else {
             &work.notify
         };
-        self.outbox.extend_from_slice(line);
+        line.write_to(&mut self.outbox);
         if self.ctx.events.interest().user_notifies {
             if let Some(w) = self.workers.first() {
                 self.ctx.events.publish(Event::UserNotify {
@@ -455,12 +455,7 @@ mod tests {
         // A first job so that difficulty changes are sent (none on the empty board).
         s.sent.push_back(SentJob {
             posting: crate::work::board::tests::posting(),
-            work: Arc::new(UserWork {
-                coinb2: Vec::new(),
-                notify: bytes::Bytes::new(),
-                notify_clean: bytes::Bytes::new(),
-                share_meta: None,
-            }),
+            work: Arc::new(UserWork::default()),
             difficulty: 1.0,
         });
         s.outbox_written();

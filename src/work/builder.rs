@@ -156,6 +156,7 @@ impl JobBuilder {
                 ShareJob {
                     target,
                     difficulty: difficulty_of_target(&target),
+                    lines: None,
                     shared: (tip.tally.total() > 0).then(|| {
                         SharedPayout::new(tip.outputs(template.coinbase_value, &ScriptBuf::new()))
                     }),
@@ -163,6 +164,7 @@ impl JobBuilder {
             }),
             template,
         };
+        job.prepare_shared_lines();
         // Pool mode: every miner shares one coinbase, so build it with the job rather than
         // on the first miner's path.
         if !plan.mode().pays_miners_directly() {

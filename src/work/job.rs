@@ -13,7 +13,7 @@ use bitcoin::ScriptBuf;
 use super::coinbase::{outputs_and_locktime, CoinbaseError};
 use super::job_id::JobId;
 use super::mode::Payee;
-use super::notify::{notify_line, prevhash_words_swapped, NotifyFields};
+use super::notify::{notify_head, notify_line, notify_tail, prevhash_words_swapped, NotifyFields};
 use super::payout::PayoutPlan;
 use crate::node::template::Template;
 use crate::p2pool::share::{outputs_hash, ShareMeta};
@@ -31,16 +31,117 @@ pub enum JobError {
 }
 
 /// The payee-specific part of a job: coinb2 and the notify lines carrying it.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct UserWork {
     /// coinb2 for this payee.
-    pub coinb2: Vec<u8>,
+    pub coinb2: Coinb2,
     /// The `mining.notify` line with `clean_jobs` as the job says.
-    pub notify: bytes::Bytes,
+    pub notify: NotifyLine,
     /// The same with `clean_jobs=true`, for a miner's first job.
-    pub notify_clean: bytes::Bytes,
+    pub notify_clean: NotifyLine,
     /// p2pool mode: the share metadata this payee's coinbase commits to.
     pub share_meta: Option<ShareMeta>,
+}
+
+/// A payee's coinb2: a part every payee of the job shares (in p2pool mode, up to the
+/// window's payout, which is most of it), then the payee's own. Kept apart so that 10,000
+/// miners under 10,000 addresses hold one copy of the window, not 10,000.
+#[derive(Debug, Clone, Default)]
+pub struct Coinb2 {
+    shared: bytes::Bytes,
+    own: Vec<u8>,
+}
+
+impl Coinb2 {
+    /// A coinb2 of one payee's own bytes.
+    pub fn whole(bytes: Vec<u8>) -> Coinb2 {
+        Coinb2 {
+            shared: bytes::Bytes::new(),
+            own: bytes,
+        }
+    }
+
+    /// The shared part, then the payee's own: hashed and serialized one after the other.
+    pub fn parts(&self) -> [&[u8]; 2] {
+        [&self.shared, &self.own]
+    }
+
+    /// Bytes in all.
+    pub fn len(&self) -> usize {
+        self.shared.len() + self.own.len()
+    }
+
+    /// True for an empty coinb2 (never for a built job).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole coinb2.
+    pub fn to_vec(&self) -> Vec<u8> {
+        [&self.shared[..], &self.own[..]].concat()
+    }
+}
+
+/// A `mining.notify` line as parts written one after the other: in p2pool mode the job's
+/// shared head (up to the hex of the window's payout), the payee's own hex (its commitment),
+/// and the job's shared tail; otherwise one part.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyLine {
+    head: bytes::Bytes,
+    own: bytes::Bytes,
+    tail: bytes::Bytes,
+}
+
+impl NotifyLine {
+    /// A line in one part.
+    pub fn whole(line: bytes::Bytes) -> NotifyLine {
+        NotifyLine {
+            own: line,
+            ..NotifyLine::default()
+        }
+    }
+
+    /// The parts, in order.
+    pub fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, &self.own, &self.tail]
+    }
+
+    /// Bytes in all.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.own.len() + self.tail.len()
+    }
+
+    /// True for an empty line.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the line to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        for part in self.parts() {
+            out.extend_from_slice(part);
+        }
+    }
+
+    /// The whole line.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// The parts of a p2pool job's lines every payee shares.
+#[derive(Debug)]
+pub(super) struct SharedLines {
+    /// coinb2 up to the end of the window's payout.
+    coinb2: bytes::Bytes,
+    /// The notify up to (and with) that part's hex.
+    head: bytes::Bytes,
+    /// The notify after coinb2, `clean_jobs` as the job says.
+    tail: bytes::Bytes,
+    /// The same with `clean_jobs=true`.
+    tail_clean: bytes::Bytes,
 }
 
 /// p2pool mode's part of a job, worked out once when it is built: the window's payout and
@@ -57,6 +158,8 @@ pub struct ShareJob {
     /// Every miner's payout outputs; `None` while the window has no work (each miner is
     /// then paid the whole reward).
     pub(super) shared: Option<SharedPayout>,
+    /// The lines every payee shares, made once the job is (with a shared payout).
+    pub(super) lines: Option<SharedLines>,
 }
 
 /// The window's payout, the same for every miner of a p2pool job.
@@ -249,28 +352,100 @@ impl Job {
         }))
     }
 
-    /// `payee`'s coinb2 (from the head) and, in p2pool mode, the share metadata its
-    /// commitment output hashes. With the window's payout shared, its outputs are copied
-    /// serialized, not rebuilt per payee.
+    /// The notify fields of this job around `coinb2`.
+    fn notify_fields<'a>(
+        &'a self,
+        id: &'a str,
+        prevhash: &'a str,
+        coinb2: &'a [u8],
+    ) -> NotifyFields<'a> {
+        NotifyFields {
+            job_id: id,
+            prevhash,
+            coinb1: &self.coinb1,
+            coinb2,
+            branch: &self.merkle_branch,
+            version: self.version,
+            bits: self.bits,
+            ntime: self.ntime,
+        }
+    }
+
+    /// p2pool mode with a shared payout: makes the lines every payee shares (coinb2 up to
+    /// the end of the window's payout, and the notify around each payee's own part).
+    pub(super) fn prepare_shared_lines(&mut self) {
+        let Some(shared) = self.share_job.as_ref().and_then(|s| s.shared.as_ref()) else {
+            return;
+        };
+        let witness = self.template.witness_commitment.as_ref();
+        let count = shared.outputs.len() + 1 + usize::from(witness.is_some());
+        let mut coinb2 = self.coinb2_head.clone();
+        coinb2.reserve(shared.serialized.len() + 9);
+        // Writing into a Vec cannot fail.
+        let _ = bitcoin::VarInt(count as u64).consensus_encode(&mut coinb2);
+        coinb2.extend_from_slice(&shared.serialized);
+        let id = self.id.to_string();
+        let prevhash = prevhash_words_swapped(&self.prevhash);
+        let fields = self.notify_fields(&id, &prevhash, &coinb2);
+        let mut head = notify_head(&fields, coinb2.len() + 120);
+        head.push_str(&hex::encode(&coinb2));
+        let tail_clean = bytes::Bytes::from(notify_tail(&fields, true));
+        let tail = if self.clean {
+            tail_clean.clone()
+        } else {
+            bytes::Bytes::from(notify_tail(&fields, false))
+        };
+        let lines = SharedLines {
+            coinb2: bytes::Bytes::from(coinb2),
+            head: bytes::Bytes::from(head),
+            tail,
+            tail_clean,
+        };
+        if let Some(share_job) = self.share_job.as_mut() {
+            share_job.lines = Some(lines);
+        }
+    }
+
+    /// p2pool mode with a shared payout: `payee`'s work is its commitment output, the
+    /// witness commitment and the locktime, beside the job's shared lines.
+    fn shared_work(&self, payee: &Payee) -> Result<Option<UserWork>, JobError> {
+        let share_job = self.share_job.as_ref();
+        let (Some(shared), Some(lines)) = (
+            share_job.and_then(|s| s.shared.as_ref()),
+            share_job.and_then(|s| s.lines.as_ref()),
+        ) else {
+            return Ok(None);
+        };
+        let Some(meta) = self.share_meta(payee, &shared.outputs)? else {
+            return Err(JobError::NoMinerAddress);
+        };
+        let witness = self.template.witness_commitment.as_ref();
+        let tail = outputs_and_locktime(&[(meta.commitment_script(), 0)], witness);
+        // Without its own count: the shared part's count covers every output.
+        let own_count = bitcoin::VarInt(1 + u64::from(witness.is_some())).size();
+        let own = tail[own_count..].to_vec();
+        let own_hex = bytes::Bytes::from(hex::encode(&own));
+        let line = |tail: &bytes::Bytes| NotifyLine {
+            head: lines.head.clone(),
+            own: own_hex.clone(),
+            tail: tail.clone(),
+        };
+        Ok(Some(UserWork {
+            coinb2: Coinb2 {
+                shared: lines.coinb2.clone(),
+                own,
+            },
+            notify: line(&lines.tail),
+            notify_clean: line(&lines.tail_clean),
+            share_meta: Some(meta),
+        }))
+    }
+
+    /// `payee`'s whole coinb2 (from the head) and, in p2pool mode, the share metadata its
+    /// commitment output hashes.
     fn coinb2_for(&self, payee: &Payee) -> Result<(Vec<u8>, Option<ShareMeta>), JobError> {
         let witness = self.template.witness_commitment.as_ref();
         let mut coinb2 = self.coinb2_head.clone();
-        let shared = self.share_job.as_ref().and_then(|s| s.shared.as_ref());
-        if let (Some(shared), Payee::Miner(_)) = (shared, payee) {
-            let Some(meta) = self.share_meta(payee, &shared.outputs)? else {
-                return Err(JobError::NoMinerAddress);
-            };
-            let count = shared.outputs.len() + 1 + usize::from(witness.is_some());
-            coinb2.reserve(shared.serialized.len() + 100);
-            // Writing into a Vec cannot fail.
-            let _ = bitcoin::VarInt(count as u64).consensus_encode(&mut coinb2);
-            coinb2.extend_from_slice(&shared.serialized);
-            let tail = outputs_and_locktime(&[(meta.commitment_script(), 0)], witness);
-            // Without its own count: the count above covers every output.
-            let own_count = bitcoin::VarInt(1 + u64::from(witness.is_some())).size();
-            coinb2.extend_from_slice(&tail[own_count..]);
-            return Ok((coinb2, Some(meta)));
-        }
         let mut outputs = self.payouts(payee)?;
         let share_meta = self.share_meta(payee, &outputs)?;
         if let Some(meta) = &share_meta {
@@ -282,19 +457,13 @@ impl Job {
 
     /// Builds `payee`'s coinb2 and notify lines.
     pub(super) fn build_user_work(&self, payee: &Payee) -> Result<UserWork, JobError> {
+        if let Some(work) = self.shared_work(payee)? {
+            return Ok(work);
+        }
         let (coinb2, share_meta) = self.coinb2_for(payee)?;
         let id = self.id.to_string();
         let prevhash = prevhash_words_swapped(&self.prevhash);
-        let fields = NotifyFields {
-            job_id: &id,
-            prevhash: &prevhash,
-            coinb1: &self.coinb1,
-            coinb2: &coinb2,
-            branch: &self.merkle_branch,
-            version: self.version,
-            bits: self.bits,
-            ntime: self.ntime,
-        };
+        let fields = self.notify_fields(&id, &prevhash, &coinb2);
         let notify_clean = bytes::Bytes::from(notify_line(&fields, true));
         let notify = if self.clean {
             notify_clean.clone()
@@ -302,9 +471,9 @@ impl Job {
             bytes::Bytes::from(notify_line(&fields, false))
         };
         Ok(UserWork {
-            coinb2,
-            notify,
-            notify_clean,
+            coinb2: Coinb2::whole(coinb2),
+            notify: NotifyLine::whole(notify),
+            notify_clean: NotifyLine::whole(notify_clean),
             share_meta,
         })
     }

@@ -18,7 +18,7 @@ pub mod seen;
 
 pub use board::{JobBoard, Posting};
 pub use builder::{BuildContext, JobBuilder, JobConfig};
-pub use job::{Job, JobError, UserWork};
+pub use job::{Coinb2, Job, JobError, NotifyLine, UserWork};
 pub use job_id::JobId;
 pub use job_loop::{JobLoop, Refresh};
 pub use mode::{Mode, Payee};

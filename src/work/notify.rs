@@ -25,8 +25,17 @@ pub struct NotifyFields<'a> {
 
 /// The full `mining.notify` line (with its newline) for `clean_jobs` = `clean`.
 pub fn notify_line(f: &NotifyFields<'_>, clean: bool) -> String {
+    let mut s = notify_head(f, f.coinb2.len());
+    s.push_str(&hex::encode(f.coinb2));
+    s.push_str(&notify_tail(f, clean));
+    s
+}
+
+/// A notify line up to its coinb2's hex (`coinb2_len` bytes of it will follow): the part
+/// every payee of a p2pool job shares, with the shared part of coinb2 appended.
+pub fn notify_head(f: &NotifyFields<'_>, coinb2_len: usize) -> String {
     let mut s =
-        String::with_capacity(160 + 2 * (f.coinb1.len() + f.coinb2.len()) + 67 * f.branch.len());
+        String::with_capacity(160 + 2 * (f.coinb1.len() + coinb2_len) + 67 * f.branch.len());
     s.push_str("{\"id\":null,\"method\":\"mining.notify\",\"params\":[\"");
     s.push_str(f.job_id);
     s.push_str("\",\"");
@@ -34,7 +43,12 @@ pub fn notify_line(f: &NotifyFields<'_>, clean: bool) -> String {
     s.push_str("\",\"");
     s.push_str(&hex::encode(f.coinb1));
     s.push_str("\",\"");
-    s.push_str(&hex::encode(f.coinb2));
+    s
+}
+
+/// A notify line after its coinb2's hex, with the newline.
+pub fn notify_tail(f: &NotifyFields<'_>, clean: bool) -> String {
+    let mut s = String::with_capacity(40 + 67 * f.branch.len());
     s.push_str("\",[");
     for (i, b) in f.branch.iter().enumerate() {
         if i > 0 {

@@ -163,7 +163,7 @@ impl Converter {
                 } else {
                     &work.notify
                 };
-                self.on_user(&job, line, username, out);
+                self.on_user(&job, &line.to_vec(), username, out);
             }
             Event::Share(rec) => self.on_share(&rec, out),
             Event::Authorized { .. } | Event::Disconnected { .. } | Event::BlockVerdict(_) => {}
@@ -214,7 +214,7 @@ impl Converter {
         if !self.users.contains(&(rec.job_id, rec.username.clone())) {
             let job = self.jobs.iter().find(|j| j.id == rec.job_id).cloned();
             if let (Some(job), Some(work)) = (job, &rec.work) {
-                self.on_user(&job, &work.notify, rec.username.clone(), out);
+                self.on_user(&job, &work.notify.to_vec(), rec.username.clone(), out);
             }
         }
         out.push(ZmqMessage::Share(share(rec)));
@@ -336,7 +336,7 @@ mod tests {
         let (job, payee, _, ck) = captured_job();
         let work = job.work_for(&payee).unwrap();
         let ck_id = ck["workinfoid"].as_u64().unwrap();
-        let mut uwb = user_workbase(job.id, &work.notify).unwrap();
+        let mut uwb = user_workbase(job.id, &work.notify.to_vec()).unwrap();
         assert_eq!(uwb.params[0], Value::from(job.id.to_string()));
         assert_eq!(uwb.workinfoid, job.id.0);
         uwb.params[0] = ck["params"][0].clone();
