@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: scripts/load.sh a|b|c|d|e|b-floor|c-p2pool|c-p2pool-distinct}"
-cargo build -q -j2 --release -p stratumd --bin stratumd -p stratum-tests --bin stratum-load --bin fanout-floor --bin stratum-echo
+cargo build -q -j2 --release -p stratumd --bin stratumd --example seed_sharechain -p stratum-tests --bin stratum-load --bin fanout-floor --bin stratum-echo
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 addr=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
@@ -24,9 +24,21 @@ case "$scenario" in c|c-p2pool*) netdiff=0.0001 ;; esac
 # for the fan-out with one address or one per miner; ckpool's solo mode (-B) otherwise.
 mode_flag=-B
 case "$scenario" in c-p2pool*) mode_flag=--p2pool ;; esac
+p2pool_key=""
+case "$scenario" in
+  c-p2pool*)
+    # A share chain whose window pays 500 miners, 500 outputs per coinbase: the simnet
+    # preset with its output cap raised, seeded with 1,000 generated shares.
+    ./target/release/stratumd sharechain spec --preset simnet --json \
+      | python3 -c 'import json,sys; s=json.load(sys.stdin)["spec"]; s["name"]="load-500-outputs"; s["max_outputs"]=500; print(json.dumps(s))' \
+      > "$work/spec.json"
+    ./target/release/examples/seed_sharechain "$work/logs/sharechain" "$work/spec.json" 1000 500 >&2
+    p2pool_key=", \"p2pool\": { \"chain\": \"$work/spec.json\" }"
+    ;;
+esac
 cat > "$work/ckpool.conf" <<CONF
 { "serverurl": "127.0.0.1:$port", "logdir": "$work/logs", "sockdir": "$work/sock",
-  "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 }
+  "mindiff": $diff, "startdiff": $diff, "maxdiff": $diff, "update_interval": 30 $p2pool_key }
 CONF
 if [ "$scenario" = b-floor ]; then
   # (b) against stratum-echo, which answers every submit "true" unread: the floor of the

@@ -27,7 +27,10 @@ use super::window::{Limits, ShareSource, Window, WindowShare};
 
 /// How far ahead of the local clock a share's time may be before it waits.
 pub const MAX_FUTURE_SECS: u64 = 60;
-/// Ancestors whose median time a share's time must be above (bitcoin's 11).
+/// Ancestors whose median time a share's time must not be below (bitcoin's 11). Not
+/// strictly above, as bitcoin's rule is: shares come many times a second at first (before
+/// the difficulty has risen), and a strict rule at one-second resolution would push their
+/// times ahead of the clock until they were refused as from the future.
 pub const MEDIAN_TIME_SPAN: usize = 11;
 /// Shares waiting for a parent or uncle, at most (past it, the oldest is let go).
 pub const MAX_PENDING: usize = 10_000;
@@ -71,8 +74,8 @@ pub enum Invalid {
         /// What the rule gives.
         expected: u32,
     },
-    /// Its time is not above its ancestors' median time.
-    #[error("time {time} is not above the ancestors' median {median}")]
+    /// Its time is below its ancestors' median time.
+    #[error("time {time} is below the ancestors' median {median}")]
     TimeTooOld {
         /// Its header time.
         time: u64,
@@ -126,6 +129,9 @@ pub struct Entry {
     pub work: u128,
     /// The work of the bitcoin target in its header.
     pub block_work: u128,
+    /// The time of the chain's first share on its branch (its height-1 ancestor, or
+    /// itself): the anchor of the share-difficulty rule.
+    pub first_time: u64,
     /// Its PPLNS credits.
     pub credits: Vec<(ScriptBuf, u128)>,
 }
@@ -156,7 +162,7 @@ pub struct TipWork {
     pub height: u64,
     /// Its share target.
     pub share_bits: Bits,
-    /// The earliest time it may have: one second past its ancestors' median time.
+    /// The earliest time it may have: its ancestors' median time.
     pub min_time: u64,
     /// The uncles it credits.
     pub uncles: Vec<ShareId>,
@@ -425,9 +431,15 @@ impl Chain {
 
     /// The share target of a child of `parent`.
     fn target_after(&self, parent: &ShareId) -> Option<Bits> {
-        let height = self.height_of(parent)? + 1;
-        let time = self.time_of(parent)?;
-        Some(bits_of(self.asert.target(height, time)))
+        if *parent == self.genesis {
+            return Some(bits_of(self.asert.initial()));
+        }
+        let e = self.entries.get(parent)?;
+        Some(bits_of(self.asert.target_after_first(
+            e.first_time,
+            e.height + 1,
+            u64::from(e.share.header.time),
+        )))
     }
 
     fn parent_of(&self, id: &ShareId) -> ShareId {
@@ -550,7 +562,7 @@ impl Chain {
             share_bits: self
                 .target_after(&parent)
                 .unwrap_or(self.spec.initial_share_bits),
-            min_time: self.median_time(&parent) + 1,
+            min_time: self.median_time(&parent),
             uncles: self.uncle_candidates(&parent),
             tally: self.window.tally().clone(),
             rules: self.rules.clone(),
@@ -788,7 +800,7 @@ impl Chain {
         }
         let time = u64::from(share.header.time);
         let median = self.median_time(&meta.parent);
-        if time <= median {
+        if time < median {
             return invalid(Invalid::TimeTooOld { time, median });
         }
         if time > now + MAX_FUTURE_SECS {
@@ -814,7 +826,12 @@ impl Chain {
         let uncles_work: U256 = uncle_weights
             .iter()
             .fold(U256::ZERO, |acc, (_, w)| acc + U256::from(*w));
+        let first_time = match self.entries.get(&meta.parent) {
+            Some(parent) => parent.first_time,
+            None => time,
+        };
         Ok(Entry {
+            first_time,
             height,
             chain_work: self.work_to(&meta.parent) + U256::from(work) + uncles_work,
             work,

@@ -1,8 +1,13 @@
 //! The share-difficulty rule: ASERT (absolutely scheduled exponentially rising targets, as
-//! Bitcoin Cash's aserti3-2d), in integer arithmetic only. Each share's target follows from
-//! the genesis anchor, the share's height and its parent's time alone:
+//! Bitcoin Cash's aserti3-2d), in integer arithmetic only. The chain's first share, at
+//! height one, has the spec's initial target and is the anchor; every later share's target
+//! follows from the anchor's time, the share's height and its parent's time alone:
 //!
-//! `target = anchor × 2^((parent_time − genesis_time − period × (height − 1)) / half_life)`
+//! `target = initial × 2^((parent_time − first_time − period × (height − 2)) / half_life)`
+//!
+//! Anchored at the first share, not at the spec's genesis time: a chain started long after
+//! its genesis time would otherwise owe the schedule every second since, and run at the
+//! minimum difficulty (a flood of shares) until it caught up.
 //!
 //! so a chain running on schedule keeps the anchor's target, and every half-life it runs
 //! late (slow shares) the target doubles (easier), every half-life early it halves. Why
@@ -45,12 +50,32 @@ impl Asert {
         }
     }
 
+    /// The first share's target: the spec's initial one.
+    pub fn initial(&self) -> U256 {
+        self.anchor_target.clamp(U256::from(1u8), self.max_target)
+    }
+
+    /// The target of the share at `height` (2 or more) whose parent has time
+    /// `parent_time`, on a chain whose first share had time `first_time`.
+    pub fn target_after_first(&self, first_time: u64, height: u64, parent_time: u64) -> U256 {
+        self.scheduled(
+            i128::from(first_time),
+            i128::from(height.max(2)) - 2,
+            parent_time,
+        )
+    }
+
     /// The target of the share at `height` (the genesis is height 0, its first child 1)
-    /// whose parent has time `parent_time` (the genesis's time is the spec's). Never
+    /// whose parent has time `parent_time`, scheduled from the spec's genesis time. Never
     /// easier than the spec's minimum difficulty, never zero.
     pub fn target(&self, height: u64, parent_time: u64) -> U256 {
-        let time_diff = i128::from(parent_time) - self.anchor_time;
-        let height_diff = i128::from(height.max(1)) - 1;
+        self.scheduled(self.anchor_time, i128::from(height.max(1)) - 1, parent_time)
+    }
+
+    /// The anchor's target × 2^((parent_time − anchor_time − period × height_diff) /
+    /// half_life).
+    fn scheduled(&self, anchor_time: i128, height_diff: i128, parent_time: u64) -> U256 {
+        let time_diff = i128::from(parent_time) - anchor_time;
         // Truncated toward zero, as aserti3-2d's C++ division.
         let exponent = (time_diff - self.period * height_diff) * 65_536 / self.half_life;
         let shifts = exponent >> 16;
@@ -146,6 +171,31 @@ mod tests {
             assert!(ours >= last, "later parents never give harder targets");
             last = ours;
         }
+    }
+
+    #[test]
+    fn scheduled_from_the_first_share_a_late_chain_starts_at_the_initial_target() {
+        let s = spec();
+        let rule = Asert::new(&s);
+        let initial = target_of(s.initial_share_bits).unwrap();
+        // A chain whose first share came a year after the genesis time.
+        let first = s.genesis_time + 365 * 86_400;
+        assert_eq!(rule.initial(), initial);
+        let period = u64::from(s.share_period_secs);
+        for height in [2u64, 3, 1_000] {
+            let on_time = first + period * (height - 2);
+            assert_eq!(rule.target_after_first(first, height, on_time), initial);
+        }
+        let h = u64::from(s.asert_half_life_secs);
+        assert_eq!(
+            rule.target_after_first(first, 1_000, first + period * 998 + h),
+            initial * U256::from(2u8)
+        );
+        // The genesis-anchored schedule would be at the minimum difficulty.
+        assert_eq!(
+            rule.target(1_000, first + period * 998),
+            target_of(s.min_share_bits).unwrap()
+        );
     }
 
     #[test]

@@ -28,15 +28,26 @@ pub struct ShareMaker {
     time: u32,
     tag: u64,
     period: u32,
+    /// The bitcoin target in every header.
+    block_bits: u32,
 }
 
 impl ShareMaker {
     /// Shares of `spec`, starting at its genesis time.
     pub fn new(spec: ChainSpec) -> ShareMaker {
+        let period = spec.share_period_secs;
+        // A block work of 100: with a window of twice the block's work, 100 shares at
+        // regtest's easiest share target (work 2), so the spec's share cap binds.
+        ShareMaker::custom(spec, period, bits_of(U256::MAX / U256::from(100u32)).0)
+    }
+
+    /// Shares `period` seconds apart with `block_bits` in their headers.
+    pub fn custom(spec: ChainSpec, period: u32, block_bits: u32) -> ShareMaker {
         ShareMaker {
             time: spec.genesis_time as u32,
             tag: 0,
-            period: spec.share_period_secs,
+            period,
+            block_bits,
         }
     }
 
@@ -56,16 +67,13 @@ impl ShareMaker {
             .expect("a known parent");
         let mut script_sig = vec![0x01, 10];
         script_sig.extend_from_slice(&self.tag.to_le_bytes());
-        // A block work of 100: with a window of twice the block's work, 100 shares at
-        // regtest's easiest share target (work 2), so the spec's share cap binds.
-        let bits = bits_of(U256::MAX / U256::from(100u32));
         let mut share = Share {
             header: Header {
                 version: Version::from_consensus(0x2000_0000),
                 prev_blockhash: BlockHash::from_byte_array([1; 32]),
                 merkle_root: TxMerkleNode::from_byte_array([0; 32]),
                 time: self.time,
-                bits: CompactTarget::from_consensus(bits.0),
+                bits: CompactTarget::from_consensus(self.block_bits),
                 nonce: 0,
             },
             script_sig,
