@@ -37,13 +37,20 @@ pub(super) fn regtest(n: u8) -> String {
 
 /// A regtest server in solo or pool mode; pool mode pays `address(9)`.
 pub(super) fn fixture(solo: bool) -> Fixture {
+    fixture_in(if solo { Mode::Solo } else { Mode::Pool })
+}
+
+/// A regtest server in `mode` (p2pool: on an empty chain of the regtest preset).
+pub(super) fn fixture_in(mode: Mode) -> Fixture {
     let stats = Arc::new(Stats::default());
     let network = Arc::new(OnceLock::new());
     network.set(Network::Regtest).unwrap();
-    let mode = if solo { Mode::Solo } else { Mode::Pool };
     let ctx = Arc::new(test_context(mode, network, stats.clone()));
-    let plan = if solo {
+    let plan = if mode == Mode::Solo {
         PayoutPlan::solo(None)
+    } else if mode == Mode::P2pool {
+        let spec = crate::p2pool::spec::ChainSpec::preset("regtest").unwrap();
+        PayoutPlan::P2pool(crate::p2pool::chain::Chain::new(spec).tip_work())
     } else {
         let payees = PoolPayees::new(vec![WeightedPayee {
             script: address(9, KnownHrp::Regtest).script_pubkey(),

@@ -155,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn setpayouts_is_refused_in_p2pool_mode_and_changes_nothing() {
+        let f = crate::control::test_fixture::fixture_in(crate::work::Mode::P2pool);
+        let before = plan(&f);
+        let req = json!({"method": "setpayouts", "params": [{"address": regtest(1), "weight": 1}]});
+        let v = json_reply(&f, &req.to_string());
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains("p2pool mode"), "{v}");
+        assert!(error.contains("from the chain"), "{v}");
+        assert_eq!(plan(&f), before);
+    }
+
+    #[test]
     fn invalid_setpayouts_change_nothing() {
         let f = fixture(false);
         let a = regtest(1);
