@@ -1,8 +1,8 @@
 //! Seeds a share chain store with generated shares, for load runs that need a node whose
 //! window pays many miners (`scripts/load.sh c-p2pool…`): `seed_sharechain <store> <spec
-//! file or preset> <shares> <payees>`. The shares are spaced two minutes apart (so ASERT
-//! takes the share target to the spec's minimum, cheap to grind) with a block target of
-//! difficulty 0.01 in their headers (so the window holds them all).
+//! file or preset> <shares> <payees>`. The shares are spaced two minutes apart, ending before
+//! now (so ASERT takes the share target to the spec's minimum, cheap to grind), with a block
+//! target of difficulty 0.01 in their headers (so the window holds them all).
 
 #[path = "../tests/support/share_maker.rs"]
 mod share_maker;
@@ -53,7 +53,14 @@ fn main() -> ExitCode {
     let target = ruint::aliases::U256::from_le_bytes(block_bits.to_le_bytes())
         * ruint::aliases::U256::from(100u32);
     let block_bits = stratumd::p2pool::target::bits_of(target).0;
-    let mut maker = ShareMaker::custom(spec, 120, block_bits);
+    // Ending a period before now: jobs on the seeded tip take the clock's time.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let start = now
+        .saturating_sub(120 * (u64::from(shares) + 1))
+        .max(spec.genesis_time);
+    let mut maker = ShareMaker::custom(u32::try_from(start).unwrap_or(u32::MAX), 120, block_bits);
     for k in 0..shares {
         let share = maker.next_on_tip(&mut chain, k % payees);
         let verdict = chain.offer(share, u64::MAX / 4);

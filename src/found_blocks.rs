@@ -24,9 +24,10 @@ pub async fn run(
     while let Some(found) = rx.recv().await {
         // Taken before the block goes: the block is submitted first, and only then may
         // this wait for room in the chain's queue.
+        // Counted in flight now, before the found share's own count can reach zero.
         let for_chain = match (&chain, found.is_chain_share()) {
             (Some(_), true) => match found.chain_share() {
-                Some(share) => Some((share, found.worker.clone())),
+                Some(share) => Some(Offered::new(share, found.worker.clone(), in_flight.clone())),
                 None => {
                     tracing::error!(hash = %found.hash_hex(), "a share-chain share without share metadata; not kept");
                     None
@@ -39,9 +40,8 @@ pub async fn run(
         } else {
             in_flight.done();
         }
-        if let (Some(chain), Some((share, worker))) = (&chain, for_chain) {
+        if let (Some(chain), Some(offered)) = (&chain, for_chain) {
             // Counted apart from the block: done once stored (or dropped unstored).
-            let offered = Offered::new(share, worker, in_flight.clone());
             if chain.send(offered).await.is_err() {
                 tracing::error!("the share chain is gone; share not kept");
             }

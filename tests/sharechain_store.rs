@@ -109,10 +109,46 @@ fn a_corrupt_record_is_named_not_a_panic() {
         let opts = rocksdb::Options::default();
         let db = rocksdb::DB::open_cf(&opts, dir.path(), ["shares", "heights", "meta"]).unwrap();
         let cf = db.cf_handle("shares").unwrap();
-        db.put_cf(cf, id.0, [1u8, 2, 3]).unwrap();
+        // The record format's version (2), then too few bytes.
+        db.put_cf(cf, id.0, [2u8, 2, 3]).unwrap();
     }
     let store = Store::open(dir.path(), &spec()).unwrap();
     let err = store.load(spec()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains(&id.to_string()), "{err}");
+    drop(store);
+    {
+        let opts = rocksdb::Options::default();
+        let db =
+            rocksdb::DB::open_cf(&opts, dir.path(), ["shares", "heights", "meta"]).unwrap();
+        let cf = db.cf_handle("shares").unwrap();
+        // A record of an older format.
+        db.put_cf(cf, id.0, [1u8, 2, 3]).unwrap();
+    }
+    let store = Store::open(dir.path(), &spec()).unwrap();
+    let err = store.load(spec()).unwrap_err();
+    assert!(matches!(err, StoreError::OldFormat { found: 1, .. }), "{err}");
+}
+
+#[test]
+fn a_small_window_chain_prunes_and_goes_on() {
+    // A window of 4 shares: the median times (11 ancestors) read deeper than the window,
+    // and what is kept must cover them, or shares on the tip could not be checked.
+    let spec = ChainSpec {
+        name: "small-window".into(),
+        window_max_shares: 4,
+        ..spec()
+    };
+    let keep = stratumd::sharechain::keep_depth(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let mut maker = ShareMaker::new(spec.clone());
+    let mut store = Store::open(dir.path(), &spec).unwrap();
+    let mut chain = store.load(spec.clone()).unwrap();
+    // Every share on the tip is valid (grow asserts it), pruning or not.
+    grow(&mut store, &mut chain, &mut maker, 200, keep);
+    assert!(chain.len() < 200, "pruned: {} kept", chain.len());
+    let mut again = store.load(spec).unwrap();
+    assert_eq!(again.tip(), chain.tip());
+    let next = maker.next_on_tip(&mut again, 1);
+    assert_eq!(again.offer(next, LATE), Verdict::Valid);
 }

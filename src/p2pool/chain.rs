@@ -308,13 +308,13 @@ impl Chain {
         self.kept = ids;
     }
 
-    /// How far below a parent the ancestry its child's checks read goes: the window, the
-    /// median times and the uncle depth.
-    fn checked_depth(&self) -> u64 {
-        u64::from(self.spec.window_max_shares)
-            + MEDIAN_TIME_SPAN as u64
-            + u64::from(self.spec.uncle_max_depth)
-            + 1
+    /// How many shares from a parent down its child's checks read: the window (the
+    /// window's block work reads 11 headers of it), the median times, or the uncle depth's
+    /// ancestors, whichever goes deepest.
+    pub fn checked_depth(spec: &ChainSpec) -> u64 {
+        u64::from(spec.window_max_shares)
+            .max(MEDIAN_TIME_SPAN as u64)
+            .max(u64::from(spec.uncle_max_depth) + 1)
     }
 
     /// Forgets the shares below `height`, returning their ids. The caller keeps the tip's
@@ -785,7 +785,8 @@ impl Chain {
             return Err(Verdict::Missing(missing));
         }
         if self.horizon > 0
-            && self.height_of(&meta.parent).unwrap_or(0) < self.horizon + self.checked_depth()
+            && self.height_of(&meta.parent).unwrap_or(0)
+                < self.horizon + Chain::checked_depth(&self.spec)
         {
             return Err(Verdict::BelowHorizon);
         }

@@ -15,8 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::target::target_of;
 pub use super::target::Bits;
 
-/// The spec format this code reads; part of the encoding, so of the chain id.
-pub const SPEC_VERSION: u32 = 1;
+/// The spec format and consensus rules this code follows (2: share times may equal the
+/// median, ASERT anchored at the first share); part of the encoding, so of the chain id.
+pub const SPEC_VERSION: u32 = 2;
 
 /// Basis points in one whole.
 pub const BPS: u32 = 10_000;
@@ -435,7 +436,7 @@ mod tests {
             (
                 "version",
                 ChainSpec {
-                    version: 2,
+                    version: SPEC_VERSION + 1,
                     ..base.clone()
                 },
             ),
@@ -635,6 +636,6 @@ mod tests {
         assert_eq!(spec.id().0, twice);
         assert!(spec
             .encode()
-            .starts_with(b"stratumd share chain spec\x01\x00\x00\x00"));
+            .starts_with(b"stratumd share chain spec\x02\x00\x00\x00"));
     }
 }

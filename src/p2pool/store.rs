@@ -63,6 +63,14 @@ pub enum StoreError {
         /// Which record.
         what: String,
     },
+    /// The store was written by a build with another record format.
+    #[error("share chain store {path} has records of format {found}, this build reads {RECORD_VERSION}: move the folder away (peers refill it)")]
+    OldFormat {
+        /// The store's folder.
+        path: PathBuf,
+        /// The format found.
+        found: u8,
+    },
     /// The tip rebuilt from the stored shares is not the stored tip.
     #[error("share chain store {path}: stored tip {stored}, the shares give {rebuilt}")]
     TipMismatch {
@@ -208,6 +216,12 @@ impl Store {
     pub fn entry(&self, id: &ShareId) -> Result<Option<Entry>, StoreError> {
         match self.get(SHARES, &id.0)? {
             None => Ok(None),
+            Some(bytes) if bytes.first().is_some_and(|v| *v != RECORD_VERSION) => {
+                Err(StoreError::OldFormat {
+                    path: self.path.clone(),
+                    found: bytes[0],
+                })
+            }
             Some(bytes) => decode_entry(&bytes)
                 .map(Some)
                 .ok_or_else(|| self.corrupt(id.to_string())),

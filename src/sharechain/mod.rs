@@ -24,9 +24,11 @@ use crate::work::PayoutPlan;
 /// Shares queued for the chain's thread before the found-share consumer waits.
 pub const QUEUE: usize = 1024;
 
-/// Shares kept below the tip: two windows at the spec's cap, and the uncle depth.
+/// Shares kept below the tip: twice what a share's checks read below its parent (two
+/// windows, for a spec whose window goes deepest), so a share on any parent within a
+/// window of the tip can always be checked.
 pub fn keep_depth(spec: &ChainSpec) -> u64 {
-    2 * u64::from(spec.window_max_shares) + u64::from(spec.uncle_max_depth)
+    2 * Chain::checked_depth(spec) + 1
 }
 
 /// What the node's share chain looks like now.

@@ -252,6 +252,11 @@ impl Session {
         let network = network
             .or_else(|| self.sent.back().map(|j| j.posting.job.difficulty_cap()))
             .unwrap_or(f64::INFINITY);
+        // In p2pool mode the share chain's difficulty caps even the floor (`mindiff`, a
+        // miner's suggestion): a session above it would not send every chain share.
+        if self.ctx.mode == crate::work::Mode::P2pool {
+            min = min.min(network);
+        }
         DiffBounds {
             min,
             max: s.maxdiff,

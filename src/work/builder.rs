@@ -128,7 +128,7 @@ impl JobBuilder {
             generation: at.generation,
             version: template.version as u32,
             bits: template.bits.to_consensus(),
-            // A share-chain share must be later than its ancestors' median time: with
+            // A share-chain share must not be earlier than its ancestors' median time: with
             // shares every second, the template's time (fetched every update_interval)
             // would soon be too old, so p2pool jobs take the clock's time, or later.
             ntime: match plan.tip_work() {

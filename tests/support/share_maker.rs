@@ -38,13 +38,14 @@ impl ShareMaker {
         let period = spec.share_period_secs;
         // A block work of 100: with a window of twice the block's work, 100 shares at
         // regtest's easiest share target (work 2), so the spec's share cap binds.
-        ShareMaker::custom(spec, period, bits_of(U256::MAX / U256::from(100u32)).0)
+        let start = spec.genesis_time as u32;
+        ShareMaker::custom(start, period, bits_of(U256::MAX / U256::from(100u32)).0)
     }
 
-    /// Shares `period` seconds apart with `block_bits` in their headers.
-    pub fn custom(spec: ChainSpec, period: u32, block_bits: u32) -> ShareMaker {
+    /// Shares from `start`, `period` seconds apart, with `block_bits` in their headers.
+    pub fn custom(start: u32, period: u32, block_bits: u32) -> ShareMaker {
         ShareMaker {
-            time: spec.genesis_time as u32,
+            time: start,
             tag: 0,
             period,
             block_bits,
