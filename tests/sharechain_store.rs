@@ -119,15 +119,17 @@ fn a_corrupt_record_is_named_not_a_panic() {
     drop(store);
     {
         let opts = rocksdb::Options::default();
-        let db =
-            rocksdb::DB::open_cf(&opts, dir.path(), ["shares", "heights", "meta"]).unwrap();
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["shares", "heights", "meta"]).unwrap();
         let cf = db.cf_handle("shares").unwrap();
         // A record of an older format.
         db.put_cf(cf, id.0, [1u8, 2, 3]).unwrap();
     }
     let store = Store::open(dir.path(), &spec()).unwrap();
     let err = store.load(spec()).unwrap_err();
-    assert!(matches!(err, StoreError::OldFormat { found: 1, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::OldFormat { found: 1, .. }),
+        "{err}"
+    );
 }
 
 #[test]

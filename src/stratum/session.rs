@@ -447,6 +447,60 @@ mod tests {
     }
 
     #[test]
+    fn in_p2pool_mode_no_session_goes_above_the_share_chain_difficulty() {
+        let network = Arc::new(OnceLock::new());
+        network.set(bitcoin::Network::Regtest).unwrap();
+        // mindiff 1, far above the regtest share chain's difficulty.
+        let ctx = Arc::new(test_context(
+            Mode::P2pool,
+            network,
+            Arc::new(Stats::default()),
+        ));
+        let path = format!(
+            "{}/tests/fixtures/ckpool/gbt-notify/three-txns/gbt.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let template = Arc::new(crate::node::template::Template::from_json(json).unwrap());
+        let spec = crate::p2pool::spec::ChainSpec::preset("regtest").unwrap();
+        let plan = Arc::new(crate::work::PayoutPlan::P2pool(
+            crate::p2pool::chain::Chain::new(spec).tip_work(),
+        ));
+        let builder = crate::work::JobBuilder::new(crate::work::JobConfig {
+            nonce1_len: 4,
+            nonce2_len: 8,
+            btcsig: Vec::new(),
+        });
+        let at = crate::work::BuildContext {
+            clean: true,
+            generation: 1,
+            now: std::time::SystemTime::now(),
+        };
+        let job = builder.build(&template, &plan, at).unwrap();
+        let cap = job.difficulty_cap();
+        assert!(cap < 1.0);
+        ctx.board.publish(Arc::new(job));
+        let addr = "127.0.0.1:3333".parse().unwrap();
+        let mut s = Session::new(ctx, addr, addr, 1.0);
+        handle_line(
+            &mut s,
+            br#"{"id":1,"method":"mining.subscribe","params":[]}"#,
+        );
+        handle_line(
+            &mut s,
+            br#"{"id":2,"method":"mining.authorize","params":["bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080.rig","x"]}"#,
+        );
+        assert!(!s.sent.is_empty(), "the job was sent");
+        assert!(s.difficulty <= cap, "{} above {cap}", s.difficulty);
+        // Nor with a miner's suggestion above it.
+        handle_line(
+            &mut s,
+            br#"{"id":3,"method":"mining.suggest_difficulty","params":[8]}"#,
+        );
+        assert!(s.difficulty <= cap, "{} above {cap}", s.difficulty);
+    }
+
+    #[test]
     fn a_fixed_difficulty_applies_at_once_and_holds_until_cleared() {
         let mut s = session();
         handle_line(
