@@ -112,6 +112,11 @@ impl Drop for Subscriber {
 }
 
 fn start_server(zmq_endpoint: &str, mindiff: f64) -> Server {
+    start_server_with(zmq_endpoint, mindiff, false)
+}
+
+/// The server in solo mode (`-B`), or in p2pool mode.
+fn start_server_with(zmq_endpoint: &str, mindiff: f64, p2pool: bool) -> Server {
     Server::start(ServerOptions {
         config: json!({
             "mindiff": 0.00001,
@@ -120,6 +125,12 @@ fn start_server(zmq_endpoint: &str, mindiff: f64) -> Server {
             "zmqpub": zmq_endpoint,
             "zmqpub_mindiff": mindiff,
         }),
+        solo: !p2pool,
+        args: if p2pool {
+            vec!["--p2pool".into()]
+        } else {
+            Vec::new()
+        },
         ..ServerOptions::default()
     })
 }
@@ -152,15 +163,16 @@ fn u32_hex(s: &str) -> u32 {
 }
 
 /// Rebuilds the share's header from the Workbase and the user's notify alone and checks
-/// its sha256d is the share's `hash`.
-fn check_share(share: &Share, wb: &Workbase, uwb: &UserWorkbase) {
+/// its sha256d is the share's `hash`; `split`: also ckpool-solo's coinb2/coinb3 split
+/// around the user's script (which p2pool mode's per-user commitment does not fit).
+fn check_share(share: &Share, wb: &Workbase, uwb: &UserWorkbase, split: bool) {
     let p = &uwb.params;
     let s = |i: usize| p[i].as_str().unwrap_or_else(|| panic!("param {i}: {p:?}"));
     assert_eq!(p.len(), 9);
     assert_eq!(s(0), format!("{:016x}", wb.workinfoid), "notify job id");
     assert_eq!(s(2), wb.coinb1, "notify coinb1 is the workbase's");
     assert!(
-        s(3).starts_with(&wb.coinb2) && s(3).ends_with(&wb.coinb3),
+        !split || (s(3).starts_with(&wb.coinb2) && s(3).ends_with(&wb.coinb3)),
         "coinb2/coinb3 split"
     );
     let branch: Vec<Value> = wb
@@ -217,7 +229,16 @@ fn check_share(share: &Share, wb: &Workbase, uwb: &UserWorkbase) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_share_rebuilds_from_workbase_and_user_notify() {
-    let server = start_server("tcp://127.0.0.1:*", 0.0);
+    shares_rebuild_from_the_stream(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_p2pool_mode_the_stream_is_the_same_and_every_share_rebuilds() {
+    shares_rebuild_from_the_stream(true).await;
+}
+
+async fn shares_rebuild_from_the_stream(p2pool: bool) {
+    let server = start_server_with("tcp://127.0.0.1:*", 0.0, p2pool);
     let endpoint = published_endpoint(&server);
     let sub = Subscriber::connect(&endpoint);
     let deadline = Instant::now() + WAIT;
@@ -298,7 +319,7 @@ async fn every_share_rebuilds_from_workbase_and_user_notify() {
         let uwb = users
             .get(&(share.workinfoid, share.username.clone()))
             .expect("UserWorkbase for the share");
-        check_share(share, wb, uwb);
+        check_share(share, wb, uwb, !p2pool);
     }
 }
 
