@@ -702,6 +702,22 @@ impl Chain {
         self.recent.push_back(id);
     }
 
+    /// What the uncle rules of a child of `parent` read: `parent` and its ancestors within
+    /// the uncle depth and one more (an uncle's parent must be among them), and the uncles
+    /// those within the depth credited already. One function for both `check_uncles` and
+    /// `uncle_candidates`, so a node's own shares follow the rules it checks.
+    fn uncle_context(&self, parent: &ShareId) -> (HashSet<ShareId>, HashSet<ShareId>) {
+        let depth = self.spec.uncle_max_depth as usize;
+        let ancestors = self.ancestors(parent, depth + 1);
+        let credited = ancestors
+            .iter()
+            .take(depth)
+            .filter_map(|a| self.entries.get(a))
+            .flat_map(|e| e.share.meta.uncles.iter().copied())
+            .collect();
+        (ancestors.into_iter().collect(), credited)
+    }
+
     /// The uncles a child of `parent` may credit, by the rules `check_uncles` applies:
     /// recent shares within the uncle depth, off `parent`'s branch but branching from it,
     /// not credited by an ancestor within the depth; ascending, at most the spec's count.
@@ -711,14 +727,7 @@ impl Chain {
         };
         let height = parent_height + 1;
         let depth = self.spec.uncle_max_depth as usize;
-        let ancestors = self.ancestors(parent, depth + 1);
-        let branch: HashSet<ShareId> = ancestors.iter().copied().collect();
-        let credited: HashSet<ShareId> = ancestors
-            .iter()
-            .take(depth)
-            .filter_map(|a| self.entries.get(a))
-            .flat_map(|e| e.share.meta.uncles.iter().copied())
-            .collect();
+        let (branch, credited) = self.uncle_context(parent);
         let mut out: Vec<ShareId> = self
             .recent
             .iter()
@@ -870,14 +879,7 @@ impl Chain {
         let meta = &share.meta;
         let bad = |u: ShareId, why| Err(Verdict::Invalid(Invalid::Uncle(u, why)));
         let depth = self.spec.uncle_max_depth as usize;
-        let ancestors = self.ancestors(&meta.parent, depth + 1);
-        let ancestor_set: HashSet<ShareId> = ancestors.iter().copied().collect();
-        let credited: HashSet<ShareId> = ancestors
-            .iter()
-            .take(depth)
-            .filter_map(|a| self.entries.get(a))
-            .flat_map(|e| e.share.meta.uncles.iter().copied())
-            .collect();
+        let (ancestor_set, credited) = self.uncle_context(&meta.parent);
         for u in &meta.uncles {
             let Some(e) = self.entries.get(u) else {
                 return Err(Verdict::Missing(vec![*u]));
