@@ -204,9 +204,10 @@ fn print_payouts(height: u32, block: &bitcoin::Block) {
     for out in &coinbase.output {
         let to = match Address::from_script(&out.script_pubkey, bitcoin::Network::Regtest) {
             Ok(a) => a.to_string(),
-            Err(_) if out.script_pubkey.is_op_return() => {
-                "(data: share commitment or witness commitment)".into()
+            Err(_) if out.script_pubkey.as_bytes().get(2..6) == Some(b"p2ps") => {
+                "(share commitment)".into()
             }
+            Err(_) if out.script_pubkey.is_op_return() => "(witness commitment)".into(),
             Err(_) => format!("script {}", out.script_pubkey.to_hex_string()),
         };
         if out.value.to_sat() > 0 || out.script_pubkey.is_op_return() {
