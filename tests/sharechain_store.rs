@@ -109,8 +109,8 @@ fn a_corrupt_record_is_named_not_a_panic() {
         let opts = rocksdb::Options::default();
         let db = rocksdb::DB::open_cf(&opts, dir.path(), ["shares", "heights", "meta"]).unwrap();
         let cf = db.cf_handle("shares").unwrap();
-        // The record format's version (2), then too few bytes.
-        db.put_cf(cf, id.0, [2u8, 2, 3]).unwrap();
+        // The record format's version (3), then too few bytes.
+        db.put_cf(cf, id.0, [3u8, 2, 3]).unwrap();
     }
     let store = Store::open(dir.path(), &spec()).unwrap();
     let err = store.load(spec()).unwrap_err();

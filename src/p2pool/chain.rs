@@ -129,9 +129,6 @@ pub struct Entry {
     pub work: u128,
     /// The work of the bitcoin target in its header.
     pub block_work: u128,
-    /// The time of the chain's first share on its branch (its height-1 ancestor, or
-    /// itself): the anchor of the share-difficulty rule.
-    pub first_time: u64,
     /// Its PPLNS credits.
     pub credits: Vec<(ScriptBuf, u128)>,
 }
@@ -435,10 +432,16 @@ impl Chain {
             return Some(bits_of(self.asert.initial()));
         }
         let e = self.entries.get(parent)?;
-        Some(bits_of(self.asert.target_after_first(
-            e.first_time,
-            e.height + 1,
+        let grandparent = e.share.meta.parent;
+        if grandparent == self.genesis {
+            return Some(bits_of(self.asert.initial()));
+        }
+        let grandparent_time = self.time_of(&grandparent)?;
+        let parent_target = target_of(e.share.meta.share_bits)?;
+        Some(bits_of(self.asert.after(
+            parent_target,
             u64::from(e.share.header.time),
+            grandparent_time,
         )))
     }
 
@@ -836,12 +839,7 @@ impl Chain {
         let uncles_work: U256 = uncle_weights
             .iter()
             .fold(U256::ZERO, |acc, (_, w)| acc + U256::from(*w));
-        let first_time = match self.entries.get(&meta.parent) {
-            Some(parent) => parent.first_time,
-            None => time,
-        };
         Ok(Entry {
-            first_time,
             height,
             chain_work: self.work_to(&meta.parent) + U256::from(work) + uncles_work,
             work,

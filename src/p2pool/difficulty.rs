@@ -1,22 +1,23 @@
-//! The share-difficulty rule: ASERT (absolutely scheduled exponentially rising targets, as
-//! Bitcoin Cash's aserti3-2d), in integer arithmetic only. The chain's first share, at
-//! height one, has the spec's initial target and is the anchor; every later share's target
-//! follows from the anchor's time, the share's height and its parent's time alone:
+//! The share-difficulty rule: ASERT (exponentially adjusted targets, as Bitcoin Cash's
+//! aserti3-2d), in integer arithmetic only, anchored at each share's parent: the first two
+//! shares of a chain have the spec's initial target, and every later share's target
+//! follows from its parent's target and the time its parent took:
 //!
-//! `target = initial × 2^((parent_time − first_time − period × (height − 2)) / half_life)`
+//! `target = parent_target × 2^((parent_time − grandparent_time − period) / half_life)`
 //!
-//! Anchored at the first share, not at the spec's genesis time: a chain started long after
-//! its genesis time would otherwise owe the schedule every second since, and run at the
-//! minimum difficulty (a flood of shares) until it caught up.
-//!
-//! so a chain running on schedule keeps the anchor's target, and every half-life it runs
-//! late (slow shares) the target doubles (easier), every half-life early it halves. Why
-//! ASERT: it depends on one ancestor's timestamp, not a window of them (no window to
-//! maintain, nothing to game at its edges), it has no oscillation (Bitcoin p2pool's and
-//! Monero's moving windows ring after a hashrate step), and its error does not accumulate
-//! (the schedule is absolute). The power of two's fractional part uses aserti3-2d's cubic
-//! approximation on 16 fractional bits; everything is fixed width, so every machine gets
-//! the same target.
+//! A share that came on schedule (one period after its own parent) leaves the target as it
+//! was; every half-life a share was late the target doubles (easier), every half-life early
+//! it halves. Why this rule: it reads two timestamps, not a window of them (no window to
+//! maintain, nothing to game at its edges), it does not oscillate (Bitcoin p2pool's and
+//! Monero's moving windows ring after a hashrate step), and it carries no schedule debt: an
+//! absolute schedule (aserti3-2d's fixed anchor) makes a chain that was idle for a day, or
+//! started a day after its genesis time, run at the minimum difficulty until the shares
+//! since have paid back a day of periods, a flood of shares; here a long gap makes only the
+//! next share easier, and the target is back within about `half_life / period × log2` of
+//! the ratio shares. A share's time can move its child's target, but a time off by `d`
+//! seconds moves its child's target by `2^(d / half_life)` and its grandchild's back. The
+//! power of two's fractional part uses aserti3-2d's cubic approximation on 16 fractional
+//! bits; everything is fixed width, so every machine gets the same target.
 
 use ruint::aliases::U256;
 use ruint::Uint;
@@ -31,7 +32,6 @@ type U320 = Uint<320, 5>;
 #[derive(Debug, Clone)]
 pub struct Asert {
     anchor_target: U256,
-    anchor_time: i128,
     period: i128,
     half_life: i128,
     max_target: U256,
@@ -43,38 +43,33 @@ impl Asert {
         let max_target = target_of(spec.min_share_bits).unwrap_or(U256::MAX);
         Asert {
             anchor_target: target_of(spec.initial_share_bits).unwrap_or(max_target),
-            anchor_time: i128::from(spec.genesis_time),
             period: i128::from(spec.share_period_secs),
             half_life: i128::from(spec.asert_half_life_secs.max(1)),
             max_target,
         }
     }
 
-    /// The first share's target: the spec's initial one.
+    /// The first two shares' target: the spec's initial one.
     pub fn initial(&self) -> U256 {
         self.anchor_target.clamp(U256::from(1u8), self.max_target)
     }
 
-    /// The target of the share at `height` (2 or more) whose parent has time
-    /// `parent_time`, on a chain whose first share had time `first_time`.
-    pub fn target_after_first(&self, first_time: u64, height: u64, parent_time: u64) -> U256 {
-        self.scheduled(
-            i128::from(first_time),
-            i128::from(height.max(2)) - 2,
-            parent_time,
-        )
+    /// The target of a share whose parent has target `parent_target` and time
+    /// `parent_time`, the parent's own parent time `grandparent_time`. Never easier than
+    /// the spec's minimum difficulty, never zero.
+    pub fn after(&self, parent_target: U256, parent_time: u64, grandparent_time: u64) -> U256 {
+        self.scheduled(parent_target, i128::from(grandparent_time), 1, parent_time)
     }
 
-    /// The target of the share at `height` (the genesis is height 0, its first child 1)
-    /// whose parent has time `parent_time`, scheduled from the spec's genesis time. Never
-    /// easier than the spec's minimum difficulty, never zero.
-    pub fn target(&self, height: u64, parent_time: u64) -> U256 {
-        self.scheduled(self.anchor_time, i128::from(height.max(1)) - 1, parent_time)
-    }
-
-    /// The anchor's target × 2^((parent_time − anchor_time − period × height_diff) /
-    /// half_life).
-    fn scheduled(&self, anchor_time: i128, height_diff: i128, parent_time: u64) -> U256 {
+    /// `anchor_target × 2^((parent_time − anchor_time − period × height_diff) / half_life)`,
+    /// clamped.
+    fn scheduled(
+        &self,
+        anchor_target: U256,
+        anchor_time: i128,
+        height_diff: i128,
+        parent_time: u64,
+    ) -> U256 {
         let time_diff = i128::from(parent_time) - anchor_time;
         // Truncated toward zero, as aserti3-2d's C++ division.
         let exponent = (time_diff - self.period * height_diff) * 65_536 / self.half_life;
@@ -87,7 +82,7 @@ impl Asert {
                 + 5_127u128 * frac * frac * frac
                 + (1u128 << 47))
                 >> 48);
-        let mut next = U320::from(self.anchor_target) * U320::from(factor);
+        let mut next = U320::from(anchor_target) * U320::from(factor);
         if shifts < 0 {
             let right = usize::try_from(-shifts).unwrap_or(usize::MAX);
             next = if right >= 320 {
@@ -132,13 +127,17 @@ mod tests {
     }
 
     #[test]
-    fn on_schedule_the_target_is_the_anchor() {
+    fn a_share_on_schedule_keeps_its_parents_target() {
         let s = spec();
         let rule = Asert::new(&s);
-        let anchor = target_of(s.initial_share_bits).unwrap();
-        for height in [1u64, 2, 100, 1_000_000] {
-            let on_time = s.genesis_time + u64::from(s.share_period_secs) * (height - 1);
-            assert_eq!(rule.target(height, on_time), anchor, "height {height}");
+        let period = u64::from(s.share_period_secs);
+        let t = s.genesis_time + 86_400;
+        for target in [
+            rule.initial(),
+            rule.initial() * U256::from(3u8),
+            U256::from(1u64 << 40),
+        ] {
+            assert_eq!(rule.after(target, t, t - period), target);
         }
     }
 
@@ -146,25 +145,39 @@ mod tests {
     fn a_half_life_off_schedule_doubles_or_halves_it_exactly() {
         let s = spec();
         let rule = Asert::new(&s);
-        let anchor = target_of(s.initial_share_bits).unwrap();
-        let h = u64::from(s.asert_half_life_secs);
-        let t0 = s.genesis_time + 10 * 999;
-        assert_eq!(rule.target(1000, t0 + h), anchor * U256::from(2u8));
-        assert_eq!(rule.target(1000, t0 - h), anchor / U256::from(2u8));
-        assert_eq!(rule.target(1000, t0 + 3 * h), anchor * U256::from(8u8));
+        let anchor = rule.initial();
+        let (h, period) = (
+            u64::from(s.asert_half_life_secs),
+            u64::from(s.share_period_secs),
+        );
+        let t = s.genesis_time + 86_400;
+        assert_eq!(
+            rule.after(anchor, t, t - period - h),
+            anchor * U256::from(2u8)
+        );
+        assert_eq!(
+            rule.after(anchor, t, t - period + h),
+            anchor / U256::from(2u8)
+        );
+        assert_eq!(
+            rule.after(anchor, t, t - period - 3 * h),
+            anchor * U256::from(8u8)
+        );
     }
 
     #[test]
     fn between_half_lives_it_follows_two_to_the_power_computed_independently() {
         let s = spec();
         let rule = Asert::new(&s);
-        let anchor = f(target_of(s.initial_share_bits).unwrap());
+        let anchor = f(rule.initial());
         let half = f64::from(s.asert_half_life_secs);
+        let period = i64::from(s.share_period_secs);
+        let t = (s.genesis_time + 86_400) as i64;
         let mut last = U256::ZERO;
+        // The parent came `off` seconds later than scheduled (earlier when negative).
         for off in (-1800i64..=1800).step_by(7) {
-            let height = 5000u64;
-            let t = (s.genesis_time as i64 + 10 * (height as i64 - 1) + off) as u64;
-            let ours = rule.target(height, t);
+            let grandparent = (t - period - off) as u64;
+            let ours = rule.after(rule.initial(), t as u64, grandparent);
             let want = anchor * (off as f64 / half).exp2();
             let rel = (f(ours) - want).abs() / want;
             assert!(rel < 2e-4, "off {off}: {} vs {want} ({rel})", f(ours));
@@ -174,28 +187,29 @@ mod tests {
     }
 
     #[test]
-    fn scheduled_from_the_first_share_a_late_chain_starts_at_the_initial_target() {
+    fn a_long_gap_eases_one_share_and_fast_shares_bring_it_back() {
         let s = spec();
         let rule = Asert::new(&s);
-        let initial = target_of(s.initial_share_bits).unwrap();
-        // A chain whose first share came a year after the genesis time.
-        let first = s.genesis_time + 365 * 86_400;
-        assert_eq!(rule.initial(), initial);
+        let max = target_of(s.min_share_bits).unwrap();
+        let start = rule.initial();
         let period = u64::from(s.share_period_secs);
-        for height in [2u64, 3, 1_000] {
-            let on_time = first + period * (height - 2);
-            assert_eq!(rule.target_after_first(first, height, on_time), initial);
+        // A day without shares: the next share is at the minimum difficulty…
+        let mut t = s.genesis_time + 86_400;
+        let mut target = rule.after(start, t + 86_400, t);
+        assert_eq!(target, max);
+        t += 86_400;
+        // …and shares as fast as the time resolution allows bring it back in a bounded
+        // number of shares (no schedule debt): each halves it every half-life of periods.
+        let mut shares = 0;
+        while target > start {
+            target = rule.after(target, t, t);
+            shares += 1;
+            assert!(shares < 10_000, "still at {}", f(target));
         }
-        let h = u64::from(s.asert_half_life_secs);
-        assert_eq!(
-            rule.target_after_first(first, 1_000, first + period * 998 + h),
-            initial * U256::from(2u8)
-        );
-        // The genesis-anchored schedule would be at the minimum difficulty.
-        assert_eq!(
-            rule.target(1_000, first + period * 998),
-            target_of(s.min_share_bits).unwrap()
-        );
+        let ratio = (f(max) / f(start)).log2();
+        // Within 1% of the exact count: the power of two is approximated and truncated.
+        let bound = ratio * f64::from(s.asert_half_life_secs) / period as f64 * 1.01 + 2.0;
+        assert!(f64::from(shares) <= bound, "{shares} shares, bound {bound}");
     }
 
     #[test]
@@ -204,10 +218,20 @@ mod tests {
         let rule = Asert::new(&s);
         let max = target_of(s.min_share_bits).unwrap();
         // Years without shares.
-        assert_eq!(rule.target(1, s.genesis_time + 100_000_000), max);
-        // Shares impossibly fast: far ahead of schedule.
-        assert_eq!(rule.target(u64::MAX / 2, s.genesis_time), U256::from(1u8));
+        assert_eq!(
+            rule.after(rule.initial(), s.genesis_time + 100_000_000, s.genesis_time),
+            max
+        );
+        // A parent impossibly fast: far ahead of schedule.
+        assert_eq!(
+            rule.after(
+                U256::from(1u8),
+                s.genesis_time,
+                s.genesis_time + 100_000_000
+            ),
+            U256::from(1u8)
+        );
         // A parent time before the genesis.
-        assert!(rule.target(1, 0) >= U256::from(1u8));
+        assert!(rule.after(rule.initial(), 0, s.genesis_time) >= U256::from(1u8));
     }
 }

@@ -15,9 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::target::target_of;
 pub use super::target::Bits;
 
-/// The spec format and consensus rules this code follows (2: share times may equal the
-/// median, ASERT anchored at the first share); part of the encoding, so of the chain id.
-pub const SPEC_VERSION: u32 = 2;
+/// The spec format and consensus rules this code follows (3: share times may equal the
+/// median, the difficulty rule anchored at each share's parent); part of the encoding, so
+/// of the chain id.
+pub const SPEC_VERSION: u32 = 3;
 
 /// Basis points in one whole.
 pub const BPS: u32 = 10_000;
@@ -636,6 +637,6 @@ mod tests {
         assert_eq!(spec.id().0, twice);
         assert!(spec
             .encode()
-            .starts_with(b"stratumd share chain spec\x02\x00\x00\x00"));
+            .starts_with(b"stratumd share chain spec\x03\x00\x00\x00"));
     }
 }

@@ -32,7 +32,7 @@ const KEY_CHAIN: &[u8] = b"chain";
 const KEY_TIP: &[u8] = b"tip";
 const KEY_SPEC: &[u8] = b"spec";
 /// The record format's version (first byte of every `shares` value).
-const RECORD_VERSION: u8 = 2;
+const RECORD_VERSION: u8 = 3;
 
 /// Why the store cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -326,8 +326,7 @@ fn height_key(height: u64, id: &ShareId) -> [u8; 40] {
     key
 }
 
-/// The record of a kept share: version, height, chain work, work, block work, first time,
-/// credits
+/// The record of a kept share: version, height, chain work, work, block work, credits
 /// (count, then script length, script, weight each), then the share's wire form.
 fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     out.push(RECORD_VERSION);
@@ -335,7 +334,6 @@ fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     out.extend_from_slice(&e.chain_work.to_le_bytes::<32>());
     out.extend_from_slice(&e.work.to_le_bytes());
     out.extend_from_slice(&e.block_work.to_le_bytes());
-    out.extend_from_slice(&e.first_time.to_le_bytes());
     out.push(e.credits.len() as u8);
     for (script, weight) in &e.credits {
         out.push(script.len() as u8);
@@ -362,7 +360,6 @@ fn decode_entry(bytes: &[u8]) -> Option<Entry> {
     let chain_work = U256::from_le_bytes::<32>(take(32)?.try_into().ok()?);
     let work = u128::from_le_bytes(take(16)?.try_into().ok()?);
     let block_work = u128::from_le_bytes(take(16)?.try_into().ok()?);
-    let first_time = u64::from_le_bytes(take(8)?.try_into().ok()?);
     let count = take(1)?[0] as usize;
     let mut credits = Vec::with_capacity(count);
     for _ in 0..count {
@@ -373,7 +370,6 @@ fn decode_entry(bytes: &[u8]) -> Option<Entry> {
     }
     let share = Share::decode(r).ok()?;
     Some(Entry {
-        first_time,
         share,
         height,
         chain_work,
