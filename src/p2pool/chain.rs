@@ -66,7 +66,8 @@ pub enum Invalid {
     /// Its header's hash does not meet its share target, or the target is not one.
     #[error("header hash above the share target")]
     ProofOfWork,
-    /// Its share target is not the ASERT rule's for its height and parent.
+    /// Its share target is not the difficulty rule's for its parent (the parent's target
+    /// and time, and the grandparent's time).
     #[error("share target {found:08x}, the rule gives {expected:08x}")]
     WrongTarget {
         /// What it says.
@@ -1104,6 +1105,38 @@ mod tests {
             at = e.share.meta.parent;
         }
         (ids, tally)
+    }
+
+    #[test]
+    fn a_shares_target_is_the_rule_applied_to_its_parent_and_grandparent() {
+        let mut m = Miner::new();
+        let g = m.chain.genesis();
+        let a = m.share(g, 1, vec![]);
+        let b = m.share(a, 2, vec![]);
+        let initial = m.chain.spec().initial_share_bits;
+        // The first two shares take the initial target.
+        assert_eq!(m.chain.get(&a).unwrap().share.meta.share_bits, initial);
+        assert_eq!(m.chain.get(&b).unwrap().share.meta.share_bits, initial);
+        // Then the parent's target, moved by how long the parent took after its own parent.
+        let mut parent = b;
+        let mut seen = std::collections::BTreeSet::new();
+        for k in 0..5u32 {
+            let pe = m.chain.get(&parent).unwrap().share.clone();
+            let grand = m.chain.get(&pe.meta.parent).unwrap().share.header.time;
+            let want = bits_of(Asert::new(m.chain.spec()).after(
+                target_of(pe.meta.share_bits).unwrap(),
+                u64::from(pe.header.time),
+                u64::from(grand),
+            ));
+            assert_eq!(m.chain.tip_work().share_bits, want, "share {k}");
+            // Early by a varying amount (this spec's initial target is its easiest), so
+            // targets move and differ share to share.
+            m.time = m.time - spec().share_period_secs + 3 * (k % 3);
+            parent = m.share(parent, k, vec![]);
+            assert_eq!(m.chain.get(&parent).unwrap().share.meta.share_bits, want);
+            seen.insert(want.0);
+        }
+        assert!(seen.len() >= 3, "targets moved: {seen:?}");
     }
 
     #[test]

@@ -208,8 +208,12 @@ mod tests {
         }
         let ratio = (f(max) / f(start)).log2();
         // Within 1% of the exact count: the power of two is approximated and truncated.
-        let bound = ratio * f64::from(s.asert_half_life_secs) / period as f64 * 1.01 + 2.0;
-        assert!(f64::from(shares) <= bound, "{shares} shares, bound {bound}");
+        let exact = ratio * f64::from(s.asert_half_life_secs) / period as f64;
+        let (low, high) = (exact * 0.99 - 2.0, exact * 1.01 + 2.0);
+        assert!(
+            (low..=high).contains(&f64::from(shares)),
+            "{shares} shares, {exact:.0} expected"
+        );
     }
 
     #[test]
