@@ -315,20 +315,12 @@ impl Chain {
             .max(u64::from(spec.uncle_max_depth) + 1)
     }
 
-    /// Forgets the shares below `height`, returning their ids. The caller keeps the tip's
-    /// window and the uncle depth above it.
-    pub fn prune_below(&mut self, height: u64) -> Vec<ShareId> {
-        let gone: Vec<ShareId> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.height < height)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &gone {
-            self.entries.remove(id);
-        }
+    /// Forgets the shares below `height`; shares whose checks would read below it are
+    /// answered [`Verdict::BelowHorizon`] from then on. The caller keeps what the tip's
+    /// children read above it.
+    pub fn prune_below(&mut self, height: u64) {
+        self.entries.retain(|_, e| e.height >= height);
         self.horizon = self.horizon.max(height);
-        gone
     }
 
     /// The tip's height (0 for the genesis).

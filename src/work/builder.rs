@@ -12,7 +12,7 @@ use bitcoin::ScriptBuf;
 
 use super::coinbase::{build_coinb1_and_tail, outputs_and_locktime, ScriptSigParts};
 use super::fit::{fit_template, output_sigops_cost, CoinbaseCost};
-use super::job::{Job, JobError, ShareJob, SharedPayout};
+use super::job::{Job, JobError, ShareJob};
 use super::job_id::JobIdAllocator;
 use super::mode::Payee;
 use super::payout::PayoutPlan;
@@ -156,15 +156,19 @@ impl JobBuilder {
                 ShareJob {
                     target,
                     difficulty: difficulty_of_target(&target),
-                    lines: None,
-                    shared: (tip.tally.total() > 0).then(|| {
-                        SharedPayout::new(tip.outputs(template.coinbase_value, &ScriptBuf::new()))
-                    }),
+                    shared: None,
                 }
             }),
             template,
         };
-        job.prepare_shared_lines();
+        // p2pool mode, once the window has work: every miner is paid the same outputs.
+        if let Some(tip) = plan.tip_work().filter(|t| t.tally.total() > 0) {
+            let shared =
+                job.shared_payout(tip.outputs(job.template.coinbase_value, &ScriptBuf::new()));
+            if let Some(share_job) = job.share_job.as_mut() {
+                share_job.shared = Some(shared);
+            }
+        }
         // Pool mode: every miner shares one coinbase, so build it with the job rather than
         // on the first miner's path.
         if !plan.mode().pays_miners_directly() {

@@ -131,19 +131,6 @@ impl NotifyLine {
     }
 }
 
-/// The parts of a p2pool job's lines every payee shares.
-#[derive(Debug)]
-pub(super) struct SharedLines {
-    /// coinb2 up to the end of the window's payout.
-    coinb2: bytes::Bytes,
-    /// The notify up to (and with) that part's hex.
-    head: bytes::Bytes,
-    /// The notify after coinb2, `clean_jobs` as the job says.
-    tail: bytes::Bytes,
-    /// The same with `clean_jobs=true`.
-    tail_clean: bytes::Bytes,
-}
-
 /// p2pool mode's part of a job, worked out once when it is built: the window's payout and
 /// its hash are the same for every miner once the window has shares (only the commitment
 /// differs), so a notify per payee costs a hash of its metadata, not a payout.
@@ -155,38 +142,27 @@ pub struct ShareJob {
     /// Its difficulty: no session's difficulty goes above it, or a miner would not send
     /// hashes that are shares on the chain.
     pub difficulty: f64,
-    /// Every miner's payout outputs; `None` while the window has no work (each miner is
-    /// then paid the whole reward).
+    /// Every miner's payout and the lines around it; `None` while the window has no work
+    /// (each miner is then paid the whole reward).
     pub(super) shared: Option<SharedPayout>,
-    /// The lines every payee shares, made once the job is (with a shared payout).
-    pub(super) lines: Option<SharedLines>,
 }
 
-/// The window's payout, the same for every miner of a p2pool job.
+/// The window's payout, the same for every miner of a p2pool job, and the parts of each
+/// payee's coinb2 and notify it makes.
 #[derive(Debug)]
-pub struct SharedPayout {
+pub(super) struct SharedPayout {
     /// The outputs (script, satoshis), ordered by script.
-    pub outputs: Vec<(ScriptBuf, u64)>,
+    outputs: Vec<(ScriptBuf, u64)>,
     /// Their hash, as share metadata holds it.
-    pub hash: [u8; 32],
-    /// Serialized, without a count.
-    pub serialized: Vec<u8>,
-}
-
-impl SharedPayout {
-    /// The shared payout of `outputs`.
-    pub fn new(outputs: Vec<(ScriptBuf, u64)>) -> SharedPayout {
-        let hash = outputs_hash(&outputs);
-        let full = outputs_and_locktime(&outputs, None);
-        let count = bitcoin::VarInt(outputs.len() as u64).size();
-        // Without the count and the locktime.
-        let serialized = full[count..full.len() - 4].to_vec();
-        SharedPayout {
-            outputs,
-            hash,
-            serialized,
-        }
-    }
+    hash: [u8; 32],
+    /// coinb2 up to the end of the window's payout.
+    coinb2: bytes::Bytes,
+    /// The notify up to (and with) that part's hex.
+    head: bytes::Bytes,
+    /// The notify after coinb2, `clean_jobs` as the job says.
+    tail: bytes::Bytes,
+    /// The same with `clean_jobs=true`.
+    tail_clean: bytes::Bytes,
 }
 
 /// One unit of work, shared by all sessions.
@@ -371,19 +347,22 @@ impl Job {
         }
     }
 
-    /// p2pool mode with a shared payout: makes the lines every payee shares (coinb2 up to
-    /// the end of the window's payout, and the notify around each payee's own part).
-    pub(super) fn prepare_shared_lines(&mut self) {
-        let Some(shared) = self.share_job.as_ref().and_then(|s| s.shared.as_ref()) else {
-            return;
-        };
+    /// p2pool mode: the window's payout `outputs`, paid by every payee of this job, and the
+    /// lines every payee shares (coinb2 up to the end of the payout, and the notify around
+    /// each payee's own part).
+    pub(super) fn shared_payout(&self, outputs: Vec<(ScriptBuf, u64)>) -> SharedPayout {
         let witness = self.template.witness_commitment.as_ref();
-        let count = shared.outputs.len() + 1 + usize::from(witness.is_some());
+        let count = outputs.len() + 1 + usize::from(witness.is_some());
         let mut coinb2 = self.coinb2_head.clone();
-        coinb2.reserve(shared.serialized.len() + 9);
         // Writing into a Vec cannot fail.
         let _ = bitcoin::VarInt(count as u64).consensus_encode(&mut coinb2);
-        coinb2.extend_from_slice(&shared.serialized);
+        for (script, value) in &outputs {
+            let txout = bitcoin::TxOut {
+                value: bitcoin::Amount::from_sat(*value),
+                script_pubkey: script.clone(),
+            };
+            let _ = txout.consensus_encode(&mut coinb2);
+        }
         let id = self.id.to_string();
         let prevhash = prevhash_words_swapped(&self.prevhash);
         let fields = self.notify_fields(&id, &prevhash, &coinb2);
@@ -395,25 +374,20 @@ impl Job {
         } else {
             bytes::Bytes::from(notify_tail(&fields, false))
         };
-        let lines = SharedLines {
+        SharedPayout {
+            hash: outputs_hash(&outputs),
+            outputs,
             coinb2: bytes::Bytes::from(coinb2),
             head: bytes::Bytes::from(head),
             tail,
             tail_clean,
-        };
-        if let Some(share_job) = self.share_job.as_mut() {
-            share_job.lines = Some(lines);
         }
     }
 
     /// p2pool mode with a shared payout: `payee`'s work is its commitment output, the
     /// witness commitment and the locktime, beside the job's shared lines.
     fn shared_work(&self, payee: &Payee) -> Result<Option<UserWork>, JobError> {
-        let share_job = self.share_job.as_ref();
-        let (Some(shared), Some(lines)) = (
-            share_job.and_then(|s| s.shared.as_ref()),
-            share_job.and_then(|s| s.lines.as_ref()),
-        ) else {
+        let Some(shared) = self.share_job.as_ref().and_then(|s| s.shared.as_ref()) else {
             return Ok(None);
         };
         let Some(meta) = self.share_meta(payee, &shared.outputs)? else {
@@ -426,17 +400,17 @@ impl Job {
         let own = tail[own_count..].to_vec();
         let own_hex = bytes::Bytes::from(hex::encode(&own));
         let line = |tail: &bytes::Bytes| NotifyLine {
-            head: lines.head.clone(),
+            head: shared.head.clone(),
             own: own_hex.clone(),
             tail: tail.clone(),
         };
         Ok(Some(UserWork {
             coinb2: Coinb2 {
-                shared: lines.coinb2.clone(),
+                shared: shared.coinb2.clone(),
                 own,
             },
-            notify: line(&lines.tail),
-            notify_clean: line(&lines.tail_clean),
+            notify: line(&shared.tail),
+            notify_clean: line(&shared.tail_clean),
             share_meta: Some(meta),
         }))
     }
