@@ -795,8 +795,10 @@ impl Chain {
         {
             return Err(Verdict::BelowHorizon);
         }
+        // The parent is kept (checked above): no target means its own parent is not, which
+        // only pruning does. Waiting for the parent again would never end.
         let Some(expected) = self.target_after(&meta.parent) else {
-            return Err(Verdict::Missing(vec![meta.parent]));
+            return Err(Verdict::BelowHorizon);
         };
         if expected != meta.share_bits {
             return invalid(Invalid::WrongTarget {
