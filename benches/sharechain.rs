@@ -31,6 +31,7 @@ fn spec(cap: u32) -> ChainSpec {
     ChainSpec {
         name: format!("bench-{cap}"),
         window_max_shares: cap,
+        window_min_shares: 1,
         window_work_num: cap,
         window_work_den: 10,
         ..ChainSpec::preset("regtest").unwrap()

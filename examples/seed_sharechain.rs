@@ -1,7 +1,7 @@
 //! Seeds a share chain store with generated shares, for load runs that need a node whose
 //! window pays many miners (`scripts/load.sh c-p2pool…`): `seed_sharechain <store> <spec
-//! file or preset> <shares> <payees>`. The shares are spaced two minutes apart, ending before
-//! now (so ASERT takes the share target to the spec's minimum, cheap to grind), with a block
+//! file or preset> <shares> <payees>`. The shares are at most two minutes apart, between the
+//! genesis and now (so ASERT takes the share target to the spec's minimum, cheap to grind), with a block
 //! target of difficulty 0.01 in their headers (so the window holds them all).
 
 #[path = "../tests/support/share_maker.rs"]
@@ -57,10 +57,18 @@ fn main() -> ExitCode {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let start = now
-        .saturating_sub(120 * (u64::from(shares) + 1))
-        .max(spec.genesis_time);
-    let mut maker = ShareMaker::custom(u32::try_from(start).unwrap_or(u32::MAX), 120, block_bits);
+    // At most two minutes apart, and all between the genesis and now: none from the future.
+    let period = (now.saturating_sub(spec.genesis_time) / (u64::from(shares) + 2)).min(120);
+    if period < 2 {
+        eprintln!("seed_sharechain: the chain's genesis is too recent for {shares} shares");
+        return ExitCode::FAILURE;
+    }
+    let start = now - period * (u64::from(shares) + 1);
+    let mut maker = ShareMaker::custom(
+        u32::try_from(start).unwrap_or(u32::MAX),
+        period as u32,
+        block_bits,
+    );
     for k in 0..shares {
         let share = maker.next_on_tip(&mut chain, k % payees);
         let verdict = chain.offer(share, u64::MAX / 4);

@@ -33,7 +33,7 @@ case "$scenario" in
       | python3 -c 'import json,sys; s=json.load(sys.stdin)["spec"]; s["name"]="load-500-outputs"; s["max_outputs"]=500; print(json.dumps(s))' \
       > "$work/spec.json"
     ./target/release/examples/seed_sharechain "$work/logs/sharechain" "$work/spec.json" 1000 500 >&2
-    p2pool_key=", \"p2pool\": { \"chain\": \"$work/spec.json\" }"
+    p2pool_key=", \"p2pool\": { \"chain\": \"$work/spec.json\", \"listen\": \"127.0.0.1:0\" }"
     ;;
 esac
 cat > "$work/ckpool.conf" <<CONF

@@ -67,6 +67,8 @@ pub struct Running {
     pub control: Control,
     /// p2pool mode: the share chain's status.
     pub share_chain: Option<watch::Receiver<crate::sharechain::ChainStatus>>,
+    /// p2pool mode: the share chain network's status.
+    pub share_net: Option<watch::Receiver<crate::p2p::NetStatus>>,
     /// Found shares handed on and not yet archived.
     found_in_flight: Arc<crate::share::found::InFlight>,
 }
@@ -185,9 +187,11 @@ struct Parts {
     control: Control,
     control_socket: Option<crate::control::socket::ControlSocket>,
     share_chain: Option<(
-        mpsc::Sender<crate::sharechain::Offered>,
+        mpsc::Sender<crate::sharechain::ChainRequest>,
         watch::Receiver<crate::sharechain::ChainStatus>,
     )>,
+    /// The network, bound, and the chain's announcements of this node's shares for it.
+    share_net: Option<(crate::p2p::Prepared, mpsc::Receiver<Vec<u8>>)>,
 }
 
 /// Opens p2pool mode's store and says plainly what the node mines on.
@@ -206,9 +210,11 @@ fn open_share_chain(
         chain.tip(),
         chain.tip_height(),
     );
-    tracing::warn!(
-        "p2pool: this node has no peers yet (the peer-to-peer network is not built): its share chain is its own, and its blocks pay the miners of this node's window only"
-    );
+    if settings.net.peers.is_empty() {
+        tracing::warn!(
+            "p2pool: no peers configured (p2pool.peers or --p2pool-peer): this node's chain is its own until a peer connects to it"
+        );
+    }
     Ok(open)
 }
 
@@ -227,10 +233,24 @@ impl Parts {
             Some(settings) => Some(open_share_chain(settings)?),
             None => None,
         };
+        // The network binds now (a busy port fails start-up, naming the key).
+        let share_net = match (&config.p2pool, &share_chain) {
+            (Some(settings), Some(open)) => Some(
+                crate::p2p::prepare(
+                    settings,
+                    open.chain().id(),
+                    config.logdir.join("pool").join(crate::p2p::STATUS_FILE),
+                )
+                .map_err(|e| AppError::ShareChain(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        // With peers to catch up with, no job is built until the node has (or gives up).
+        let synced = share_net.as_ref().is_none_or(|n| n.synced_at_start());
         let pinned_plan = match (node.network, &share_chain) {
             (Some(n), Some(open)) => {
                 let _ = network.set(n);
-                Some(Arc::new(open.plan()))
+                synced.then(|| Arc::new(open.plan()))
             }
             (Some(n), None) => {
                 let plan = config.payout_plan(n)?;
@@ -301,15 +321,22 @@ impl Parts {
         let control_socket =
             crate::control::socket::bind_for(&config, control.clone(), shutdown.clone())?;
         // Last: the chain's thread, which ends by itself once its queue's senders go.
+        let (announce, announce_rx) = mpsc::channel(crate::sharechain::QUEUE);
         let share_chain = match share_chain {
             Some(open) => Some(
-                open.spawn(plan.clone())
-                    .map_err(|e| AppError::ShareChain(format!("cannot start its thread: {e}")))?,
+                open.spawn(
+                    plan.clone(),
+                    share_net.is_some().then_some(announce),
+                    synced,
+                )
+                .map_err(|e| AppError::ShareChain(format!("cannot start its thread: {e}")))?,
             ),
             None => None,
         };
+        let share_net = share_net.map(|n| (n, announce_rx));
         Ok(Parts {
             share_chain,
+            share_net,
             config,
             node,
             shutdown,
@@ -351,7 +378,14 @@ impl Parts {
             control,
             control_socket,
             share_chain,
+            share_net,
         } = self;
+        let share_net = match (share_net, &share_chain) {
+            (Some((net, announce)), Some((queue, status))) => {
+                Some(net.spawn(queue.clone(), status.clone(), announce, shutdown.clone()))
+            }
+            _ => None,
+        };
         let (chain_queue, share_chain) = share_chain.unzip();
         let (fetch_tx, fetch_rx) = mpsc::channel(16);
         // One chain for both sets of connections: pinned now when the config names it
@@ -468,6 +502,7 @@ impl Parts {
             shutdown,
             control,
             share_chain,
+            share_net,
             found_in_flight,
         }
     }

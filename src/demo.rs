@@ -88,6 +88,11 @@ pub fn overrides(base: Overrides, simnet_difficulty: f64) -> Overrides {
             transactions: 8,
         }),
         serverurl: Some(vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))]),
+        // The share chain's network on loopback too, on any free port.
+        p2pool_listen: base
+            .p2pool_listen
+            .clone()
+            .or_else(|| base.p2pool.then(|| "127.0.0.1:0".to_string())),
         ..base
     }
 }
@@ -143,11 +148,8 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
                 last_hashes = hashes;
                 last_tick = Instant::now();
                 let chain = running.share_chain.as_ref().map_or_else(String::new, |c| {
-                    let c = c.borrow();
-                    format!(
-                        " | share chain height {} window {} shares {} payees",
-                        c.height, c.window_shares, c.window_payees
-                    )
+                    let net = running.share_net.as_ref().map(|n| n.borrow().clone());
+                    format!(" | {}", crate::p2p::node::status_line(&c.borrow(), net.as_ref()))
                 });
                 println!(
                     "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}{chain}",

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use crate::node::submitter::{BlockSubmitter, SolvedBlock};
 use crate::share::found::InFlight;
 use crate::share::FoundShare;
-use crate::sharechain::Offered;
+use crate::sharechain::{ChainRequest, Offered};
 
 /// Takes found shares from `rx` until every sender is gone; each is done (`in_flight`)
 /// once its block is archived (or could not be assembled) and its share-chain share is
@@ -19,7 +19,7 @@ pub async fn run(
     mut rx: mpsc::Receiver<FoundShare>,
     submitter: Arc<BlockSubmitter>,
     in_flight: Arc<InFlight>,
-    chain: Option<mpsc::Sender<Offered>>,
+    chain: Option<mpsc::Sender<ChainRequest>>,
 ) {
     while let Some(found) = rx.recv().await {
         // Taken before the block goes: the block is submitted first, and only then may
@@ -42,7 +42,11 @@ pub async fn run(
         }
         if let (Some(chain), Some(offered)) = (&chain, for_chain) {
             // Counted apart from the block: done once stored (or dropped unstored).
-            if chain.send(offered).await.is_err() {
+            if chain
+                .send(ChainRequest::Mined(Box::new(offered)))
+                .await
+                .is_err()
+            {
                 tracing::error!("the share chain is gone; share not kept");
             }
         }

@@ -18,6 +18,7 @@ pub mod hex_util;
 pub mod limits;
 pub mod log_level;
 pub mod node;
+pub mod p2p;
 pub mod p2pool;
 pub mod pow;
 pub mod share;

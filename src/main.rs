@@ -97,6 +97,13 @@ struct Cli {
     /// of the config does).
     #[arg(long)]
     p2pool: bool,
+    /// p2pool mode: where the share chain's network listens (`host:port` or a multiaddr;
+    /// over `p2pool.listen`, default 0.0.0.0:9339).
+    #[arg(long, value_name = "ADDR")]
+    p2pool_listen: Option<String>,
+    /// p2pool mode: a peer to connect to (repeatable; added to `p2pool.peers`).
+    #[arg(long = "p2pool-peer", value_name = "ADDR")]
+    p2pool_peers: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -293,6 +300,8 @@ fn overrides(cli: &Cli, simnet_difficulty: f64) -> Result<Overrides, String> {
         }),
         serverurl: None,
         p2pool: cli.p2pool,
+        p2pool_listen: cli.p2pool_listen.clone(),
+        p2pool_peers: cli.p2pool_peers.clone(),
     };
     Ok(if cli.demo {
         demo::overrides(base, simnet_difficulty)

@@ -1,7 +1,8 @@
 //! `stratumd sharechain …`: looking at a share chain from the command line: `spec` (a
 //! chain spec and its id), and against a node's store, offline or while the node runs,
 //! `tip`, `window` (the payout table of the next block) and `share <hash>` (one share
-//! decoded, with its verdict checked again against its ancestry).
+//! decoded, with its verdict checked again against its ancestry); and from a running
+//! node's status file, `peers` (its peers, bans and sync state).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,16 @@ pub enum Sharechain {
         /// The block reward to split, in satoshis (default: the tip share's).
         #[arg(long)]
         reward: Option<u64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A running node's peers, bans and sync state (from `<logdir>/pool/p2pool.json`,
+    /// which the node rewrites four times a second).
+    Peers {
+        /// The node's log directory (`logdir`).
+        #[arg(long, default_value = "logs")]
+        logdir: PathBuf,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -105,9 +116,95 @@ fn report(result: Result<serde_json::Value, inspect::InspectError>, json: bool) 
     }
 }
 
+/// The peers table.
+fn print_peers(v: &serde_json::Value) {
+    let net = &v["network"];
+    let chain = &v["chain"];
+    println!(
+        "node {} listening on {}; {}; tip {} at height {}",
+        net["peer_id"].as_str().unwrap_or(""),
+        net["listening"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default(),
+        if net["synced"].as_bool() == Some(true) {
+            "synced"
+        } else {
+            "syncing"
+        },
+        chain["tip"].as_str().unwrap_or(""),
+        chain["height"]
+    );
+    println!(
+        "{:<54} {:<28} {:>3} {:>8} {:>8} {:>8} {:>5}  agent",
+        "peer", "address", "dir", "secs", "height", "shares", "score"
+    );
+    for p in net["peers"].as_array().into_iter().flatten() {
+        println!(
+            "{:<54} {:<28} {:>3} {:>8} {:>8} {:>8} {:>5}  {}",
+            p["peer"].as_str().unwrap_or(""),
+            p["addr"].as_str().unwrap_or(""),
+            p["direction"].as_str().unwrap_or(""),
+            p["connected_secs"],
+            p["tip_height"],
+            p["valid_shares"],
+            p["score"],
+            p["agent"].as_str().unwrap_or("")
+        );
+    }
+    for s in net["syncing"].as_array().into_iter().flatten() {
+        println!(
+            "syncing from {}: {} shares fetched ({} kept), {}/s, its tip at height {}",
+            s["peer"].as_str().unwrap_or(""),
+            s["fetched"],
+            s["kept"],
+            s["rate_per_sec"],
+            s["peer_height"]
+        );
+    }
+    println!("bans since start: {}", net["bans_total"]);
+    for b in net["bans"].as_array().into_iter().flatten() {
+        println!(
+            "banned {} ({} s left): {}",
+            b["peer"].as_str().unwrap_or(""),
+            b["secs_left"],
+            b["reason"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn peers(logdir: &std::path::Path, json: bool) -> ExitCode {
+    let path = logdir.join("pool").join(stratumd::p2p::STATUS_FILE);
+    let parsed = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(v) if json => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Ok(v) => {
+            print_peers(&v);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "stratumd: {}: {e} (is a p2pool node running with this logdir?)",
+                path.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the subcommand; errors go to stderr with a non-zero exit.
 pub fn run(what: &Sharechain) -> ExitCode {
     match what {
+        Sharechain::Peers { logdir, json } => peers(logdir, *json),
         Sharechain::Tip { store, json } => report(inspect::tip(store), *json),
         Sharechain::Window {
             store,

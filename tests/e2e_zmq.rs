@@ -127,7 +127,11 @@ fn start_server_with(zmq_endpoint: &str, mindiff: f64, p2pool: bool) -> Server {
         }),
         solo: !p2pool,
         args: if p2pool {
-            vec!["--p2pool".into()]
+            vec![
+                "--p2pool".into(),
+                "--p2pool-listen".into(),
+                "127.0.0.1:0".into(),
+            ]
         } else {
             Vec::new()
         },

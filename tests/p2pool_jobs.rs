@@ -38,6 +38,7 @@ fn chain() -> Chain {
     let spec = ChainSpec {
         name: "p2pool-jobs".into(),
         window_max_shares: 50,
+        window_min_shares: 5,
         ..ChainSpec::preset("regtest").unwrap()
     };
     let mut chain = Chain::new(spec.clone());

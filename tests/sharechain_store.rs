@@ -17,6 +17,7 @@ fn spec() -> ChainSpec {
     ChainSpec {
         name: "store-tests".into(),
         window_max_shares: 20,
+        window_min_shares: 2,
         ..ChainSpec::preset("regtest").unwrap()
     }
 }
@@ -139,6 +140,7 @@ fn a_small_window_chain_prunes_and_goes_on() {
     let spec = ChainSpec {
         name: "small-window".into(),
         window_max_shares: 4,
+        window_min_shares: 1,
         ..spec()
     };
     let keep = stratumd::sharechain::keep_depth(&spec);

@@ -22,7 +22,7 @@ use bitcoin::Network;
 pub use keys::{OTHER_MODE_KEYS, OWN_KEYS};
 pub use nodes::NodeSource;
 pub use overrides::{Overrides, SimnetNode, SocketGroup};
-pub use p2pool::P2poolSettings;
+pub use p2pool::{NetSettings, P2poolSettings};
 pub use payouts::PayoutAddresses;
 pub use raw::RawConfig;
 
@@ -254,7 +254,10 @@ impl Config {
     /// validated config.
     pub fn new(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut warnings = keys::warnings_for_others(&raw.other);
-        let p2pool_on = overrides.p2pool || raw.p2pool.is_some();
+        let p2pool_on = overrides.p2pool
+            || raw.p2pool.is_some()
+            || overrides.p2pool_listen.is_some()
+            || !overrides.p2pool_peers.is_empty();
         let mode = if p2pool_on {
             Mode::P2pool
         } else if overrides.solo {
@@ -425,8 +428,18 @@ impl Config {
             p2pool: None,
         };
         if p2pool_on {
+            let mut section = raw.p2pool.unwrap_or_default();
+            if let Some(listen) = &overrides.p2pool_listen {
+                section.listen = Some(listen.clone());
+            }
+            if !overrides.p2pool_peers.is_empty() {
+                section
+                    .peers
+                    .get_or_insert_with(Vec::new)
+                    .extend(overrides.p2pool_peers.iter().cloned());
+            }
             let settings = p2pool::settings(
-                raw.p2pool.unwrap_or_default(),
+                section,
                 config.network,
                 overrides.simnet.is_some(),
                 &config.logdir,
@@ -850,6 +863,8 @@ mod tests {
             }),
             serverurl: Some(vec![SocketAddr::from(([127, 0, 0, 1], 0))]),
             p2pool: false,
+            p2pool_listen: None,
+            p2pool_peers: Vec::new(),
         };
         let c = Config::parse(
             r#"{"sockdir": "/run/ignored", "serverurl": "0.0.0.0:3333", "network": "main"}"#,

@@ -42,6 +42,10 @@ pub struct Overrides {
     pub serverurl: Option<Vec<SocketAddr>>,
     /// `--p2pool`: p2pool mode (as a `p2pool` section does).
     pub p2pool: bool,
+    /// `--p2pool-listen`: over `p2pool.listen`.
+    pub p2pool_listen: Option<String>,
+    /// `--p2pool-peer` (repeated): added to `p2pool.peers`.
+    pub p2pool_peers: Vec<String>,
 }
 
 impl Overrides {

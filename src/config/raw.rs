@@ -91,8 +91,8 @@ pub struct RawPayout {
     pub other: BTreeMap<String, Value>,
 }
 
-/// The `p2pool` section: `{"chain": preset name or spec file, "store": folder}`, both
-/// optional.
+/// The `p2pool` section: `{"chain": preset name or spec file, "store": folder, "listen":
+/// address, "peers": [addresses], "max_peers": n, "ban_secs": n}`, all optional.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawP2pool {
@@ -100,6 +100,14 @@ pub struct RawP2pool {
     pub chain: Option<String>,
     /// The share chain store's folder.
     pub store: Option<String>,
+    /// Where the share chain's network listens (`host:port` or a multiaddr).
+    pub listen: Option<String>,
+    /// Peers to connect to at start and keep connected to.
+    pub peers: Option<Vec<String>>,
+    /// Most peers connected at once.
+    pub max_peers: Option<u32>,
+    /// How long a peer that sent an invalid share stays banned, seconds.
+    pub ban_secs: Option<u64>,
 }
 
 /// ckpool.conf as written. A key that is absent or `null` is `None`.
@@ -185,7 +193,7 @@ pub(super) fn expected(key: &str) -> &'static str {
         "maxdiff" => "must be 0 (no maximum) or a number above 0",
         "donation" => "is a percentage from 0 to 99.9",
         "zmqpub_mindiff" => "must be 0 (publish every share) or a number above 0",
-        "p2pool" => "must be an object {\"chain\": preset or spec file, \"store\": folder}",
+        "p2pool" => "must be an object {\"chain\": preset or spec file, \"store\": folder, \"listen\": address, \"peers\": [addresses], \"max_peers\": n, \"ban_secs\": n}",
         "payouts" => "must be an array of {\"address\", \"weight\"}, weights whole numbers above 0",
         _ => "has the wrong type",
     }

@@ -42,6 +42,8 @@ pub const MAX_FUTURE_KEPT: usize = 1_000;
 pub const WINDOW_WALK_LIMIT: u64 = 64;
 /// The newest kept shares looked through for uncles of the next share.
 pub const RECENT_KEPT: usize = 256;
+/// Most ids in a locator ([`Chain::locator`]): exponential steps reach any height in 64.
+pub const MAX_LOCATOR: usize = 64;
 
 /// Why a share is invalid, by the check it failed (cheapest first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -240,6 +242,7 @@ impl Chain {
         let genesis = ShareId::genesis(chain_id);
         let limits = Limits {
             max_shares: spec.window_max_shares,
+            min_shares: spec.window_min_shares,
             num: spec.window_work_num,
             den: spec.window_work_den,
         };
@@ -563,6 +566,59 @@ impl Chain {
             tally: self.window.tally().clone(),
             rules: self.rules.clone(),
         }
+    }
+
+    /// Where this chain is, for a peer to find where its own best chain leaves it: the
+    /// tip, then its ancestors at distances 1, 2, 4, 8, … (bitcoin's block locator), then
+    /// the genesis; at most [`MAX_LOCATOR`] ids.
+    pub fn locator(&self) -> Vec<ShareId> {
+        let mut out = Vec::new();
+        let mut at = self.tip;
+        let mut step = 1u64;
+        while out.len() + 1 < MAX_LOCATOR {
+            let Some(e) = self.entries.get(&at) else {
+                break;
+            };
+            out.push(at);
+            if out.len() > 8 {
+                step *= 2;
+            }
+            let target = e.height.saturating_sub(step);
+            let mut walk = e.share.meta.parent;
+            while let Some(p) = self.entries.get(&walk) {
+                if p.height <= target {
+                    break;
+                }
+                walk = p.share.meta.parent;
+            }
+            at = walk;
+        }
+        out.push(self.genesis);
+        out
+    }
+
+    /// The best chain's shares after where `locator` (a peer's [`Chain::locator`]) meets
+    /// it, oldest first, at most `max`: what the peer lacks of this chain. When no id of
+    /// the locator is on the best chain, from the lowest share kept on it.
+    pub fn ids_after(&self, locator: &[ShareId], max: usize) -> Vec<ShareId> {
+        let known: HashSet<&ShareId> = locator.iter().collect();
+        let mut path = Vec::new();
+        let mut at = self.tip;
+        while !known.contains(&at) {
+            let Some(e) = self.entries.get(&at) else {
+                break;
+            };
+            path.push(at);
+            at = e.share.meta.parent;
+        }
+        path.reverse();
+        path.truncate(max);
+        path
+    }
+
+    /// A kept share's wire form.
+    pub fn encoded(&self, id: &ShareId) -> Option<Vec<u8>> {
+        self.entries.get(id).map(|e| e.share.encode())
     }
 
     /// Decodes and offers a share from the wire.
@@ -914,6 +970,7 @@ mod tests {
         ChainSpec {
             name: "chain-tests".into(),
             window_max_shares: 30,
+            window_min_shares: 3,
             window_work_num: 1,
             window_work_den: 1,
             uncle_max_depth: 3,
@@ -1079,7 +1136,9 @@ mod tests {
         let mut work = U256::ZERO;
         let mut at = top;
         while let Some(e) = chain.get(&at) {
-            if ids.len() >= s.window_max_shares as usize || work >= limit {
+            if ids.len() >= s.window_max_shares as usize
+                || (work >= limit && ids.len() >= s.window_min_shares as usize)
+            {
                 break;
             }
             ids.push(at);

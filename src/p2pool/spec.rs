@@ -16,9 +16,9 @@ use super::target::target_of;
 pub use super::target::Bits;
 
 /// The spec format and consensus rules this code follows (3: share times may equal the
-/// median, the difficulty rule anchored at each share's parent); part of the encoding, so
-/// of the chain id.
-pub const SPEC_VERSION: u32 = 3;
+/// median, the difficulty rule anchored at each share's parent; 4: a window's share
+/// floor); part of the encoding, so of the chain id.
+pub const SPEC_VERSION: u32 = 4;
 
 /// Basis points in one whole.
 pub const BPS: u32 = 10_000;
@@ -108,6 +108,10 @@ pub struct ChainSpec {
     pub initial_share_bits: Bits,
     /// Most shares in a PPLNS window.
     pub window_max_shares: u32,
+    /// Fewest shares in a PPLNS window (once the chain has them), whatever the work the
+    /// headers claim: a header's bitcoin target is only as honest as its miner until it is
+    /// a block, so the work limit alone could be talked down to one share.
+    pub window_min_shares: u32,
     /// With [`ChainSpec::window_work_den`]: a window holds shares (newest first) until
     /// their work reaches this fraction of the bitcoin block's work.
     pub window_work_num: u32,
@@ -193,6 +197,9 @@ impl ChainSpec {
             min_share_bits: Bits(0x1b00_ffff),
             initial_share_bits: Bits(0x1b00_ffff),
             window_max_shares: 100_000,
+            // A few hours at the share period: what a miner lying about the block work can
+            // shrink a window to, no further.
+            window_min_shares: 1_000,
             window_work_num: 2,
             window_work_den: 1,
             uncle_max_depth: 3,
@@ -241,6 +248,7 @@ impl ChainSpec {
                 min_share_bits: Bits(0x1f00_ffff),
                 initial_share_bits: Bits(0x1e0f_fff0),
                 window_max_shares: 10_000,
+                window_min_shares: 100,
                 max_outputs: 20,
                 dust_sats: 1_000,
                 ..base
@@ -289,6 +297,10 @@ impl ChainSpec {
         positive("share_period_secs", self.share_period_secs)?;
         positive("asert_half_life_secs", self.asert_half_life_secs)?;
         positive("window_max_shares", self.window_max_shares)?;
+        positive("window_min_shares", self.window_min_shares)?;
+        if self.window_min_shares > self.window_max_shares {
+            return Err(invalid("window_min_shares", "is at most window_max_shares"));
+        }
         positive("window_work_num", self.window_work_num)?;
         positive("window_work_den", self.window_work_den)?;
         for (field, bits) in [
@@ -384,6 +396,7 @@ impl ChainSpec {
             self.min_share_bits.0,
             self.initial_share_bits.0,
             self.window_max_shares,
+            self.window_min_shares,
             self.window_work_num,
             self.window_work_den,
             self.uncle_max_depth,
@@ -612,6 +625,8 @@ mod tests {
             ("uncle_penalty_bps", serde_json::json!(10_001)),
             ("max_outputs", serde_json::json!(1)),
             ("share_period_secs", serde_json::json!(0)),
+            ("window_min_shares", serde_json::json!(20_000)),
+            ("window_min_shares", serde_json::json!(0)),
             ("fee_bps", serde_json::json!(5)),
             ("network", serde_json::json!("mainnet")),
             ("min_share_bits", serde_json::json!("00000000")),
@@ -637,6 +652,6 @@ mod tests {
         assert_eq!(spec.id().0, twice);
         assert!(spec
             .encode()
-            .starts_with(b"stratumd share chain spec\x03\x00\x00\x00"));
+            .starts_with(b"stratumd share chain spec\x04\x00\x00\x00"));
     }
 }

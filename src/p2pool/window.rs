@@ -1,6 +1,7 @@
 //! The PPLNS window of one share, kept incrementally as the share it is taken at moves:
 //! the shares from it back (newest first) until their work reaches the spec's fraction of
-//! the bitcoin block's work, or the spec's share cap. The block work is the median of the
+//! the bitcoin block's work and they are at least the spec's share floor, or the spec's
+//! share cap. The block work is the median of the
 //! bitcoin targets in the newest share's header and its last ten ancestors' headers
 //! ([`BLOCK_WORK_SPAN`]): one share cannot set it (a share's `bits` is only as honest as
 //! its miner, until it is a block).
@@ -69,6 +70,10 @@ pub fn median_block_work(top: &ShareId, source: &impl ShareSource) -> u128 {
 pub struct Limits {
     /// Most shares.
     pub max_shares: u32,
+    /// Fewest shares (when the chain has them), whatever the work: the block work is the
+    /// median of what 11 headers claim, and a miner holding 6 of 11 shares could claim it
+    /// near zero, so without a floor it could shrink the window to its own last share.
+    pub min_shares: u32,
     /// The work limit's fraction of block work: numerator.
     pub num: u32,
     /// … and denominator.
@@ -152,20 +157,23 @@ impl Window {
     }
 
     /// After the newest share changed: drop the oldest while the rest still reach the
-    /// work limit (or while over the share cap), take older ones back while short of it.
+    /// work limit and the share floor (or while over the share cap), take older ones back
+    /// while short of either.
     fn settle(&mut self, source: &impl ShareSource) {
         let limit = self.work_limit(source);
-        while self.shares.len() > self.limits.max_shares as usize {
+        let max = self.limits.max_shares as usize;
+        let min = (self.limits.min_shares as usize).clamp(1, max.max(1));
+        while self.shares.len() > max {
             self.drop_back();
         }
         while let Some(back) = self.shares.back() {
-            if self.work - U256::from(back.work) >= limit && self.shares.len() > 1 {
+            if self.work - U256::from(back.work) >= limit && self.shares.len() > min {
                 self.drop_back();
             } else {
                 break;
             }
         }
-        while self.work < limit && self.shares.len() < self.limits.max_shares as usize {
+        while (self.work < limit || self.shares.len() < min) && self.shares.len() < max {
             let Some(back) = self.shares.back() else {
                 break;
             };
@@ -286,7 +294,10 @@ mod tests {
         let mut out = Vec::new();
         let mut work = U256::ZERO;
         let mut k = top;
-        while k >= 1 && work < limit && out.len() < limits.max_shares as usize {
+        while k >= 1
+            && (work < limit || out.len() < limits.min_shares as usize)
+            && out.len() < limits.max_shares as usize
+        {
             out.push(id(k));
             work += U256::from(src.0[&id(k)].work);
             k -= 1;
@@ -298,6 +309,7 @@ mod tests {
     fn moving_up_and_down_matches_the_definition() {
         let limits = Limits {
             max_shares: 50,
+            min_shares: 1,
             num: 3,
             den: 2,
         };
@@ -346,6 +358,7 @@ mod tests {
     fn one_share_lying_about_the_block_work_does_not_set_the_window() {
         let limits = Limits {
             max_shares: 1_000,
+            min_shares: 1,
             num: 1,
             den: 1,
         };
@@ -363,9 +376,39 @@ mod tests {
     }
 
     #[test]
+    fn a_majority_lying_about_the_block_work_shrinks_the_window_only_to_its_floor() {
+        // Honest shares say 100 (50 shares of work 2); 6 of the newest 11 say 1, so the
+        // median says 1 and the work limit is one share's.
+        let src = line(60, |_| 2, |k| if k > 54 { 1 } else { 100 });
+        let at = |min_shares| {
+            let limits = Limits {
+                max_shares: 1_000,
+                min_shares,
+                num: 1,
+                den: 1,
+            };
+            let mut w = Window::at_genesis(id(0), limits);
+            for k in 1..=60 {
+                w.advance(src.0[&id(k)].clone(), &src);
+            }
+            let built = Window::build(id(60), limits, &src);
+            assert_eq!(built.ids().collect::<Vec<_>>(), naive(&src, 60, limits));
+            assert_eq!(w.ids().collect::<Vec<_>>(), naive(&src, 60, limits));
+            w.len()
+        };
+        assert_eq!(
+            at(1),
+            1,
+            "without a floor the liars pay the last share alone"
+        );
+        assert_eq!(at(20), 20, "the floor holds");
+    }
+
+    #[test]
     fn the_share_cap_binds_when_the_work_limit_is_far() {
         let limits = Limits {
             max_shares: 10,
+            min_shares: 1,
             num: 1_000,
             den: 1,
         };

@@ -5,13 +5,18 @@
 //! height, window) is a watch for the status line and the summary.
 //!
 //! The thread is not the share path: sessions hand shares to the found-share sink and go
-//! on; the sink's consumer waits here only when the chain is 1,024 shares behind.
+//! on; the sink's consumer waits here only when the chain is 1,024 requests behind.
+//!
+//! The network (`crate::p2p`) talks to the chain only through [`ChainRequest`]s on the
+//! same queue: peers' shares are offered here and their verdicts sent back, and what peers
+//! ask of the chain (a locator, the ids after one, shares by id) is read here, so the
+//! chain has one owner and every answer sees every share offered before it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::P2poolSettings;
 use crate::p2pool::chain::{Chain, Verdict};
@@ -21,8 +26,43 @@ use crate::p2pool::store::{Store, StoreError};
 use crate::share::found::InFlight;
 use crate::work::PayoutPlan;
 
-/// Shares queued for the chain's thread before the found-share consumer waits.
+/// Requests queued for the chain's thread before the found-share consumer waits.
 pub const QUEUE: usize = 1024;
+
+/// What the chain's thread is asked to do.
+#[derive(Debug)]
+pub enum ChainRequest {
+    /// Keep a share this node's miners found (and announce it to peers when valid).
+    Mined(Box<Offered>),
+    /// Shares from a peer in wire form, oldest first; the verdicts come back in order.
+    FromPeer {
+        /// The shares.
+        shares: Vec<Vec<u8>>,
+        /// Their verdicts.
+        reply: oneshot::Sender<Vec<Verdict>>,
+    },
+    /// The best chain's locator ([`Chain::locator`]).
+    Locator(oneshot::Sender<Vec<ShareId>>),
+    /// The best chain's shares after a peer's locator ([`Chain::ids_after`]).
+    IdsAfter {
+        /// The peer's locator.
+        locator: Vec<ShareId>,
+        /// Most ids.
+        max: usize,
+        /// The tip's height and the ids.
+        reply: oneshot::Sender<(u64, Vec<ShareId>)>,
+    },
+    /// Kept shares by id, in wire form (unknown ids left out).
+    Get {
+        /// The ids.
+        ids: Vec<ShareId>,
+        /// The shares.
+        reply: oneshot::Sender<Vec<Vec<u8>>>,
+    },
+    /// The node caught up with its peers: from now on every new tip's plan is published
+    /// (and the current one at once).
+    Synced,
+}
 
 /// Shares kept below the tip: twice what a share's checks read below its parent (two
 /// windows, for a spec whose window goes deepest), so a share on any parent within a
@@ -48,18 +88,28 @@ pub struct ChainStatus {
     pub found: u64,
     /// This node's miners' shares the chain refused since start (a bug if ever above 0).
     pub refused: u64,
+    /// Peers' shares kept since start.
+    pub from_peers: u64,
+    /// Shares waiting for a parent or uncle.
+    pub pending: usize,
+    /// Whether jobs are built on the tip: false while a node with peers to sync from has
+    /// not caught up with one.
+    pub synced: bool,
 }
 
 impl ChainStatus {
-    fn of(chain: &Chain, found: u64, refused: u64) -> ChainStatus {
+    fn of(chain: &Chain, counts: &Counts, synced: bool) -> ChainStatus {
         ChainStatus {
             tip: chain.tip(),
             height: chain.tip_height(),
             shares: chain.len(),
             window_shares: chain.window().len(),
             window_payees: chain.window().tally().len(),
-            found,
-            refused,
+            found: counts.found,
+            refused: counts.refused,
+            from_peers: counts.from_peers,
+            pending: chain.pending(),
+            synced,
         }
     }
 }
@@ -139,19 +189,29 @@ impl OpenChain {
         PayoutPlan::P2pool(self.chain.tip_work())
     }
 
-    /// Starts the chain's thread: it publishes each new tip's plan on `plan` and ends once
-    /// every sender of the returned queue is gone.
+    /// Starts the chain's thread: it publishes each new tip's plan on `plan` (once
+    /// `synced`, or once told [`ChainRequest::Synced`]), hands the wire form of each of
+    /// this node's shares it keeps to `announce` (the network), and ends once every
+    /// sender of the returned queue is gone.
     pub fn spawn(
         self,
         plan: watch::Sender<Option<Arc<PayoutPlan>>>,
-    ) -> std::io::Result<(mpsc::Sender<Offered>, watch::Receiver<ChainStatus>)> {
+        announce: Option<mpsc::Sender<Vec<u8>>>,
+        synced: bool,
+    ) -> std::io::Result<(mpsc::Sender<ChainRequest>, watch::Receiver<ChainStatus>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (status_tx, status_rx) = watch::channel(ChainStatus::of(&self.chain, 0, 0));
+        let (status_tx, status_rx) =
+            watch::channel(ChainStatus::of(&self.chain, &Counts::default(), synced));
         std::thread::Builder::new()
             .name("sharechain".into())
             .spawn(move || {
                 let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.run(rx, plan, status_tx)
+                    let outputs = Outputs {
+                        plan,
+                        status: status_tx,
+                        announce,
+                    };
+                    self.run(rx, outputs, synced)
                 }));
                 if caught.is_err() {
                     tracing::error!("the share chain's thread panicked: no more shares are kept and jobs stay on the last tip; restart the node");
@@ -160,36 +220,54 @@ impl OpenChain {
         Ok((tx, status_rx))
     }
 
-    fn run(
-        mut self,
-        mut rx: mpsc::Receiver<Offered>,
-        plan: watch::Sender<Option<Arc<PayoutPlan>>>,
-        status: watch::Sender<ChainStatus>,
-    ) {
+    fn run(mut self, mut rx: mpsc::Receiver<ChainRequest>, out: Outputs, mut synced: bool) {
         let keep = keep_depth(self.chain.spec());
-        let (mut found, mut refused) = (0u64, 0u64);
+        let mut counts = Counts::default();
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
             let tip_before = self.chain.tip();
+            let was_synced = synced;
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            for offered in &batch {
-                let id = offered.share.id();
-                match self.chain.offer(offered.share.clone(), now) {
-                    Verdict::Valid => {
-                        found += 1;
-                        let height = self.chain.get(&id).map_or(0, |e| e.height);
-                        tracing::info!(share = %id, height, worker = %offered.worker, "share-chain share");
+            // This node's shares stay in flight until written (or refused).
+            let mut mined = Vec::new();
+            for request in batch {
+                match request {
+                    ChainRequest::Mined(offered) => {
+                        self.keep_mined(&offered, now, &mut counts, out.announce.as_ref());
+                        mined.push(offered);
                     }
-                    Verdict::Known => {}
-                    verdict => {
-                        refused += 1;
-                        tracing::error!(share = %id, worker = %offered.worker, ?verdict, "the share chain refused this node's own share");
+                    ChainRequest::FromPeer { shares, reply } => {
+                        let verdicts: Vec<Verdict> = shares
+                            .iter()
+                            .map(|bytes| self.chain.offer_bytes(bytes, now))
+                            .collect();
+                        counts.from_peers +=
+                            verdicts.iter().filter(|v| **v == Verdict::Valid).count() as u64;
+                        // Answered before the write: the network forwards what is valid
+                        // at once; what is written is the same either way.
+                        let _ = reply.send(verdicts);
                     }
+                    ChainRequest::Locator(reply) => {
+                        let _ = reply.send(self.chain.locator());
+                    }
+                    ChainRequest::IdsAfter {
+                        locator,
+                        max,
+                        reply,
+                    } => {
+                        let ids = self.chain.ids_after(&locator, max);
+                        let _ = reply.send((self.chain.tip_height(), ids));
+                    }
+                    ChainRequest::Get { ids, reply } => {
+                        let shares = ids.iter().filter_map(|id| self.chain.encoded(id)).collect();
+                        let _ = reply.send(shares);
+                    }
+                    ChainRequest::Synced => synced = true,
                 }
             }
             if let Err(e) = self.store.save(&mut self.chain, keep) {
@@ -197,11 +275,56 @@ impl OpenChain {
                 tracing::error!("cannot write the share chain: {e}");
             }
             // Done: stored (or refused, or the write failed and is retried with the next).
-            drop(batch);
-            if self.chain.tip() != tip_before {
-                plan.send_replace(Some(Arc::new(PayoutPlan::P2pool(self.chain.tip_work()))));
+            drop(mined);
+            if synced && (self.chain.tip() != tip_before || !was_synced) {
+                out.plan
+                    .send_replace(Some(Arc::new(PayoutPlan::P2pool(self.chain.tip_work()))));
             }
-            status.send_replace(ChainStatus::of(&self.chain, found, refused));
+            out.status
+                .send_replace(ChainStatus::of(&self.chain, &counts, synced));
         }
     }
+
+    fn keep_mined(
+        &mut self,
+        offered: &Offered,
+        now: u64,
+        counts: &mut Counts,
+        announce: Option<&mpsc::Sender<Vec<u8>>>,
+    ) {
+        let id = offered.share.id();
+        match self.chain.offer(offered.share.clone(), now) {
+            Verdict::Valid => {
+                counts.found += 1;
+                let height = self.chain.get(&id).map_or(0, |e| e.height);
+                tracing::info!(share = %id, height, worker = %offered.worker, "share-chain share");
+                if let Some(announce) = announce {
+                    // Peers that miss it (a full queue) fetch it when a child needs it.
+                    if announce.try_send(offered.share.encode()).is_err() {
+                        tracing::warn!(share = %id, "the network is behind: share not announced (peers fetch it when they need it)");
+                    }
+                }
+            }
+            Verdict::Known => {}
+            verdict => {
+                counts.refused += 1;
+                tracing::error!(share = %id, worker = %offered.worker, ?verdict, "the share chain refused this node's own share");
+            }
+        }
+    }
+}
+
+/// What the chain's thread counts since start.
+#[derive(Debug, Default)]
+struct Counts {
+    found: u64,
+    refused: u64,
+    from_peers: u64,
+}
+
+/// Where the chain's thread sends what it decides.
+struct Outputs {
+    plan: watch::Sender<Option<Arc<PayoutPlan>>>,
+    status: watch::Sender<ChainStatus>,
+    announce: Option<mpsc::Sender<Vec<u8>>>,
 }

@@ -59,6 +59,19 @@ pub struct ServerOptions {
     pub simnet_txs: usize,
     /// More command-line arguments (e.g. `--p2pool`).
     pub args: Vec<String>,
+    /// Run against this (another server's) simnet instead of an in-process one.
+    pub node: Option<NodeRef>,
+}
+
+/// Where a simnet is, for a server to use it as its bitcoind.
+#[derive(Debug, Clone)]
+pub struct NodeRef {
+    /// JSON-RPC.
+    pub rpc_addr: SocketAddr,
+    /// Cookie file.
+    pub cookie: PathBuf,
+    /// ZMQ hashblock endpoint.
+    pub zmq: String,
 }
 
 impl Default for ServerOptions {
@@ -70,6 +83,7 @@ impl Default for ServerOptions {
             simnet_difficulty: 1000.0,
             simnet_txs: 4,
             args: Vec::new(),
+            node: None,
         }
     }
 }
@@ -101,21 +115,32 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    fn start_in(dir: tempfile::TempDir, opts: &ServerOptions) -> Server {
+    /// Starts the binary in `dir` (which may hold a store already).
+    pub fn start_in(dir: tempfile::TempDir, opts: &ServerOptions) -> Server {
         let mut conf = opts.config.clone();
         conf["serverurl"] = json!("127.0.0.1:0");
         conf["logdir"] = json!(dir.path().join("logs").display().to_string());
+        if let Some(node) = &opts.node {
+            conf["btcd"] = json!([{
+                "url": node.rpc_addr.to_string(),
+                "cookie": node.cookie.display().to_string(),
+            }]);
+            conf["zmqblock"] = json!(node.zmq);
+            // Not simnet: the instance's pid file and sockets go in its own directory.
+            conf["sockdir"] = json!(dir.path().join("sock").display().to_string());
+        }
         let conf_path = dir.path().join("ckpool.conf");
         std::fs::write(&conf_path, serde_json::to_string_pretty(&conf).unwrap()).unwrap();
         let mut cmd = Command::new(stratumd_bin());
-        cmd.arg("-c")
-            .arg(&conf_path)
-            .arg("--simnet")
-            .arg("--simnet-difficulty")
-            .arg(opts.simnet_difficulty.to_string())
-            .arg("--simnet-txs")
-            .arg(opts.simnet_txs.to_string())
-            .env("RUST_LOG", "info")
+        cmd.arg("-c").arg(&conf_path);
+        if opts.node.is_none() {
+            cmd.arg("--simnet")
+                .arg("--simnet-difficulty")
+                .arg(opts.simnet_difficulty.to_string())
+                .arg("--simnet-txs")
+                .arg(opts.simnet_txs.to_string());
+        }
+        cmd.env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -135,8 +160,16 @@ impl Server {
             }
         });
         let deadline = Instant::now() + START_TIMEOUT;
-        let (mut stratum, mut rpc_addr, mut cookie, mut zmq, mut job) =
-            (None, None, None, None, false);
+        let (mut stratum, mut rpc_addr, mut cookie, mut zmq, mut job) = match &opts.node {
+            Some(n) => (
+                None,
+                Some(n.rpc_addr),
+                Some(n.cookie.clone()),
+                Some(n.zmq.clone()),
+                false,
+            ),
+            None => (None, None, None, None, false),
+        };
         while stratum.is_none() || rpc_addr.is_none() || !job {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -167,6 +200,39 @@ impl Server {
             dir,
             log,
         }
+    }
+
+    /// Its simnet, for another server to use.
+    pub fn node_ref(&self) -> NodeRef {
+        NodeRef {
+            rpc_addr: self.rpc_addr,
+            cookie: self.cookie.clone(),
+            zmq: self.zmq.clone(),
+        }
+    }
+
+    /// The share chain network's address with its peer id (`/ip4/…/tcp/…/p2p/…`), once it
+    /// listens.
+    pub fn p2p_addr(&self) -> String {
+        assert!(
+            self.wait_log("p2pool: listening on ", START_TIMEOUT),
+            "no p2pool listen line"
+        );
+        let log = self.log.lock().unwrap();
+        let line = log
+            .iter()
+            .find(|l| l.contains("p2pool: listening on "))
+            .expect("listen line");
+        find_after(line, "p2pool: listening on ")
+            .expect("address")
+            .to_string()
+    }
+
+    /// The node's `<logdir>/pool/p2pool.json`, once written.
+    pub fn p2pool_status(&self) -> Option<Value> {
+        let path = self.dir.path().join("logs/pool/p2pool.json");
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// The server's process id.
