@@ -28,6 +28,23 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 fn options(peers: &[String], node: Option<NodeRef>) -> ServerOptions {
+    options_on("simnet", peers, node)
+}
+
+/// simnet's chain but with regtest's easiest share target (a couple of hashes), so that
+/// seeding 10,000 shares costs no grinding; written to `dir`, for `options_on`.
+fn cheap_spec(dir: &std::path::Path) -> String {
+    let spec = stratumd::p2pool::spec::ChainSpec {
+        name: "e2e-sync".into(),
+        min_share_bits: stratumd::p2pool::spec::Bits(0x207f_ffff),
+        ..stratumd::p2pool::spec::ChainSpec::preset("simnet").unwrap()
+    };
+    let path = dir.join("spec.json");
+    std::fs::write(&path, spec.to_json().to_string()).unwrap();
+    path.display().to_string()
+}
+
+fn options_on(chain: &str, peers: &[String], node: Option<NodeRef>) -> ServerOptions {
     let mut args: Vec<String> = vec![
         "--p2pool".into(),
         "--p2pool-listen".into(),
@@ -39,7 +56,7 @@ fn options(peers: &[String], node: Option<NodeRef>) -> ServerOptions {
     }
     ServerOptions {
         // Against another node's simnet the chain is named: simnet's spec, not regtest's.
-        config: json!({ "mindiff": 0.00001, "startdiff": 0.00005, "p2pool": { "chain": "simnet" } }),
+        config: json!({ "mindiff": 0.00001, "startdiff": 0.00005, "p2pool": { "chain": chain } }),
         solo: false,
         simnet_difficulty: 0.002,
         simnet_txs: 3,
@@ -265,12 +282,12 @@ async fn get_block(node: NodeRef, hash: String) -> Block {
 /// Writes `n` valid shares by `payees` miners into a store at `dir` (between the genesis
 /// and now, at most two minutes apart, so the share target eases to the spec's easiest
 /// and no share is from the future), for a node to start on; returns the tip.
-fn seed(dir: &std::path::Path, n: u32, payees: u32) -> ShareId {
+fn seed(dir: &std::path::Path, spec_file: &str, n: u32, payees: u32) -> ShareId {
     use stratumd::p2pool::chain::Verdict;
     use stratumd::p2pool::spec::ChainSpec;
     use stratumd::p2pool::store::Store;
     std::fs::create_dir_all(dir).unwrap();
-    let spec = ChainSpec::preset("simnet").unwrap();
+    let spec = ChainSpec::load(std::path::Path::new(spec_file)).unwrap();
     let mut store = Store::open(dir, &spec).unwrap();
     let mut chain = store.load(spec.clone()).unwrap();
     // A block target of difficulty 0.01 in the headers: the diff-1 target times 100.
@@ -287,7 +304,14 @@ fn seed(dir: &std::path::Path, n: u32, payees: u32) -> ShareId {
     assert!(period >= 2, "the genesis is too recent to seed {n} shares");
     let start = now - period * (u64::from(n) + 1);
     let mut maker = share_maker::ShareMaker::custom(start as u32, period as u32, block_bits);
+    // The last 1,000 at one time: the share target rises to what a CPU miner finds a few
+    // times a second (at the easiest target every hash is a share).
+    let steep = n.saturating_sub(1_000);
     for k in 0..n {
+        if k == steep {
+            // Just before now, so the first share mined on the tip is not eased by a gap.
+            maker = share_maker::ShareMaker::custom((now - 30) as u32, 0, block_bits);
+        }
         let share = maker.next_on_tip(&mut chain, k % payees);
         assert_eq!(
             chain.offer(share, u64::MAX / 4),
@@ -308,8 +332,15 @@ fn synced(server: &Server) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_started_after_10000_shares_syncs_them_then_serves_work_on_the_tip() {
     let dir = tempfile::tempdir().unwrap();
-    let seeded = seed(&dir.path().join("logs").join("sharechain"), 10_000, 20).to_string();
-    let a = Server::start_in(dir, &options(&[], None));
+    let spec_file = cheap_spec(dir.path());
+    let seeded = seed(
+        &dir.path().join("logs").join("sharechain"),
+        &spec_file,
+        10_000,
+        20,
+    )
+    .to_string();
+    let a = Server::start_in(dir, &options_on(&spec_file, &[], None));
     wait_for(
         "A on the seeded tip",
         Duration::from_secs(30),
@@ -319,7 +350,7 @@ async fn a_node_started_after_10000_shares_syncs_them_then_serves_work_on_the_ti
     .await;
     let a_addr = a.p2p_addr();
     let started = Instant::now();
-    let d = Server::start(options(&[a_addr], Some(a.node_ref())));
+    let d = Server::start(options_on(&spec_file, &[a_addr], Some(a.node_ref())));
     wait_for(
         "D synced to the seeded tip",
         Duration::from_secs(120),
@@ -339,13 +370,20 @@ async fn a_node_started_after_10000_shares_syncs_them_then_serves_work_on_the_ti
         "a share on the tip through D",
         Duration::from_secs(120),
         &[&a, &d],
-        || {
-            let (ta, td) = (tip(&a), tip(&d));
-            td.as_ref().is_some_and(|t| t.1 > 10_000) && ta == td
-        },
+        || tip(&d).is_some_and(|t| t.1 > 10_000),
     )
     .await;
     stop.cancel();
+    wait_for(
+        "A has D's shares",
+        Duration::from_secs(30),
+        &[&a, &d],
+        || {
+            let (ta, td) = (tip(&a), tip(&d));
+            ta.is_some() && ta == td
+        },
+    )
+    .await;
     assert_none_refused(&d);
     let mut d = d;
     d.kill();
@@ -461,4 +499,89 @@ async fn a_lying_peer_is_banned_and_the_others_mine_on_unaffected() {
             .unwrap();
         assert_eq!(bans, 2);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_node_and_its_heal_converge_on_the_most_work_chain() {
+    let a = Server::start(options(&[], None));
+    let a_addr = a.p2p_addr();
+    let b = Server::start(options(std::slice::from_ref(&a_addr), Some(a.node_ref())));
+    wait_for("A and B peered", Duration::from_secs(30), &[&a, &b], || {
+        peers(&a) == 1
+    })
+    .await;
+    let stop = CancellationToken::new();
+    let _ma = start_miner(&a, &regtest_address(61), &stop);
+    let _mb = start_miner(&b, &regtest_address(62), &stop);
+    wait_for("a shared chain", Duration::from_secs(60), &[&a, &b], || {
+        tip(&a).is_some_and(|t| t.1 >= 5)
+    })
+    .await;
+    stop.cancel();
+    wait_for("equal tips", Duration::from_secs(10), &[&a, &b], || {
+        tip(&a).is_some() && tip(&a) == tip(&b)
+    })
+    .await;
+    let (_, fork_height) = tip(&a).unwrap();
+    // The partition: B comes back with no peers (and A never dials it): each mines alone.
+    let b = b.restart(&options(&[], Some(a.node_ref())));
+    wait_for("B alone", Duration::from_secs(10), &[&a, &b], || {
+        peers(&a) == 0
+    })
+    .await;
+    let apart = CancellationToken::new();
+    let _ma = start_miner(&a, &regtest_address(61), &apart);
+    let _mb = start_miner(&b, &regtest_address(62), &apart);
+    wait_for(
+        "both branches grown",
+        Duration::from_secs(90),
+        &[&a, &b],
+        || {
+            let (ta, tb) = (tip(&a), tip(&b));
+            ta.as_ref().is_some_and(|t| t.1 >= fork_height + 5)
+                && tb.as_ref().is_some_and(|t| t.1 >= fork_height + 5)
+        },
+    )
+    .await;
+    apart.cancel();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (ta, tb) = (tip(&a).unwrap(), tip(&b).unwrap());
+    assert_ne!(ta.0, tb.0, "two branches");
+    // The heal: B comes back with A as its peer; both end on the same tip.
+    let mut b = b.restart(&options(std::slice::from_ref(&a_addr), Some(a.node_ref())));
+    wait_for("healed", Duration::from_secs(60), &[&a, &b], || {
+        peers(&a) == 1 && synced(&b) && tip(&a).is_some() && tip(&a) == tip(&b)
+    })
+    .await;
+    let healed = tip(&a).unwrap();
+    // The tip is the most work of every share either node has (ties to the lower id).
+    let mut a = a;
+    b.kill();
+    a.kill();
+    let (_, entries, _) = stored(&store_dir(&a));
+    let (_, entries_b, _) = stored(&store_dir(&b));
+    assert!(
+        entries.contains_key(&ShareId(hex_id(&tb.0))),
+        "A has B's branch"
+    );
+    assert!(
+        entries_b.contains_key(&ShareId(hex_id(&ta.0))),
+        "B has A's branch"
+    );
+    let best = entries
+        .values()
+        .max_by(|x, y| {
+            x.chain_work
+                .cmp(&y.chain_work)
+                .then_with(|| y.share.id().cmp(&x.share.id()))
+        })
+        .unwrap();
+    assert_eq!(best.share.id().to_string(), healed.0);
+}
+
+/// A share id from its display form (the hash, byte-reversed hex).
+fn hex_id(display: &str) -> [u8; 32] {
+    let mut bytes: [u8; 32] = hex::decode(display).unwrap().try_into().unwrap();
+    bytes.reverse();
+    bytes
 }

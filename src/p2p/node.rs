@@ -41,6 +41,9 @@ pub const MAX_FETCHES: usize = 64;
 pub const SYNC_ALONE_AFTER: Duration = Duration::from_secs(30);
 /// How often configured peers that are not connected are dialled again.
 pub const REDIAL_EVERY: Duration = Duration::from_secs(10);
+/// How often each peer is asked again what it has that this node lacks (anti-entropy:
+/// gossip dropped over a rate limit, or lost with a connection, comes back this way).
+pub const RESYNC_EVERY: Duration = Duration::from_secs(10);
 /// How often the share chain's status line is logged.
 pub const STATUS_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -201,6 +204,7 @@ impl Prepared {
             last_dial: None,
             last_progress: Instant::now(),
             last_status_log: None,
+            last_resync: Instant::now(),
         };
         tokio::spawn(node.run(back_rx, announce, shutdown));
         status_rx
@@ -226,6 +230,13 @@ struct Round {
     /// Shares kept since the last locator: none after a full pass means the peer's best
     /// chain has nothing more for this node.
     kept_this_pass: u64,
+    /// Passes (locator answered with ids) so far.
+    passes: u32,
+    /// The last id of the last `Ids` answer: the next locator starts there, so a fork
+    /// deeper than one answer goes on from where the last left off.
+    last: Option<ShareId>,
+    /// Ids asked for because waiting shares needed them (never asked twice in a round).
+    wanted_asked: std::collections::HashSet<ShareId>,
     peer_height: u64,
     started: Instant,
 }
@@ -244,6 +255,10 @@ enum Back {
     Locator {
         peer: PeerId,
         locator: Vec<ShareId>,
+    },
+    Wanted {
+        peer: PeerId,
+        ids: Vec<ShareId>,
     },
     Fetched {
         peer: PeerId,
@@ -274,6 +289,7 @@ struct Node {
     last_dial: Option<Instant>,
     last_progress: Instant,
     last_status_log: Option<Instant>,
+    last_resync: Instant,
 }
 
 impl Node {
@@ -383,8 +399,9 @@ impl Node {
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: Vec<u8>) {
         let now = Instant::now();
         if !self.book.allow(&source, now) {
+            // Not forwarded, not judged; no penalty: valid shares come fast at the easiest
+            // target, and what was dropped is fetched when a child needs it.
             self.report(&id, &source, gossipsub::MessageAcceptance::Ignore);
-            self.penalize(source, "gossip over the rate limit");
             return;
         }
         if self.validating >= MAX_VALIDATING {
@@ -525,11 +542,15 @@ impl Node {
                 };
                 round.peer_height = tip_height;
                 round.locating = false;
-                if ids.is_empty() || (round.kept_this_pass == 0 && round.fetched > 0) {
+                // Done when the peer has nothing after the locator, or when a whole pass
+                // (its ids and what waiting shares needed) kept nothing new.
+                if ids.is_empty() || (round.passes > 0 && round.kept_this_pass == 0) {
                     self.finish_round(peer);
                     return;
                 }
+                round.passes += 1;
                 round.kept_this_pass = 0;
+                round.last = ids.last().copied();
                 round.queue.extend(ids);
                 self.fill_gets(peer);
             }
@@ -548,7 +569,15 @@ impl Node {
                     });
                 });
             }
-            _ => self.penalize(peer, "a sync response of the wrong kind"),
+            (purpose, _) => {
+                // The request is answered (wrongly): what waited on it must not wait on.
+                if purpose == Purpose::Fetch {
+                    self.fetches = self.fetches.saturating_sub(1);
+                } else {
+                    self.rounds.remove(&peer);
+                }
+                self.penalize(peer, "a sync response of the wrong kind");
+            }
         }
     }
 
@@ -585,9 +614,14 @@ impl Node {
                     .sync
                     .send_response(channel, response);
             }
-            Back::Locator { peer, locator } => {
-                if !self.rounds.contains_key(&peer) {
+            Back::Locator { peer, mut locator } => {
+                let Some(round) = self.rounds.get(&peer) else {
                     return;
+                };
+                if let Some(last) = round.last {
+                    // Where the last answer ended, first: on the peer's best chain.
+                    locator.insert(0, last);
+                    locator.truncate(crate::p2pool::chain::MAX_LOCATOR);
                 }
                 let id = self
                     .swarm
@@ -596,6 +630,7 @@ impl Node {
                     .send_request(&peer, SyncRequest::Locate(locator));
                 self.requests.insert(id, (peer, Purpose::Locate));
             }
+            Back::Wanted { peer, ids } => self.on_wanted(peer, ids),
             Back::Fetched {
                 peer,
                 verdicts,
@@ -604,7 +639,30 @@ impl Node {
         }
     }
 
+    /// What waiting shares need, at the end of a round's pass: asked of the peer in the
+    /// round (once each), then the round locates again.
+    fn on_wanted(&mut self, peer: PeerId, ids: Vec<ShareId>) {
+        let Some(round) = self.rounds.get_mut(&peer) else {
+            self.fetch(peer, ids);
+            return;
+        };
+        let new: Vec<ShareId> = ids
+            .into_iter()
+            .filter(|id| round.wanted_asked.insert(*id))
+            .collect();
+        if new.is_empty() {
+            round.locating = true;
+            self.ask_locator(peer);
+        } else {
+            round.queue.extend(new);
+            self.fill_gets(peer);
+        }
+    }
+
     fn on_fetched(&mut self, peer: PeerId, verdicts: Vec<Verdict>, purpose: Purpose) {
+        if purpose == Purpose::Fetch {
+            self.fetches = self.fetches.saturating_sub(1);
+        }
         let kept = verdicts.iter().filter(|v| **v == Verdict::Valid).count() as u64;
         self.book.valid(&peer, kept);
         if kept < verdicts.len() as u64 {
@@ -622,10 +680,17 @@ impl Node {
             return;
         }
         if purpose == Purpose::Fetch {
-            self.fetches = self.fetches.saturating_sub(1);
-            if verdicts.iter().any(|v| matches!(v, Verdict::Missing(_))) {
-                self.start_round(peer);
-            }
+            // What the fetched shares need in turn, from the same peer (a side branch is
+            // fetched back one share a round trip, bounded by MAX_FETCHES in flight).
+            let missing: Vec<ShareId> = verdicts
+                .iter()
+                .filter_map(|v| match v {
+                    Verdict::Missing(ids) => Some(ids.iter().copied()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            self.fetch(peer, missing);
             return;
         }
         let Some(round) = self.rounds.get_mut(&peer) else {
@@ -636,9 +701,9 @@ impl Node {
         round.kept += kept;
         round.kept_this_pass += kept;
         if round.queue.is_empty() && round.gets == 0 {
-            // This pass is done: ask again from the new tip.
-            round.locating = true;
-            self.ask_locator(peer);
+            // This pass is done: fetch what waiting shares still need (uncles off the
+            // peer's best chain), then ask again from the new tip.
+            self.ask_wanted(peer);
         } else {
             self.fill_gets(peer);
         }
@@ -672,6 +737,9 @@ impl Node {
                 fetched: 0,
                 kept: 0,
                 kept_this_pass: 0,
+                passes: 0,
+                last: None,
+                wanted_asked: std::collections::HashSet::new(),
                 peer_height: 0,
                 started: Instant::now(),
             },
@@ -688,6 +756,23 @@ impl Node {
             }
             if let Ok(locator) = rx.await {
                 let _ = back.send(Back::Locator { peer, locator });
+            }
+        });
+    }
+
+    fn ask_wanted(&mut self, peer: PeerId) {
+        let (chain, back) = (self.chain.clone(), self.back_tx.clone());
+        tokio::spawn(async move {
+            let (reply, rx) = oneshot::channel();
+            if chain
+                .send(ChainRequest::Wanted(MAX_GET, reply))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if let Ok(ids) = rx.await {
+                let _ = back.send(Back::Wanted { peer, ids });
             }
         });
     }
@@ -798,6 +883,12 @@ impl Node {
             .is_none_or(|t| now.duration_since(t) >= REDIAL_EVERY)
         {
             self.dial_bootstrap();
+        }
+        if now.duration_since(self.last_resync) >= RESYNC_EVERY {
+            self.last_resync = now;
+            for peer in self.book.ids() {
+                self.start_round(peer);
+            }
         }
         if !self.synced && self.rounds.is_empty() && self.started.elapsed() >= SYNC_ALONE_AFTER {
             tracing::warn!(

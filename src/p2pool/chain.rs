@@ -210,6 +210,11 @@ pub struct Chain {
     /// Shares below this height are not kept (pruned); 0 when the chain goes down to the
     /// genesis.
     horizon: u64,
+    /// The best chain's ids, lowest first, from height `best_base` to the tip: where a
+    /// peer's locator meets it is a lookup, not a walk from the tip (a locator of unknown
+    /// ids would otherwise walk the whole chain on every request).
+    best: std::collections::VecDeque<ShareId>,
+    best_base: u64,
 }
 
 /// The store as the window sees it.
@@ -270,6 +275,8 @@ impl Chain {
             kept: Vec::new(),
             recent: std::collections::VecDeque::new(),
             horizon: 0,
+            best: std::collections::VecDeque::new(),
+            best_base: 1,
         }
     }
 
@@ -294,6 +301,7 @@ impl Chain {
             }
         }
         chain.window = Window::build(chain.tip, chain.limits, &Source(&chain.entries));
+        chain.set_best(chain.tip);
         chain
     }
 
@@ -324,6 +332,41 @@ impl Chain {
     pub fn prune_below(&mut self, height: u64) {
         self.entries.retain(|_, e| e.height >= height);
         self.horizon = self.horizon.max(height);
+        while self.best_base < height && self.best.pop_front().is_some() {
+            self.best_base += 1;
+        }
+    }
+
+    /// The best chain's id at `height`, if the path holds it.
+    fn best_at(&self, height: u64) -> Option<ShareId> {
+        let i = usize::try_from(height.checked_sub(self.best_base)?).ok()?;
+        self.best.get(i).copied()
+    }
+
+    /// Makes `tip` the end of the best path: back from it to where it meets the path (a
+    /// reorg's depth), the path cut there and the new branch added.
+    fn set_best(&mut self, tip: ShareId) {
+        let mut branch = Vec::new();
+        let mut at = tip;
+        while let Some(e) = self.entries.get(&at) {
+            if self.best_at(e.height) == Some(at) {
+                break;
+            }
+            branch.push((at, e.height));
+            at = e.share.meta.parent;
+        }
+        match self.entries.get(&at) {
+            Some(e) if self.best_at(e.height) == Some(at) => {
+                let keep = (e.height + 1 - self.best_base) as usize;
+                self.best.truncate(keep);
+            }
+            _ => {
+                // Down to the bottom (the genesis or the horizon): a new path.
+                self.best.clear();
+                self.best_base = branch.last().map_or(1, |(_, h)| *h);
+            }
+        }
+        self.best.extend(branch.into_iter().rev().map(|(id, _)| id));
     }
 
     /// The tip's height (0 for the genesis).
@@ -601,19 +644,34 @@ impl Chain {
     /// it, oldest first, at most `max`: what the peer lacks of this chain. When no id of
     /// the locator is on the best chain, from the lowest share kept on it.
     pub fn ids_after(&self, locator: &[ShareId], max: usize) -> Vec<ShareId> {
-        let known: HashSet<&ShareId> = locator.iter().collect();
-        let mut path = Vec::new();
-        let mut at = self.tip;
-        while !known.contains(&at) {
-            let Some(e) = self.entries.get(&at) else {
-                break;
-            };
-            path.push(at);
-            at = e.share.meta.parent;
-        }
-        path.reverse();
-        path.truncate(max);
-        path
+        // The first locator id on the best path (the genesis is below it: from its start).
+        let from = locator
+            .iter()
+            .find_map(|id| {
+                if *id == self.genesis {
+                    return Some(self.best_base);
+                }
+                let h = self.entries.get(id)?.height;
+                (self.best_at(h) == Some(*id)).then_some(h + 1)
+            })
+            .unwrap_or(self.best_base);
+        let start = usize::try_from(from.saturating_sub(self.best_base)).unwrap_or(usize::MAX);
+        self.best.iter().skip(start).take(max).copied().collect()
+    }
+
+    /// Shares that waiting shares need and this chain lacks (a parent or an uncle), at
+    /// most `max`: what to ask a peer for when a sync pass leaves shares waiting (an uncle
+    /// off the peer's best chain never comes with it).
+    pub fn wanted(&self, max: usize) -> Vec<ShareId> {
+        let mut out: Vec<ShareId> = self
+            .pending
+            .keys()
+            .filter(|id| !self.entries.contains_key(id) && **id != self.genesis)
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.truncate(max);
+        out
     }
 
     /// A kept share's wire form.
@@ -744,6 +802,7 @@ impl Chain {
         if better {
             self.tip = id;
             self.move_window(id);
+            self.set_best(id);
         }
     }
 
@@ -1350,6 +1409,20 @@ mod tests {
                 "step {step}"
             );
             assert_eq!(m.chain.window().tally(), &tally, "step {step}");
+            // What a peer is sent after a locator is the best chain walked from the tip.
+            let mut path = m.chain.ancestors(&new_tip, 1_000);
+            path.reverse();
+            assert_eq!(
+                m.chain.ids_after(&[m.chain.genesis()], usize::MAX),
+                path,
+                "step {step}"
+            );
+            let mid = path.len() / 2;
+            assert_eq!(
+                m.chain.ids_after(&[ShareId([9; 32]), path[mid]], 5),
+                path[mid + 1..].iter().take(5).copied().collect::<Vec<_>>(),
+                "step {step}"
+            );
             // The next share's outputs are the payout of that window, exactly.
             let next = m.chain.next_share(new_tip, VALUE, &script(0)).unwrap();
             let expect = crate::p2pool::pplns::payout(
@@ -1552,8 +1625,10 @@ mod tests {
         let c_share = other.chain.get(&c).unwrap().share.clone();
         assert_eq!(m.chain.offer(c_share, LATE), Verdict::Missing(vec![b]));
         assert_eq!(m.chain.pending(), 1);
+        assert_eq!(m.chain.wanted(10), vec![b], "what to ask a peer for");
         assert_eq!(m.chain.offer(b_share, LATE), Verdict::Valid);
         assert_eq!(m.chain.pending(), 0);
+        assert!(m.chain.wanted(10).is_empty());
         assert_eq!(
             m.chain.tip(),
             c,

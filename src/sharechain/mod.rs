@@ -59,6 +59,8 @@ pub enum ChainRequest {
         /// The shares.
         reply: oneshot::Sender<Vec<Vec<u8>>>,
     },
+    /// Shares waiting shares need ([`Chain::wanted`]), at most the given count.
+    Wanted(usize, oneshot::Sender<Vec<ShareId>>),
     /// The node caught up with its peers: from now on every new tip's plan is published
     /// (and the current one at once).
     Synced,
@@ -266,6 +268,9 @@ impl OpenChain {
                     ChainRequest::Get { ids, reply } => {
                         let shares = ids.iter().filter_map(|id| self.chain.encoded(id)).collect();
                         let _ = reply.send(shares);
+                    }
+                    ChainRequest::Wanted(max, reply) => {
+                        let _ = reply.send(self.chain.wanted(max));
                     }
                     ChainRequest::Synced => synced = true,
                 }
