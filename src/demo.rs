@@ -3,6 +3,8 @@
 //! stratum-miner CPU miner speaking stratum over loopback, so the demo drives the real path.
 //! With `--p2pool` the server is in p2pool mode: the status line shows the share chain, and
 //! the summary lists each found block's payouts as decoded from the block simnet holds.
+//! With `--p2pool-nodes N` there are N p2pool nodes peered on loopback, miners on each, and
+//! a block found through any node pays the miners of all.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,6 +27,8 @@ pub struct DemoOptions {
     pub blocks: Option<u64>,
     /// Seconds between status lines.
     pub status_every: Duration,
+    /// p2pool nodes (1: the one server); each gets `miners` CPU miners.
+    pub nodes: usize,
 }
 
 /// What the demo did.
@@ -97,16 +101,17 @@ pub fn overrides(base: Overrides, simnet_difficulty: f64) -> Overrides {
     }
 }
 
-/// Runs the demo until Ctrl-C or `blocks` accepted blocks, on a config made with
-/// [`overrides`].
-pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
-    let running = app::start(config).await?;
-    let server = running.stratum_addrs[0];
-    let stop = CancellationToken::new();
-    let mut miner_stats = Vec::new();
-    for i in 0..opts.miners {
+/// Starts CPU miners on `server`, numbered from `first`; their stats.
+fn start_miners(
+    server: std::net::SocketAddr,
+    first: usize,
+    count: usize,
+    stop: &CancellationToken,
+) -> Vec<Arc<MinerStats>> {
+    let mut out = Vec::new();
+    for i in first..first + count {
         let stats = Arc::new(MinerStats::default());
-        miner_stats.push(stats.clone());
+        out.push(stats.clone());
         let cfg = MinerConfig {
             server,
             username: format!("{}.cpu{i}", demo_address(i)),
@@ -123,53 +128,108 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
             }
         });
     }
-    let first_height = running.simnet.as_ref().map_or(0, |s| s.tip_height());
+    out
+}
+
+/// One node's part of the status line.
+fn node_status(running: &app::Running) -> String {
+    running.share_chain.as_ref().map_or_else(String::new, |c| {
+        let net = running.share_net.as_ref().map(|n| n.borrow().clone());
+        crate::p2p::node::status_line(&c.borrow(), net.as_ref())
+    })
+}
+
+/// Runs the demo until Ctrl-C or `blocks` accepted blocks, on a config made with
+/// [`overrides`]: one server, or with `opts.nodes` above 1 that many p2pool nodes peered on
+/// loopback (`crate::demo_nodes`), each with `opts.miners` CPU miners.
+pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
+    let running = app::start(config.clone()).await?;
+    let mut nodes = vec![running];
+    if opts.nodes > 1 {
+        match crate::demo_nodes::start_more(&nodes[0], &config, opts.nodes).await {
+            Ok(more) => nodes.extend(more),
+            Err(e) => {
+                stop_nodes(nodes).await;
+                return Err(e);
+            }
+        }
+    }
+    let stop = CancellationToken::new();
+    let mut miner_stats = Vec::new();
+    for (k, node) in nodes.iter().enumerate() {
+        let first = k * opts.miners;
+        miner_stats.extend(start_miners(
+            node.stratum_addrs[0],
+            first,
+            opts.miners,
+            &stop,
+        ));
+        if nodes.len() > 1 {
+            let addrs: Vec<String> = (first..first + opts.miners).map(demo_address).collect();
+            println!(
+                "node {k}: stratum {}, miners {}",
+                node.stratum_addrs[0],
+                addrs.join(", ")
+            );
+        }
+    }
+    let first_height = nodes[0].simnet.as_ref().map_or(0, |s| s.tip_height());
     let started = Instant::now();
     let mut ticker = tokio::time::interval(opts.status_every);
     ticker.tick().await;
     let mut last_hashes = 0u64;
     let mut last_tick = Instant::now();
     let tip = |r: &app::Running| r.simnet.as_ref().map_or(0, |s| s.tip_height());
+    let accepted = |nodes: &[app::Running]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| n.stats.blocks_accepted.load(Ordering::Relaxed))
+            .sum()
+    };
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let done = opts
-            .blocks
-            .is_some_and(|n| running.stats.blocks_accepted.load(Ordering::Relaxed) >= n);
-        if done || running.shutdown.is_cancelled() {
+        let done = opts.blocks.is_some_and(|n| accepted(&nodes) >= n);
+        if done || nodes.iter().any(|n| n.shutdown.is_cancelled()) {
             break;
         }
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = ticker.tick() => {
-                let s = running.stats.snapshot();
                 let hashes: u64 = miner_stats.iter().map(|m| m.hashes.load(Ordering::Relaxed)).sum();
                 let rate = (hashes - last_hashes) as f64 / last_tick.elapsed().as_secs_f64();
                 last_hashes = hashes;
                 last_tick = Instant::now();
-                let chain = running.share_chain.as_ref().map_or_else(String::new, |c| {
-                    let net = running.share_net.as_ref().map(|n| n.borrow().clone());
-                    format!(" | {}", crate::p2p::node::status_line(&c.borrow(), net.as_ref()))
-                });
+                let s = sum_stats(&nodes);
                 println!(
-                    "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}{chain}",
+                    "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}",
                     started.elapsed().as_secs_f64(), s.authorized, si(rate), s.accepted, s.rejected,
-                    s.blocks_found, s.blocks_accepted, tip(&running)
+                    s.blocks_found, s.blocks_accepted, tip(&nodes[0])
                 );
+                for (k, node) in nodes.iter().enumerate() {
+                    let line = node_status(node);
+                    if !line.is_empty() {
+                        println!("         node {k}: {line}");
+                    }
+                }
             }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
     stop.cancel();
-    running.shutdown.cancel();
-    running.settle(Duration::from_secs(10)).await;
-    let s = running.stats.snapshot();
+    for node in &nodes {
+        node.shutdown.cancel();
+    }
+    for node in &nodes {
+        node.settle(Duration::from_secs(10)).await;
+    }
+    let s = sum_stats(&nodes);
     let summary = DemoSummary {
         accepted: s.accepted,
         rejected: s.rejected,
         blocks_found: s.blocks_found,
         blocks_accepted: s.blocks_accepted,
-        tip_height: tip(&running),
+        tip_height: tip(&nodes[0]),
         elapsed: started.elapsed(),
     };
     println!(
@@ -177,13 +237,18 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         summary.elapsed.as_secs_f64(), summary.accepted, summary.rejected,
         summary.blocks_found, summary.blocks_accepted, summary.tip_height
     );
-    if let Some(chain) = &running.share_chain {
-        let c = chain.borrow();
-        println!(
-            "share chain: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused)",
-            c.tip, c.height, c.shares, c.found, c.refused
-        );
-        if let Some(sim) = &running.simnet {
+    for (k, node) in nodes.iter().enumerate() {
+        if let Some(chain) = &node.share_chain {
+            let c = chain.borrow();
+            println!(
+                "share chain{}: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused), {} from peers",
+                if nodes.len() > 1 { format!(" of node {k}") } else { String::new() },
+                c.tip, c.height, c.shares, c.found, c.refused, c.from_peers
+            );
+        }
+    }
+    if nodes[0].share_chain.is_some() {
+        if let Some(sim) = &nodes[0].simnet {
             for height in first_height + 1..=sim.tip_height() {
                 if let Some(block) = sim.block_at(height) {
                     print_payouts(height, &block);
@@ -191,10 +256,34 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
             }
         }
     }
-    if let Some(sim) = running.simnet {
-        sim.shutdown().await;
-    }
+    stop_nodes(nodes).await;
     Ok(summary)
+}
+
+/// The nodes' counters added up.
+fn sum_stats(nodes: &[app::Running]) -> crate::stats::StatsSnapshot {
+    let mut total = crate::stats::StatsSnapshot::default();
+    for n in nodes {
+        let s = n.stats.snapshot();
+        total.authorized += s.authorized;
+        total.accepted += s.accepted;
+        total.rejected += s.rejected;
+        total.blocks_found += s.blocks_found;
+        total.blocks_accepted += s.blocks_accepted;
+    }
+    total
+}
+
+/// Stops every node; the first last, with its simnet.
+async fn stop_nodes(mut nodes: Vec<app::Running>) {
+    for node in &nodes {
+        node.shutdown.cancel();
+    }
+    if let Some(first) = nodes.first_mut() {
+        if let Some(sim) = first.simnet.take() {
+            sim.shutdown().await;
+        }
+    }
 }
 
 /// One found block's coinbase outputs, decoded from the block simnet holds.

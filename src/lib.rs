@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod decay;
 pub mod demo;
+pub mod demo_nodes;
 pub mod events;
 pub mod found_blocks;
 pub mod hex_util;

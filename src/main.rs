@@ -90,9 +90,13 @@ struct Cli {
     /// With --demo: exit 0 once this many blocks were accepted by simnet.
     #[arg(long)]
     demo_blocks: Option<u64>,
-    /// With --demo: number of CPU miners (one thread each).
-    #[arg(long, default_value_t = 2)]
-    demo_miners: usize,
+    /// With --demo: number of CPU miners (one thread each; per node with --p2pool-nodes).
+    #[arg(long)]
+    demo_miners: Option<usize>,
+    /// With --demo: run this many p2pool nodes peered on loopback, miners on each (implies
+    /// --p2pool).
+    #[arg(long, value_name = "N")]
+    p2pool_nodes: Option<usize>,
     /// p2pool mode: every job pays the share chain's PPLNS window (as a `p2pool` section
     /// of the config does).
     #[arg(long)]
@@ -299,7 +303,7 @@ fn overrides(cli: &Cli, simnet_difficulty: f64) -> Result<Overrides, String> {
             transactions: cli.simnet_txs,
         }),
         serverurl: None,
-        p2pool: cli.p2pool,
+        p2pool: cli.p2pool || cli.p2pool_nodes.is_some(),
         p2pool_listen: cli.p2pool_listen.clone(),
         p2pool_peers: cli.p2pool_peers.clone(),
     };
@@ -408,10 +412,16 @@ async fn stop_signal(term: Option<tokio::signal::unix::Signal>) {
 
 async fn run(cli: Cli, config: Config) -> ExitCode {
     if cli.demo {
+        let nodes = cli.p2pool_nodes.unwrap_or(1).clamp(1, 16);
         let opts = DemoOptions {
-            miners: cli.demo_miners.max(1),
+            // Two CPU miners for one server, one per node for several.
+            miners: cli
+                .demo_miners
+                .unwrap_or(if nodes > 1 { 1 } else { 2 })
+                .max(1),
             blocks: cli.demo_blocks,
             status_every: Duration::from_secs(3),
+            nodes,
         };
         return match demo::run(config, opts).await {
             Ok(summary) => {

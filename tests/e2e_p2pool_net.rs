@@ -585,3 +585,56 @@ fn hex_id(display: &str) -> [u8; 32] {
     bytes.reverse();
     bytes
 }
+
+#[test]
+fn the_three_node_demo_pays_the_miners_of_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::stratumd_bin())
+        .args(["--demo", "--p2pool-nodes", "3", "--demo-blocks", "3"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the demo");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not finish: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = reader.join().unwrap();
+    assert!(status.success(), "{status}\n{out}");
+    // "node k: stratum …, miners <address>" for each node.
+    let miners: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("node "))
+        .filter_map(|l| l.split("miners ").nth(1))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(miners.len(), 3, "{out}");
+    assert!(
+        out.lines().any(|l| l.contains(" 2 peers, synced")),
+        "no node with both others as peers:\n{out}"
+    );
+    // Each block's payouts, as the summary decoded them from simnet's blocks.
+    let blocks: Vec<&str> = out.split("\nblock ").skip(1).collect();
+    assert!(blocks.len() >= 3, "{out}");
+    assert!(
+        blocks
+            .iter()
+            .any(|b| miners.iter().all(|m| b.contains(m.as_str()))),
+        "no block pays the miners of all three nodes:\n{out}"
+    );
+}
