@@ -71,9 +71,31 @@ pub async fn start_more(
                 .map_err(|e| AppError::ShareChain(format!("{e}")))?;
             p2pool.net.peers = peers.iter().filter_map(|p| p.parse().ok()).collect();
         }
-        let node = app::start(cfg).await?;
-        peers.push(p2p_addr(&node).await?);
-        more.push(node);
+        let node = match app::start(cfg).await {
+            Ok(node) => node,
+            Err(e) => {
+                stop_all(&more);
+                return Err(e);
+            }
+        };
+        match p2p_addr(&node).await {
+            Ok(addr) => {
+                peers.push(addr);
+                more.push(node);
+            }
+            Err(e) => {
+                node.shutdown.cancel();
+                stop_all(&more);
+                return Err(e);
+            }
+        }
     }
     Ok(more)
+}
+
+/// Stops the nodes started so far (a later one failed to start).
+fn stop_all(nodes: &[Running]) {
+    for node in nodes {
+        node.shutdown.cancel();
+    }
 }

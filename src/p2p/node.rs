@@ -232,6 +232,9 @@ struct Round {
     kept_this_pass: u64,
     /// Passes (locator answered with ids) so far.
     passes: u32,
+    /// Whether the last answer was a full one (more may follow even if it kept nothing:
+    /// a deep fork's first answer is shares this node has).
+    last_full: bool,
     /// The last id of the last `Ids` answer: the next locator starts there, so a fork
     /// deeper than one answer goes on from where the last left off.
     last: Option<ShareId>,
@@ -544,12 +547,15 @@ impl Node {
                 round.locating = false;
                 // Done when the peer has nothing after the locator, or when a whole pass
                 // (its ids and what waiting shares needed) kept nothing new.
-                if ids.is_empty() || (round.passes > 0 && round.kept_this_pass == 0) {
+                if ids.is_empty()
+                    || (round.passes > 0 && round.kept_this_pass == 0 && !round.last_full)
+                {
                     self.finish_round(peer);
                     return;
                 }
                 round.passes += 1;
                 round.kept_this_pass = 0;
+                round.last_full = ids.len() >= MAX_IDS;
                 round.last = ids.last().copied();
                 round.queue.extend(ids);
                 self.fill_gets(peer);
@@ -738,6 +744,7 @@ impl Node {
                 kept: 0,
                 kept_this_pass: 0,
                 passes: 0,
+                last_full: false,
                 last: None,
                 wanted_asked: std::collections::HashSet::new(),
                 peer_height: 0,
