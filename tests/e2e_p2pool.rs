@@ -75,11 +75,6 @@ async fn rpc(server: &Arc<Server>, method: &'static str, params: Vec<Value>) -> 
         .expect("rpc task")
 }
 
-fn log_tail(server: &Server) -> String {
-    let log = server.log.lock().unwrap();
-    log[log.len().saturating_sub(40)..].join("\n")
-}
-
 /// Polls (bounded) until `count` log lines contain `needle`.
 async fn wait_log_count(server: &Server, needle: &str, count: usize, timeout: Duration) {
     let deadline = Instant::now() + timeout;
@@ -97,21 +92,10 @@ async fn wait_log_count(server: &Server, needle: &str, count: usize, timeout: Du
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {count} × `{needle}` (have {n}); log tail:\n{}",
-            log_tail(server)
+            server.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The chain took every share this node's miners found (a refusal would be a bug in the
-/// job's coinbase or metadata).
-fn assert_none_refused(server: &Server) {
-    let log = server.log.lock().unwrap();
-    let refused: Vec<&String> = log
-        .iter()
-        .filter(|l| l.contains("refused this node's own share"))
-        .collect();
-    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +117,7 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
         assert!(
             Instant::now() < deadline,
             "no 3 blocks; log:\n{}",
-            log_tail(&server)
+            server.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -151,7 +135,7 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
     let dir = store_dir(&server);
     let mut server = Arc::try_unwrap(server).ok().expect("one owner");
     server.kill();
-    assert_none_refused(&server);
+    server.assert_none_refused();
     let (spec, entries, _) = stored(&dir);
     assert_eq!(spec, ChainSpec::preset("simnet").unwrap());
     let (sa, sb) = (script_of(&a), script_of(&b));
@@ -257,7 +241,7 @@ async fn a_node_killed_while_writing_shares_restarts_on_the_same_tip_and_window(
     assert!(
         server.wait_log(&format!("tip {tip_id} at height"), Duration::from_secs(10)),
         "restarted on the stored tip; log:\n{}",
-        log_tail(&server)
+        server.log_tail()
     );
     // The same tip and window, read back by the restarted node's own store.
     let again = inspect("window");
@@ -268,7 +252,7 @@ async fn a_node_killed_while_writing_shares_restarts_on_the_same_tip_and_window(
     miners.stop.cancel();
     let mut server = server;
     server.kill();
-    assert_none_refused(&server);
+    server.assert_none_refused();
     let (_, entries, Some(new_tip)) = stored(&dir) else {
         panic!("a tip");
     };

@@ -84,11 +84,6 @@ fn start_miner(server: &Server, address: &str, stop: &CancellationToken) -> Arc<
     stats
 }
 
-fn log_tail(server: &Server) -> String {
-    let log = server.log.lock().unwrap();
-    log[log.len().saturating_sub(40)..].join("\n")
-}
-
 /// The node's chain tip and height from its status file.
 fn tip(server: &Server) -> Option<(String, u64)> {
     let v = server.p2pool_status()?;
@@ -114,7 +109,7 @@ async fn wait_for(
     let deadline = Instant::now() + timeout;
     while !cond() {
         if Instant::now() > deadline {
-            let logs: Vec<String> = servers.iter().map(|s| log_tail(s)).collect();
+            let logs: Vec<String> = servers.iter().map(|s| s.log_tail()).collect();
             panic!(
                 "timed out waiting for {what}; logs:\n{}",
                 logs.join("\n-----\n")
@@ -157,15 +152,6 @@ fn accepted_block_hashes(server: &Server) -> Vec<String> {
         .filter_map(|h| h.split_whitespace().next())
         .map(str::to_string)
         .collect()
-}
-
-fn assert_none_refused(server: &Server) {
-    let log = server.log.lock().unwrap();
-    let refused: Vec<&String> = log
-        .iter()
-        .filter(|l| l.contains("refused this node's own share"))
-        .collect();
-    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +199,7 @@ async fn three_nodes_keep_one_chain_and_a_block_through_b_pays_the_miners_of_a_a
         assert!(
             Instant::now() < deadline,
             "no block through B paying all three; B's log:\n{}",
-            log_tail(&b)
+            b.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -236,7 +222,7 @@ async fn three_nodes_keep_one_chain_and_a_block_through_b_pays_the_miners_of_a_a
         tips[0]
     );
     for s in all {
-        assert_none_refused(s);
+        s.assert_none_refused();
     }
     // The same tip gives the same payout table on every node (each from its own store).
     let windows: Vec<Value> = all.iter().map(|s| window_of(s, 5_000_000_000)).collect();
@@ -384,7 +370,7 @@ async fn a_node_started_after_10000_shares_syncs_them_then_serves_work_on_the_ti
         },
     )
     .await;
-    assert_none_refused(&d);
+    d.assert_none_refused();
     let mut d = d;
     d.kill();
     let (_, entries, _) = stored(&store_dir(&d));
@@ -493,7 +479,7 @@ async fn a_lying_peer_is_banned_and_the_others_mine_on_unaffected() {
     .await;
     assert_eq!(peers(&a), 1, "A and B are still peers");
     for s in all {
-        assert_none_refused(s);
+        s.assert_none_refused();
         let bans = s.p2pool_status().unwrap()["network"]["bans_total"]
             .as_u64()
             .unwrap();

@@ -222,7 +222,6 @@ enum Purpose {
 /// A sync round with one peer.
 #[derive(Debug)]
 struct Round {
-    locating: bool,
     queue: VecDeque<ShareId>,
     gets: usize,
     fetched: u64,
@@ -506,33 +505,20 @@ impl Node {
         let (chain, back) = (self.chain.clone(), self.back_tx.clone());
         tokio::spawn(async move {
             let response = match request {
-                SyncRequest::Locate(locator) => {
-                    let (reply, rx) = oneshot::channel();
-                    let asked = ChainRequest::IdsAfter {
-                        locator,
-                        max: MAX_IDS,
-                        reply,
-                    };
-                    if chain.send(asked).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok((tip_height, ids)) => SyncResponse::Ids { tip_height, ids },
-                        Err(_) => return,
-                    }
-                }
-                SyncRequest::Get(ids) => {
-                    let (reply, rx) = oneshot::channel();
-                    if chain.send(ChainRequest::Get { ids, reply }).await.is_err() {
-                        return;
-                    }
-                    match rx.await {
-                        Ok(shares) => SyncResponse::Shares(shares),
-                        Err(_) => return,
-                    }
-                }
+                SyncRequest::Locate(locator) => ask(&chain, |reply| ChainRequest::IdsAfter {
+                    locator,
+                    max: MAX_IDS,
+                    reply,
+                })
+                .await
+                .map(|(tip_height, ids)| SyncResponse::Ids { tip_height, ids }),
+                SyncRequest::Get(ids) => ask(&chain, |reply| ChainRequest::Get { ids, reply })
+                    .await
+                    .map(SyncResponse::Shares),
             };
-            let _ = back.send(Back::Respond { channel, response });
+            if let Some(response) = response {
+                let _ = back.send(Back::Respond { channel, response });
+            }
         });
     }
 
@@ -544,7 +530,6 @@ impl Node {
                     return;
                 };
                 round.peer_height = tip_height;
-                round.locating = false;
                 // Done when the peer has nothing after the locator, or when a whole pass
                 // (its ids and what waiting shares needed) kept nothing new.
                 if ids.is_empty()
@@ -657,7 +642,6 @@ impl Node {
             .filter(|id| round.wanted_asked.insert(*id))
             .collect();
         if new.is_empty() {
-            round.locating = true;
             self.ask_locator(peer);
         } else {
             round.queue.extend(new);
@@ -737,7 +721,6 @@ impl Node {
         self.rounds.insert(
             peer,
             Round {
-                locating: true,
                 queue: VecDeque::new(),
                 gets: 0,
                 fetched: 0,
@@ -757,11 +740,7 @@ impl Node {
     fn ask_locator(&mut self, peer: PeerId) {
         let (chain, back) = (self.chain.clone(), self.back_tx.clone());
         tokio::spawn(async move {
-            let (reply, rx) = oneshot::channel();
-            if chain.send(ChainRequest::Locator(reply)).await.is_err() {
-                return;
-            }
-            if let Ok(locator) = rx.await {
+            if let Some(locator) = ask(&chain, ChainRequest::Locator).await {
                 let _ = back.send(Back::Locator { peer, locator });
             }
         });
@@ -770,15 +749,7 @@ impl Node {
     fn ask_wanted(&mut self, peer: PeerId) {
         let (chain, back) = (self.chain.clone(), self.back_tx.clone());
         tokio::spawn(async move {
-            let (reply, rx) = oneshot::channel();
-            if chain
-                .send(ChainRequest::Wanted(MAX_GET, reply))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            if let Ok(ids) = rx.await {
+            if let Some(ids) = ask(&chain, |reply| ChainRequest::Wanted(MAX_GET, reply)).await {
                 let _ = back.send(Back::Wanted { peer, ids });
             }
         });
@@ -1032,11 +1003,17 @@ fn rate(r: &Round) -> u64 {
 
 /// Offers peers' shares to the chain; `None` when the chain's thread is gone.
 async fn offer(chain: &mpsc::Sender<ChainRequest>, shares: Vec<Vec<u8>>) -> Option<Vec<Verdict>> {
+    ask(chain, |reply| ChainRequest::FromPeer { shares, reply }).await
+}
+
+/// Sends the chain's thread the request `make` builds around a reply channel and waits for
+/// the answer; `None` when the thread is gone.
+async fn ask<T>(
+    chain: &mpsc::Sender<ChainRequest>,
+    make: impl FnOnce(oneshot::Sender<T>) -> ChainRequest,
+) -> Option<T> {
     let (reply, rx) = oneshot::channel();
-    chain
-        .send(ChainRequest::FromPeer { shares, reply })
-        .await
-        .ok()?;
+    chain.send(make(reply)).await.ok()?;
     rx.await.ok()
 }
 

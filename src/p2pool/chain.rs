@@ -612,29 +612,25 @@ impl Chain {
     }
 
     /// Where this chain is, for a peer to find where its own best chain leaves it: the
-    /// tip, then its ancestors at distances 1, 2, 4, 8, … (bitcoin's block locator), then
-    /// the genesis; at most [`MAX_LOCATOR`] ids.
+    /// tip and its nearest ancestors one apart, then at doubling distances (bitcoin's
+    /// block locator), then the genesis; at most [`MAX_LOCATOR`] ids, read off the best
+    /// path.
     pub fn locator(&self) -> Vec<ShareId> {
         let mut out = Vec::new();
-        let mut at = self.tip;
+        let mut height = self.tip_height();
         let mut step = 1u64;
         while out.len() + 1 < MAX_LOCATOR {
-            let Some(e) = self.entries.get(&at) else {
+            let Some(id) = self.best_at(height) else {
                 break;
             };
-            out.push(at);
+            out.push(id);
             if out.len() > 8 {
                 step *= 2;
             }
-            let target = e.height.saturating_sub(step);
-            let mut walk = e.share.meta.parent;
-            while let Some(p) = self.entries.get(&walk) {
-                if p.height <= target {
-                    break;
-                }
-                walk = p.share.meta.parent;
-            }
-            at = walk;
+            let Some(next) = height.checked_sub(step) else {
+                break;
+            };
+            height = next;
         }
         out.push(self.genesis);
         out
@@ -1417,6 +1413,12 @@ mod tests {
                 path,
                 "step {step}"
             );
+            let locator = m.chain.locator();
+            assert_eq!(locator.last(), Some(&m.chain.genesis()));
+            assert_eq!(locator.first(), path.last().or(Some(&m.chain.genesis())));
+            assert!(locator[..locator.len() - 1]
+                .iter()
+                .all(|id| path.contains(id)));
             let mid = path.len() / 2;
             assert_eq!(
                 m.chain.ids_after(&[ShareId([9; 32]), path[mid]], 5),

@@ -235,6 +235,23 @@ impl Server {
         serde_json::from_str(&text).ok()
     }
 
+    /// The last 40 log lines, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// p2pool mode: the chain took every share this node's miners found (a refusal would
+    /// be a bug in the job's coinbase or metadata).
+    pub fn assert_none_refused(&self) {
+        let log = self.log.lock().unwrap();
+        let refused: Vec<&String> = log
+            .iter()
+            .filter(|l| l.contains("refused this node's own share"))
+            .collect();
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
