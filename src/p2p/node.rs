@@ -44,6 +44,10 @@ pub const REDIAL_EVERY: Duration = Duration::from_secs(10);
 /// How often each peer is asked again what it has that this node lacks (anti-entropy:
 /// gossip dropped over a rate limit, or lost with a connection, comes back this way).
 pub const RESYNC_EVERY: Duration = Duration::from_secs(10);
+/// Full answers in a row that kept nothing before a round gives up: a fork this many
+/// answers (2,048 ids each) deep is past any window, and a peer that answers with ids it
+/// never serves cannot hold a round (and the node's sync) open for ever.
+pub const MAX_FRUITLESS_PASSES: u32 = 64;
 /// How often the share chain's status line is logged.
 pub const STATUS_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -234,6 +238,8 @@ struct Round {
     /// Whether the last answer was a full one (more may follow even if it kept nothing:
     /// a deep fork's first answer is shares this node has).
     last_full: bool,
+    /// Passes in a row that kept nothing.
+    fruitless: u32,
     /// The last id of the last `Ids` answer: the next locator starts there, so a fork
     /// deeper than one answer goes on from where the last left off.
     last: Option<ShareId>,
@@ -532,8 +538,10 @@ impl Node {
                 round.peer_height = tip_height;
                 // Done when the peer has nothing after the locator, or when a whole pass
                 // (its ids and what waiting shares needed) kept nothing new.
+                let fruitless = round.passes > 0 && round.kept_this_pass == 0;
+                round.fruitless = if fruitless { round.fruitless + 1 } else { 0 };
                 if ids.is_empty()
-                    || (round.passes > 0 && round.kept_this_pass == 0 && !round.last_full)
+                    || (fruitless && (!round.last_full || round.fruitless > MAX_FRUITLESS_PASSES))
                 {
                     self.finish_round(peer);
                     return;
@@ -728,6 +736,7 @@ impl Node {
                 kept_this_pass: 0,
                 passes: 0,
                 last_full: false,
+                fruitless: 0,
                 last: None,
                 wanted_asked: std::collections::HashSet::new(),
                 peer_height: 0,
