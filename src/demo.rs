@@ -153,6 +153,16 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
                 return Err(e);
             }
         }
+        let waited = Instant::now();
+        if let Err(e) = crate::demo_nodes::wait_peered(&nodes).await {
+            stop_nodes(nodes).await;
+            return Err(e);
+        }
+        println!(
+            "{} nodes peered and synced in {:.1}s",
+            nodes.len(),
+            waited.elapsed().as_secs_f64()
+        );
     }
     let stop = CancellationToken::new();
     let mut miner_stats = Vec::new();
@@ -241,9 +251,10 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         if let Some(chain) = &node.share_chain {
             let c = chain.borrow();
             println!(
-                "share chain{}: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused), {} from peers",
+                "share chain{}: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused, {} stratum shares accepted), {} from peers",
                 if nodes.len() > 1 { format!(" of node {k}") } else { String::new() },
-                c.tip, c.height, c.shares, c.found, c.refused, c.from_peers
+                c.tip, c.height, c.shares, c.found, c.refused,
+                node.stats.snapshot().accepted, c.from_peers
             );
         }
     }

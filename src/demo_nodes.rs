@@ -99,3 +99,34 @@ fn stop_all(nodes: &[Running]) {
         node.shutdown.cancel();
     }
 }
+
+/// How long the demo waits for its nodes to peer and sync before it starts the miners.
+const PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until every node is synced and connected to every other node, so that every
+/// node's miners work on the shared tip from their first share (a miner started on a node
+/// still catching up gets no job, and a block found meanwhile would pay only the others).
+pub async fn wait_peered(nodes: &[Running]) -> Result<(), AppError> {
+    let others = nodes.len().saturating_sub(1);
+    let wait = async {
+        for node in nodes {
+            let Some(mut net) = node.share_net.clone() else {
+                return Err(AppError::ShareChain(
+                    "the demo's nodes need p2pool mode".into(),
+                ));
+            };
+            net.wait_for(|s| s.synced && s.peers.len() >= others)
+                .await
+                .map_err(|_| AppError::ShareChain("a demo node's network stopped".into()))?;
+        }
+        Ok(())
+    };
+    tokio::time::timeout(PEER_TIMEOUT, wait)
+        .await
+        .map_err(|_| {
+            AppError::ShareChain(format!(
+                "the demo's nodes did not all peer and sync within {} s",
+                PEER_TIMEOUT.as_secs()
+            ))
+        })?
+}

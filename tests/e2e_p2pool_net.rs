@@ -576,7 +576,7 @@ fn hex_id(display: &str) -> [u8; 32] {
 fn the_three_node_demo_pays_the_miners_of_every_node() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(common::stratumd_bin())
-        .args(["--demo", "--p2pool-nodes", "3", "--demo-blocks", "3"])
+        .args(["--demo", "--p2pool-nodes", "3", "--demo-blocks", "5"])
         .current_dir(dir.path())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -610,13 +610,19 @@ fn the_three_node_demo_pays_the_miners_of_every_node() {
         .map(str::to_string)
         .collect();
     assert_eq!(miners.len(), 3, "{out}");
+    // The miners start only once the nodes are peered and synced.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("3 nodes peered and synced in ")),
+        "{out}"
+    );
     assert!(
         out.lines().any(|l| l.contains(" 2 peers, synced")),
         "no node with both others as peers:\n{out}"
     );
     // Each block's payouts, as the summary decoded them from simnet's blocks.
     let blocks: Vec<&str> = out.split("\nblock ").skip(1).collect();
-    assert!(blocks.len() >= 3, "{out}");
+    assert!(blocks.len() >= 5, "{out}");
     assert!(
         blocks
             .iter()
