@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Three stratumd p2pool nodes, each in its own network namespace with a CPU miner, on one
 # simnet, with DELAY_MS (default 100) of one-way delay between every two nodes. After SECS
-# seconds (default 120) it reports, per node, the shares kept and the best chain's height:
-# the shares not on the best chain are the stale (orphan or uncle) rate, against latency /
-# share period (simnet's period is 1 s). Needs root (ip netns, veth, a bridge).
+# seconds (default 120) it reports, per node, the shares kept and where they ended up: on
+# the best chain, uncles (off it but credited by a share on it, so paid) and orphans
+# (neither): the uncle and orphan rates against latency / share period (simnet's period is
+# 1 s). Needs root (ip netns, veth, a bridge).
 #
 # The delay is `tc netem` where the kernel has it (sch_netem); where it does not (this
 # project's machines: "Specified qdisc kind is unknown"), each link between nodes goes
@@ -138,9 +139,11 @@ for k in 1 2 3; do
 import json, sys
 v = json.load(open(sys.argv[1]))
 c, n = v["chain"], v["network"]
-shares, height = c["shares"], c["height"]
-stale = 1 - height / shares if shares else 0
-print(f"node {sys.argv[2]}: {len(n['peers'])} peers, tip {c['tip'][:16]}… height {height}, "
-      f"{shares} shares kept, {shares - height} off the best chain: stale rate {stale:.1%}")
+shares, uncles, orphans = c["shares"], c["uncles"], c["orphans"]
+pct = lambda x: f"{x / shares:.1%}" if shares else "-"
+print(f"node {sys.argv[2]}: {len(n['peers'])} peers, tip {c['tip'][:16]}… height {c['height']}, "
+      f"{shares} shares kept, {shares - uncles - orphans} on the best chain, "
+      f"{uncles} uncles ({pct(uncles)}, paid), {orphans} orphans ({pct(orphans)}, unpaid): "
+      f"stale rate {pct(uncles + orphans)}")
 PY
 done

@@ -41,6 +41,14 @@ pub enum AppError {
         /// Why.
         source: std::io::Error,
     },
+    /// The HTTP server (`api`) could not bind.
+    #[error("config key `api`: cannot listen on {addr}: {source}")]
+    ApiBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// simnet could not start.
     #[error("simnet: {0}")]
     Simnet(String),
@@ -192,6 +200,8 @@ struct Parts {
     )>,
     /// The network, bound, and the chain's announcements of this node's shares for it.
     share_net: Option<(crate::p2p::Prepared, mpsc::Receiver<Vec<u8>>)>,
+    /// The HTTP server, bound.
+    api: Option<crate::api::ApiListener>,
 }
 
 /// Opens p2pool mode's store and says plainly what the node mines on.
@@ -307,6 +317,19 @@ impl Parts {
             stratum_addrs.push(bound);
             servers.push(server);
         }
+        let api = match &config.api {
+            Some(settings) => {
+                let addr = settings.addr;
+                let bind_error = |source| AppError::ApiBind { addr, source };
+                let listener = crate::api::ApiListener::bind(addr, settings.token.clone())
+                    .await
+                    .map_err(bind_error)?;
+                let bound = listener.local_addr().map_err(bind_error)?;
+                tracing::info!("api listening on http://{bound}");
+                Some(listener)
+            }
+            None => None,
+        };
         // The publisher's thread ends by itself if start-up fails later (the events go).
         if let (Some(publisher), Some(rx)) = (crate::zmq_out::bind_for(&config)?, zmq_rx) {
             publisher.run(rx).map_err(|e| ConfigError::Invalid {
@@ -337,6 +360,7 @@ impl Parts {
         Ok(Parts {
             share_chain,
             share_net,
+            api,
             config,
             node,
             shutdown,
@@ -379,6 +403,7 @@ impl Parts {
             control_socket,
             share_chain,
             share_net,
+            api,
         } = self;
         let share_net = match (share_net, &share_chain) {
             (Some((net, announce)), Some((queue, status))) => {
@@ -476,6 +501,7 @@ impl Parts {
             let ctx = ctx.clone();
             Arc::new(move || ctx.extranonces.resumable() as u64)
         };
+        let (reports, report) = watch::channel(None);
         crate::stats::files::spawn(
             stats_rx,
             crate::stats::files::StatsSettings {
@@ -483,8 +509,26 @@ impl Parts {
                 interval: config.stats_interval,
             },
             resumable_sessions,
+            reports,
             shutdown.clone(),
         );
+        if let Some(api) = api {
+            let sources = crate::api::Sources {
+                stats: stats.clone(),
+                events: events.clone(),
+                board: board.clone(),
+                report,
+                share_chain: share_chain.clone(),
+                share_net: share_net.clone(),
+                started_unix: crate::stats::accounting::unix_secs(std::time::SystemTime::now()),
+            };
+            let handler = crate::control::Handler::new(
+                control.clone(),
+                shutdown.clone(),
+                crate::log_level::installed_setter(),
+            );
+            tokio::spawn(api.serve(sources, handler, shutdown.clone()));
+        }
         if let Some(rx) = sharelog_rx {
             if let Err(e) = crate::stats::sharelog::spawn(rx, config.logdir.clone()) {
                 tracing::error!("cannot start the share log: {e}");

@@ -251,9 +251,9 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         if let Some(chain) = &node.share_chain {
             let c = chain.borrow();
             println!(
-                "share chain{}: tip {} at height {}, {} shares kept, this node's miners added {} ({} refused, {} stratum shares accepted), {} from peers",
+                "share chain{}: tip {} at height {}, {} shares kept ({} uncles, {} orphans), this node's miners added {} ({} refused, {} stratum shares accepted), {} from peers",
                 if nodes.len() > 1 { format!(" of node {k}") } else { String::new() },
-                c.tip, c.height, c.shares, c.found, c.refused,
+                c.tip, c.height, c.shares, c.uncles, c.orphans, c.found, c.refused,
                 node.stats.snapshot().accepted, c.from_peers
             );
         }

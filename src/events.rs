@@ -208,6 +208,15 @@ impl Events {
         self.any
     }
 
+    /// Each consumer's name and how many events it lost (its queue was full), for the
+    /// metrics.
+    pub fn dropped_counts(&self) -> Vec<(&'static str, u64)> {
+        self.subscribers
+            .iter()
+            .map(|s| (s.name, s.dropped.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// Hands `event` to every consumer that wants it, never waiting.
     pub fn publish(&self, event: Event) {
         for s in &self.subscribers {

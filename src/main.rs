@@ -108,6 +108,10 @@ struct Cli {
     /// p2pool mode: a peer to connect to (repeatable; added to `p2pool.peers`).
     #[arg(long = "p2pool-peer", value_name = "ADDR")]
     p2pool_peers: Vec<String>,
+    /// The operator's HTTP server (Prometheus /metrics, the JSON API) on this address, e.g.
+    /// 127.0.0.1:8080 (over the config's `api`).
+    #[arg(long, value_name = "ADDR")]
+    api: Option<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -306,6 +310,7 @@ fn overrides(cli: &Cli, simnet_difficulty: f64) -> Result<Overrides, String> {
         p2pool: cli.p2pool || cli.p2pool_nodes.is_some(),
         p2pool_listen: cli.p2pool_listen.clone(),
         p2pool_peers: cli.p2pool_peers.clone(),
+        api: cli.api,
     };
     Ok(if cli.demo {
         demo::overrides(base, simnet_difficulty)

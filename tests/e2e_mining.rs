@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::{Address, Amount, Block, Network, ScriptBuf, WitnessProgram, WitnessVersion};
+use common::scripted::{
+    assert_accepted, assert_rejected, authorized, find_miss, find_share_async, submit,
+};
 use common::{regtest_address, Server, ServerOptions};
 use serde_json::{json, Value};
 use stratum_miner::client::StratumClient;
 use stratum_miner::miner::{run_miner, MinerConfig, MinerStats};
-use stratum_miner::work::{difficulty_of, meets, u32_hex, Job};
+use stratum_miner::work::Job;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -322,99 +325,6 @@ async fn pool_block_with_500_outputs() {
 // 3. Scripted session: clean jobs on a new block, and every reject reason.
 // ---------------------------------------------------------------------------------------
 
-/// Finds a nonce whose share hash meets `diff` (with a small margin) but stays below
-/// `below` (so a share is never accidentally a block).
-fn find_share(job: &Job, en1: &[u8], en2: &[u8], ntime: u32, diff: f64, below: f64) -> u32 {
-    (0..=u32::MAX)
-        .find(|&n| {
-            let h = job.share_hash(en1, en2, ntime, n, job.version);
-            meets(&h, diff * 1.01) && difficulty_of(&h) < below
-        })
-        .expect("a nonce")
-}
-
-/// Finds a nonce whose share hash clearly misses `diff`.
-fn find_miss(job: &Job, en1: &[u8], en2: &[u8], ntime: u32, diff: f64) -> u32 {
-    (0..=u32::MAX)
-        .find(|&n| difficulty_of(&job.share_hash(en1, en2, ntime, n, job.version)) < diff / 2.0)
-        .expect("a nonce")
-}
-
-async fn find_share_async(
-    job: &Job,
-    en1: &[u8],
-    en2: &[u8],
-    ntime: u32,
-    diff: f64,
-    below: f64,
-) -> u32 {
-    let (job, en1, en2) = (job.clone(), en1.to_vec(), en2.to_vec());
-    tokio::task::spawn_blocking(move || find_share(&job, &en1, &en2, ntime, diff, below))
-        .await
-        .unwrap()
-}
-
-/// Sends a `mining.submit` and returns the reply.
-async fn submit(
-    c: &mut StratumClient,
-    user: &str,
-    job_id: &str,
-    en2: &[u8],
-    ntime: u32,
-    nonce: u32,
-) -> Value {
-    let id = c
-        .request(
-            "mining.submit",
-            json!([
-                user,
-                job_id,
-                hex::encode(en2),
-                u32_hex(ntime),
-                u32_hex(nonce)
-            ]),
-        )
-        .await
-        .unwrap();
-    c.wait_reply(id, T).await.unwrap()
-}
-
-fn assert_rejected(reply: &Value, reason: &str, code: i64) {
-    assert_eq!(reply["result"], false, "expected {reason:?}: {reply}");
-    assert_eq!(reply["reject-reason"], reason, "{reply}");
-    assert_eq!(reply["error"][0], code, "{reply}");
-    assert_eq!(reply["error"][1], reason, "{reply}");
-}
-
-fn assert_accepted(reply: &Value) {
-    assert_eq!(reply["result"], true, "{reply}");
-    assert!(reply["error"].is_null(), "{reply}");
-}
-
-/// A miner subscribed as `agent` (resuming `session` unless it is null) and authorized as
-/// `user`: the client, the extranonce1 the server gave (hex) and the extranonce2 length.
-async fn authorized(
-    server: &Server,
-    agent: &str,
-    session: Value,
-    user: &str,
-) -> (StratumClient, String, usize) {
-    let mut c = StratumClient::connect(server.stratum).await.unwrap();
-    let id = c
-        .request("mining.subscribe", json!([agent, session]))
-        .await
-        .unwrap();
-    let sub = c.wait_reply(id, T).await.unwrap();
-    let en1 = sub["result"][1].as_str().unwrap().to_string();
-    let en2_len = sub["result"][2].as_u64().unwrap() as usize;
-    let id = c
-        .request("mining.authorize", json!([user, "x"]))
-        .await
-        .unwrap();
-    assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
-    (c, en1, en2_len)
-}
-
 /// Has simnet mine a block of its own, then waits for the clean notify on it (a previous
 /// block other than `notify_a`'s); returns that notify.
 async fn block_from_elsewhere(
@@ -450,7 +360,8 @@ async fn new_block_sends_clean_jobs_and_old_shares_are_stale() {
         ..ServerOptions::default()
     }));
     let user = format!("{}.scripted", regtest_address(7));
-    let (mut c, en1, en2_len) = authorized(&server, "e2e-scripted/1", Value::Null, &user).await;
+    let (mut c, en1, en2_len) =
+        authorized(server.stratum, "e2e-scripted/1", Value::Null, &user).await;
     let en1 = hex::decode(en1).unwrap();
     let sd = c.wait_method("mining.set_difficulty", T).await.unwrap();
     let diff = sd["params"][0].as_f64().unwrap();
@@ -575,7 +486,7 @@ async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
     let user = format!("{}.resumed", regtest_address(8));
     let agent = "cgminer/4.12.1";
 
-    let (mut a, session_id, en2_len) = authorized(&server, agent, Value::Null, &user).await;
+    let (mut a, session_id, en2_len) = authorized(server.stratum, agent, Value::Null, &user).await;
     let en1 = hex::decode(&session_id).unwrap();
     let en2 = vec![0u8; en2_len];
     let diff = a.wait_method("mining.set_difficulty", T).await.unwrap()["params"][0]
@@ -589,7 +500,7 @@ async fn a_share_resent_after_resuming_the_session_is_a_duplicate() {
 
     // The miner comes back with its session id, gets the same extranonce1 and the same job,
     // and sends the same share again.
-    let (mut b, resumed, _) = authorized(&server, agent, json!(session_id), &user).await;
+    let (mut b, resumed, _) = authorized(server.stratum, agent, json!(session_id), &user).await;
     assert_eq!(resumed, session_id, "the session was not resumed");
     let notify = b.wait_method("mining.notify", T).await.unwrap();
     assert_eq!(notify["params"][0], job.job_id.as_str(), "the same job");
@@ -612,7 +523,7 @@ async fn a_stale_block_solution_is_still_submitted() {
         ..ServerOptions::default()
     }));
     let user = format!("{}.stale", regtest_address(9));
-    let (mut c, en1, en2_len) = authorized(&server, "e2e-stale/1", Value::Null, &user).await;
+    let (mut c, en1, en2_len) = authorized(server.stratum, "e2e-stale/1", Value::Null, &user).await;
     let (en1, en2) = (hex::decode(en1).unwrap(), vec![0u8; en2_len]);
     let notify_a = c.wait_method("mining.notify", T).await.unwrap();
     let job_a = Job::from_notify_params(&notify_a["params"]).unwrap();

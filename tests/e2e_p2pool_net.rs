@@ -212,6 +212,7 @@ async fn three_nodes_keep_one_chain_and_a_block_through_b_pays_the_miners_of_a_a
         tips[0].is_some() && tips.iter().all(|t| *t == tips[0])
     })
     .await;
+    let equal_at = std::time::SystemTime::now();
     let converged = stopped.elapsed();
     // Stable: no share still on its way (the tips stay equal a moment later).
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -220,6 +221,20 @@ async fn three_nodes_keep_one_chain_and_a_block_through_b_pays_the_miners_of_a_a
     println!(
         "tips equal {converged:?} after the miners stopped: {:?}",
         tips[0]
+    );
+    // From the moment the tip's share was kept by the node whose miner found it (its log
+    // line's stamp) to the moment the test saw all three status files (rewritten every
+    // 250 ms) name it: at least the time the share took to reach every node's tip.
+    let tip_id = tips[0].clone().expect("a tip").0;
+    let kept_at = all
+        .iter()
+        .find_map(|s| s.logged_at(&format!("share-chain share share={tip_id}")))
+        .expect("the tip's share in its node's log");
+    let spread = equal_at.duration_since(kept_at).unwrap_or_default();
+    println!("tip share kept {spread:?} before all tips were seen equal");
+    assert!(
+        spread <= Duration::from_secs(1),
+        "tips equal only {spread:?} after the tip's share was kept"
     );
     for s in all {
         s.assert_none_refused();
@@ -246,6 +261,16 @@ async fn three_nodes_keep_one_chain_and_a_block_through_b_pays_the_miners_of_a_a
     for s in &scripts {
         assert!(paid.contains_key(s), "{s} not paid by B's block: {paid:?}");
     }
+}
+
+#[test]
+fn log_stamps_are_read_as_utc() {
+    let t = common::log_time("2026-12-02T19:03:29.123456Z  INFO x: y").unwrap();
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap();
+    // `date -u -d 2026-12-02T19:03:29Z +%s`
+    assert_eq!(d.as_secs(), 1_796_238_209);
+    assert_eq!(d.subsec_micros(), 123_456);
+    assert_eq!(common::log_time("no stamp"), None);
 }
 
 /// A block from simnet, decoded.

@@ -16,6 +16,8 @@ pub const OWN_KEYS: &[&str] = &[
     "sockdir",
     "stats_interval",
     "p2pool",
+    "api",
+    "api_token",
 ];
 
 /// ckpool keys that only matter to ckpool modes stratumd does not serve, with what they

@@ -6,6 +6,7 @@
 //! as it is known: here when it is pinned (`network`, or simnet's regtest), else by the
 //! app once bitcoind tells it.
 
+pub mod api;
 pub mod keys;
 pub mod nodes;
 pub mod overrides;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use bitcoin::Network;
 
+pub use api::{ApiSettings, ApiToken};
 pub use keys::{OTHER_MODE_KEYS, OWN_KEYS};
 pub use nodes::NodeSource;
 pub use overrides::{Overrides, SimnetNode, SocketGroup};
@@ -146,6 +148,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// p2pool mode's chain spec and store (`--p2pool` or a `p2pool` section).
     pub p2pool: Option<P2poolSettings>,
+    /// The operator's HTTP server (`api`, `api_token`, `--api`); off when `None`.
+    pub api: Option<ApiSettings>,
 }
 
 /// A whole number of `key` in `lo..=hi`.
@@ -371,6 +375,9 @@ impl Config {
             Some(d) => d,
             None => 0.0,
         };
+        let (api, api_warning) =
+            api::settings(raw.api.as_deref(), raw.api_token.as_deref(), overrides.api)?;
+        warnings.extend(api_warning);
         let sockdir = match (&overrides.sockdir, raw.sockdir) {
             (Some(dir), _) => Some(dir.clone()),
             (None, Some(s)) if s.is_empty() => {
@@ -404,6 +411,7 @@ impl Config {
             maxclients,
             zmqpub,
             zmqpub_mindiff,
+            api,
             name: overrides
                 .name
                 .clone()
@@ -865,6 +873,7 @@ mod tests {
             p2pool: false,
             p2pool_listen: None,
             p2pool_peers: Vec::new(),
+            api: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
         };
         let c = Config::parse(
             r#"{"sockdir": "/run/ignored", "serverurl": "0.0.0.0:3333", "network": "main"}"#,
@@ -876,6 +885,10 @@ mod tests {
         assert_eq!(c.serverurl, [SocketAddr::from(([127, 0, 0, 1], 0))]);
         assert!(c.log_shares);
         assert_eq!(c.name, "p2");
+        assert_eq!(
+            c.api.map(|a| a.addr),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
         // simnet is a regtest chain whatever the file pins.
         assert_eq!(c.network, Some(Network::Regtest));
         assert!(matches!(c.nodes, NodeSource::Simnet(_)));

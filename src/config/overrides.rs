@@ -46,6 +46,8 @@ pub struct Overrides {
     pub p2pool_listen: Option<String>,
     /// `--p2pool-peer` (repeated): added to `p2pool.peers`.
     pub p2pool_peers: Vec<String>,
+    /// `--api`: over `api`.
+    pub api: Option<SocketAddr>,
 }
 
 impl Overrides {

@@ -166,6 +166,10 @@ pub struct RawConfig {
     pub stats_interval: Option<i64>,
     /// Ours: p2pool mode and its share chain.
     pub p2pool: Option<RawP2pool>,
+    /// Ours: where the HTTP server (metrics, JSON API) listens.
+    pub api: Option<String>,
+    /// Ours: the bearer token its state-changing routes need.
+    pub api_token: Option<String>,
     /// Every other key: those of ckpool modes stratumd does not serve, and unknown ones.
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -178,7 +182,8 @@ pub(super) fn expected(key: &str) -> &'static str {
             "must be an array of {\"url\", \"auth\", \"pass\"} (or {\"url\", \"cookie\"}) objects"
         }
         "btcaddress" | "donaddress" => "must be a bitcoin address",
-        "btcsig" | "logdir" | "zmqblock" | "zmqpub" | "sockdir" | "version_mask" | "network" => {
+        "btcsig" | "logdir" | "zmqblock" | "zmqpub" | "sockdir" | "version_mask" | "network"
+        | "api" | "api_token" => {
             "must be a string"
         }
         "blockpoll" => "must be a whole number from 1 to 60000",

@@ -956,16 +956,7 @@ impl Node {
         let chain = self.chain_status.borrow().clone();
         let doc = serde_json::json!({
             "network": view,
-            "chain": {
-                "tip": chain.tip.to_string(),
-                "height": chain.height,
-                "shares": chain.shares,
-                "window_shares": chain.window_shares,
-                "window_payees": chain.window_payees,
-                "found": chain.found,
-                "from_peers": chain.from_peers,
-                "pending": chain.pending,
-            },
+            "chain": chain,
         });
         if let Err(e) = write_atomic(&self.status_file, doc.to_string().as_bytes()) {
             tracing::debug!("p2pool: cannot write {}: {e}", self.status_file.display());

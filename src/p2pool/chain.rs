@@ -215,6 +215,22 @@ pub struct Chain {
     /// ids would otherwise walk the whole chain on every request).
     best: std::collections::VecDeque<ShareId>,
     best_base: u64,
+    /// Uncles credited by the shares on `best` (each credited once, by consensus): the
+    /// shares off the best chain that are still paid.
+    best_uncles: u64,
+}
+
+/// The kept shares by where they ended up: on the best chain, off it but credited as an
+/// uncle by a share on it (paid, at the uncle penalty), or neither (orphaned, unpaid).
+/// The stale rate a network's latency costs its miners, for status and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Shares on the best chain.
+    pub on_best: u64,
+    /// Shares off it, credited as uncles by shares on it.
+    pub uncles: u64,
+    /// Shares off it and not credited.
+    pub orphans: u64,
 }
 
 /// The store as the window sees it.
@@ -277,6 +293,7 @@ impl Chain {
             horizon: 0,
             best: std::collections::VecDeque::new(),
             best_base: 1,
+            best_uncles: 0,
         }
     }
 
@@ -330,10 +347,54 @@ impl Chain {
     /// answered [`Verdict::BelowHorizon`] from then on. The caller keeps what the tip's
     /// children read above it.
     pub fn prune_below(&mut self, height: u64) {
+        while self.best_base < height {
+            let Some(id) = self.best.pop_front() else {
+                break;
+            };
+            self.best_uncles -= self.uncle_count(&id);
+            self.best_base += 1;
+        }
+        // Uncles about to go that shares staying on the path credit: within the uncle
+        // depth above the cut, so only the path's first shares can credit any.
+        let depth = self.spec.uncle_max_depth as usize + 1;
+        let going: u64 = self
+            .best
+            .iter()
+            .take(depth)
+            .filter_map(|id| self.entries.get(id))
+            .flat_map(|e| &e.share.meta.uncles)
+            .filter(|u| self.entries.get(u).is_some_and(|e| e.height < height))
+            .count() as u64;
+        self.best_uncles -= going;
         self.entries.retain(|_, e| e.height >= height);
         self.horizon = self.horizon.max(height);
-        while self.best_base < height && self.best.pop_front().is_some() {
-            self.best_base += 1;
+    }
+
+    /// How many kept uncles the kept share `id` credits (an uncle below the pruned floor is
+    /// no longer counted: the placement adds up to the shares kept).
+    fn uncle_count(&self, id: &ShareId) -> u64 {
+        self.entries.get(id).map_or(0, |e| {
+            e.share
+                .meta
+                .uncles
+                .iter()
+                .filter(|u| self.entries.contains_key(u))
+                .count() as u64
+        })
+    }
+
+    /// Where the kept shares ended up: on the best chain, kept uncles credited by it, and
+    /// the rest (orphans). The three add up to the shares kept: an uncle is credited at most
+    /// once on a path and is never on it.
+    pub fn placement(&self) -> Placement {
+        let on_best = self.best.len() as u64;
+        let uncles = self.best_uncles;
+        let kept = self.entries.len() as u64;
+        debug_assert!(on_best + uncles <= kept, "{on_best} + {uncles} > {kept}");
+        Placement {
+            on_best,
+            uncles,
+            orphans: kept.saturating_sub(on_best + uncles),
         }
     }
 
@@ -358,14 +419,19 @@ impl Chain {
         match self.entries.get(&at) {
             Some(e) if self.best_at(e.height) == Some(at) => {
                 let keep = (e.height + 1 - self.best_base) as usize;
+                let cut: u64 = self.best.range(keep..).map(|id| self.uncle_count(id)).sum();
+                self.best_uncles -= cut;
                 self.best.truncate(keep);
             }
             _ => {
                 // Down to the bottom (the genesis or the horizon): a new path.
                 self.best.clear();
+                self.best_uncles = 0;
                 self.best_base = branch.last().map_or(1, |(_, h)| *h);
             }
         }
+        let added: u64 = branch.iter().map(|(id, _)| self.uncle_count(id)).sum();
+        self.best_uncles += added;
         self.best.extend(branch.into_iter().rev().map(|(id, _)| id));
     }
 
@@ -1346,6 +1412,69 @@ mod tests {
         assert!(tally.weight(&script(7)) > 0);
     }
 
+    /// One share of the random walk: mostly on the tip, sometimes on a recent share (a
+    /// fork, later maybe a reorg), crediting up to two recent shares it may as uncles.
+    /// Returns how many uncles it credits.
+    fn random_share(m: &mut Miner, draw: &mut Draw, recent: &mut Vec<ShareId>) -> usize {
+        let tip = m.chain.tip();
+        // Mostly on the tip; sometimes on a recent share (a fork, later maybe a reorg).
+        let parent = if draw.below(5) == 0 && recent.len() > 2 {
+            recent[recent.len() - 1 - draw.below(3.min(recent.len() as u128 - 1)) as usize]
+        } else {
+            tip
+        };
+        // Uncles: recent shares not on the parent's branch, within the depth.
+        let height = m.chain.height_of(&parent).unwrap() + 1;
+        let branch: HashSet<ShareId> = m.chain.ancestors(&parent, 5).into_iter().collect();
+        let credited: HashSet<ShareId> = m
+            .chain
+            .ancestors(&parent, 3)
+            .iter()
+            .flat_map(|a| m.chain.get(a).unwrap().share.meta.uncles.clone())
+            .collect();
+        let mut uncles: Vec<ShareId> = recent
+            .iter()
+            .filter(|u| {
+                m.chain.get(u).is_some_and(|e| {
+                    e.height < height
+                        && e.height + 3 >= height
+                        && !branch.contains(u)
+                        && !credited.contains(u)
+                        && (branch.contains(&e.share.meta.parent)
+                            || e.share.meta.parent == m.chain.genesis())
+                })
+            })
+            .copied()
+            .collect();
+        uncles.truncate(2);
+        let n = uncles.len();
+        let id = m.share(parent, draw.below(9) as u32, uncles);
+        recent.push(id);
+        if recent.len() > 12 {
+            recent.remove(0);
+        }
+        n
+    }
+
+    /// The placement by its definition: the best path walked from the tip (down to the
+    /// pruned floor), the kept shares its shares credit as uncles, and the rest.
+    fn naive_placement(chain: &Chain) -> Placement {
+        let path = chain.ancestors(&chain.tip(), chain.len());
+        let on_path: HashSet<ShareId> = path.iter().copied().collect();
+        let credited: HashSet<ShareId> = path
+            .iter()
+            .flat_map(|id| chain.get(id).unwrap().share.meta.uncles.clone())
+            .filter(|u| chain.get(u).is_some())
+            .collect();
+        assert!(credited.is_disjoint(&on_path));
+        let kept = chain.len() as u64;
+        Placement {
+            on_best: path.len() as u64,
+            uncles: credited.len() as u64,
+            orphans: kept - path.len() as u64 - credited.len() as u64,
+        }
+    }
+
     #[test]
     fn randomized_chains_with_uncles_and_reorgs_keep_the_definitions_window() {
         let mut m = Miner::new();
@@ -1355,44 +1484,7 @@ mod tests {
         let mut uncled = 0;
         for step in 0..400 {
             let tip = m.chain.tip();
-            // Mostly on the tip; sometimes on a recent share (a fork, later maybe a reorg).
-            let parent = if draw.below(5) == 0 && recent.len() > 2 {
-                recent[recent.len()
-                    - 1
-                    - draw.below(3.min(recent.len() as u128 - 1) as u128) as usize]
-            } else {
-                tip
-            };
-            // Uncles: recent shares not on the parent's branch, within the depth.
-            let height = m.chain.height_of(&parent).unwrap() + 1;
-            let branch: HashSet<ShareId> = m.chain.ancestors(&parent, 5).into_iter().collect();
-            let credited: HashSet<ShareId> = m
-                .chain
-                .ancestors(&parent, 3)
-                .iter()
-                .flat_map(|a| m.chain.get(a).unwrap().share.meta.uncles.clone())
-                .collect();
-            let mut uncles: Vec<ShareId> = recent
-                .iter()
-                .filter(|u| {
-                    m.chain.get(u).is_some_and(|e| {
-                        e.height < height
-                            && e.height + 3 >= height
-                            && !branch.contains(u)
-                            && !credited.contains(u)
-                            && (branch.contains(&e.share.meta.parent)
-                                || e.share.meta.parent == m.chain.genesis())
-                    })
-                })
-                .copied()
-                .collect();
-            uncles.truncate(2);
-            uncled += uncles.len();
-            let id = m.share(parent, draw.below(9) as u32, uncles);
-            recent.push(id);
-            if recent.len() > 12 {
-                recent.remove(0);
-            }
+            uncled += random_share(&mut m, &mut draw, &mut recent);
             let new_tip = m.chain.tip();
             // A reorg: the new tip does not build on the old one.
             if new_tip != tip && m.chain.fork_point(tip, new_tip) != tip {
@@ -1419,6 +1511,12 @@ mod tests {
             assert!(locator[..locator.len() - 1]
                 .iter()
                 .all(|id| path.contains(id)));
+            // Where the shares ended up, by the definition.
+            assert_eq!(
+                m.chain.placement(),
+                naive_placement(&m.chain),
+                "step {step}"
+            );
             let mid = path.len() / 2;
             assert_eq!(
                 m.chain.ids_after(&[ShareId([9; 32]), path[mid]], 5),
@@ -1439,6 +1537,28 @@ mod tests {
         }
         assert!(reorgs > 5, "the walk made reorgs: {reorgs}");
         assert!(uncled > 20, "the walk included uncles: {uncled}");
+        // Pruned as a node prunes (keeping what the tip's children read), and walking on
+        // through more forks and reorgs: the placement still counts what is kept, and adds
+        // up to it.
+        let keep = 2 * Chain::checked_depth(&spec()) + 1;
+        let mut pruned = 0;
+        for step in 0..200 {
+            random_share(&mut m, &mut draw, &mut recent);
+            if step % 7 == 0 && m.chain.tip_height() > keep {
+                m.chain.prune_below(m.chain.tip_height() - keep);
+                pruned += 1;
+            }
+            assert_eq!(
+                m.chain.placement(),
+                naive_placement(&m.chain),
+                "step {step} after pruning"
+            );
+        }
+        assert!(
+            pruned > 20 && m.chain.len() < 200,
+            "{pruned} {}",
+            m.chain.len()
+        );
     }
 
     /// A valid share on the tip, made with `forge` applied, offered: the verdict.

@@ -41,6 +41,37 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// Every reason, in [`Reject::index`] order.
+    pub const ALL: [Reject; 5] = [
+        Reject::InvalidJobId,
+        Reject::Stale,
+        Reject::NtimeOutOfRange,
+        Reject::Duplicate,
+        Reject::AboveTarget,
+    ];
+
+    /// Its place in [`Reject::ALL`], for counters kept per reason.
+    pub fn index(self) -> usize {
+        match self {
+            Reject::InvalidJobId => 0,
+            Reject::Stale => 1,
+            Reject::NtimeOutOfRange => 2,
+            Reject::Duplicate => 3,
+            Reject::AboveTarget => 4,
+        }
+    }
+
+    /// The reason as a metric label and JSON key (`above_target`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Reject::InvalidJobId => "invalid_job_id",
+            Reject::Stale => "stale",
+            Reject::NtimeOutOfRange => "ntime_out_of_range",
+            Reject::Duplicate => "duplicate",
+            Reject::AboveTarget => "above_target",
+        }
+    }
+
     /// ckpool's `reject-reason` string.
     pub fn reason(self) -> &'static str {
         match self {
@@ -182,5 +213,20 @@ pub fn validate_share(
         meets_share_difficulty: difficulty >= share_difficulty,
         early_reject,
         header,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reject;
+
+    #[test]
+    fn every_reason_has_its_own_index_and_label() {
+        for (i, r) in Reject::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+        let labels: std::collections::HashSet<&str> =
+            Reject::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), Reject::ALL.len());
     }
 }

@@ -73,10 +73,12 @@ pub fn keep_depth(spec: &ChainSpec) -> u64 {
     2 * Chain::checked_depth(spec) + 1
 }
 
-/// What the node's share chain looks like now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the node's share chain looks like now: for the status line, the status file and
+/// the API (serialized with the tip as its hex id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChainStatus {
     /// The tip.
+    #[serde(serialize_with = "as_display")]
     pub tip: ShareId,
     /// Its height.
     pub height: u64,
@@ -94,13 +96,23 @@ pub struct ChainStatus {
     pub from_peers: u64,
     /// Shares waiting for a parent or uncle.
     pub pending: usize,
+    /// Kept shares off the best chain credited as uncles by shares on it (paid).
+    pub uncles: u64,
+    /// Kept shares off the best chain and not credited (unpaid: the stale rate's cost).
+    pub orphans: u64,
     /// Whether jobs are built on the tip: false while a node with peers to sync from has
     /// not caught up with one.
     pub synced: bool,
 }
 
+/// A share id as its hex display.
+fn as_display<S: serde::Serializer>(id: &ShareId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
 impl ChainStatus {
     fn of(chain: &Chain, counts: &Counts, synced: bool) -> ChainStatus {
+        let placement = chain.placement();
         ChainStatus {
             tip: chain.tip(),
             height: chain.tip_height(),
@@ -111,6 +123,8 @@ impl ChainStatus {
             refused: counts.refused,
             from_peers: counts.from_peers,
             pending: chain.pending(),
+            uncles: placement.uncles,
+            orphans: placement.orphans,
             synced,
         }
     }

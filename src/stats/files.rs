@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ckpool_compat::stats::{
     parse_pool_status, parse_user_stats, pool_status_text, user_stats_text,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -262,11 +262,13 @@ impl Drop for FinalWrite {
 
 /// Starts the stats writer: it accounts every event from `rx`, writes the files every
 /// `settings.interval`, and once more when `shutdown` is cancelled or the task is dropped.
-/// The submitter's verdicts on blocks come as events too.
+/// The submitter's verdicts on blocks come as events too. Each report written is also
+/// sent on `published` (the API shows what the files hold).
 pub fn spawn(
     mut rx: mpsc::Receiver<Event>,
     settings: StatsSettings,
     disconnected: DisconnectedCount,
+    published: watch::Sender<Option<Arc<Report>>>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     let tick = (settings.interval / UPDATES_PER_INTERVAL).max(Duration::from_millis(1));
@@ -310,7 +312,8 @@ pub fn spawn(
                     // ckpool writes first, then updates the averages 32 times.
                     if ticks_to_write == 0 {
                         ticks_to_write = UPDATES_PER_INTERVAL;
-                        let report = w.report();
+                        let report = Arc::new(w.report());
+                        published.send_replace(Some(report.clone()));
                         let logdir = w.logdir.clone();
                         let written =
                             tokio::task::spawn_blocking(move || write_report(&logdir, &report))
@@ -449,6 +452,7 @@ mod tests {
                 interval: Duration::from_millis(200),
             },
             Arc::new(|| 5),
+            watch::channel(None).0,
             shutdown.clone(),
         );
         events.publish(Event::Authorized {

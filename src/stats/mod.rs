@@ -13,6 +13,8 @@ pub mod sharelog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::share::Reject;
+
 /// Lock-free counters updated on the hot path with relaxed atomics.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -26,6 +28,8 @@ pub struct Stats {
     pub accepted_diff_micro: AtomicU64,
     /// Rejected shares.
     pub rejected: AtomicU64,
+    /// Rejected shares by reason, in [`Reject::index`] order.
+    pub rejected_by: [AtomicU64; Reject::ALL.len()],
     /// Blocks found by our miners.
     pub blocks_found: AtomicU64,
     /// Blocks a bitcoind accepted (`submitblock` returned null).
@@ -47,6 +51,8 @@ pub struct StatsSnapshot {
     pub accepted_diff: f64,
     /// See [`Stats::rejected`].
     pub rejected: u64,
+    /// See [`Stats::rejected_by`].
+    pub rejected_by: [u64; Reject::ALL.len()],
     /// See [`Stats::blocks_found`].
     pub blocks_found: u64,
     /// See [`Stats::blocks_accepted`].
@@ -62,6 +68,13 @@ impl Stats {
         self.accepted.fetch_add(1, Ordering::Relaxed);
         let micro = (diff * 1e6).clamp(0.0, u64::MAX as f64 / 2.0) as u64;
         self.accepted_diff_micro.fetch_add(micro, Ordering::Relaxed);
+    }
+
+    /// Records a well-formed share rejected for `reason`.
+    #[inline]
+    pub fn share_rejected(&self, reason: Reject) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.rejected_by[reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts the submitter's verdict on a found block.
@@ -83,6 +96,7 @@ impl Stats {
             accepted: r(&self.accepted),
             accepted_diff: r(&self.accepted_diff_micro) as f64 / 1e6,
             rejected: r(&self.rejected),
+            rejected_by: std::array::from_fn(|i| r(&self.rejected_by[i])),
             blocks_found: r(&self.blocks_found),
             blocks_accepted: r(&self.blocks_accepted),
             blocks_rejected: r(&self.blocks_rejected),

@@ -3,6 +3,9 @@
 //! and talks to simnet over its JSON-RPC with the `bitcoincore-rpc` client.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod scripted;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -235,6 +238,22 @@ impl Server {
         serde_json::from_str(&text).ok()
     }
 
+    /// The HTTP server's address (the config's `api`), from its log line.
+    pub fn api_addr(&self) -> SocketAddr {
+        assert!(
+            self.wait_log("api listening on http://", START_TIMEOUT),
+            "no api listen line"
+        );
+        let log = self.log.lock().unwrap();
+        let line = log
+            .iter()
+            .find(|l| l.contains("api listening on http://"))
+            .expect("api line");
+        find_after(line, "api listening on http://")
+            .and_then(|a| a.parse().ok())
+            .expect("an address")
+    }
+
     /// The last 40 log lines, for failure messages.
     pub fn log_tail(&self) -> String {
         let log = self.log.lock().unwrap();
@@ -309,5 +328,38 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The time a log line was written, from the RFC 3339 UTC stamp tracing puts first
+/// (`2026-12-02T19:03:29.123456Z …`).
+pub fn log_time(line: &str) -> Option<std::time::SystemTime> {
+    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + min * 60 + s).ok()?;
+    let nanos: u32 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+impl Server {
+    /// When the first log line containing `needle` was written (its own time stamp).
+    pub fn logged_at(&self, needle: &str) -> Option<std::time::SystemTime> {
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .find(|l| l.contains(needle))
+            .and_then(|l| log_time(l))
     }
 }

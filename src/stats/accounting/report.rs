@@ -17,6 +17,8 @@ const IDLE_SECS: f64 = 60.0;
 /// Everything a stats write needs, taken at one moment.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// When it was made, unix seconds.
+    pub at: f64,
     /// `pool.status`.
     pub pool: PoolStatus,
     /// `users/<name>` files.
@@ -106,6 +108,7 @@ impl Accounting {
             0.0
         };
         Report {
+            at: now,
             pool: PoolStatus {
                 counts: PoolStatusCounts {
                     runtime: (now - self.start).max(0.0) as u64,

@@ -25,7 +25,7 @@ fn other(msg: &str) -> Reply {
 }
 
 fn reject(s: &Session, r: Reject) -> Reply {
-    s.ctx.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    s.ctx.stats.share_rejected(r);
     Reply::Rejected {
         code: r.code(),
         reason: r.reason(),

@@ -1,0 +1,163 @@
+//! The API's routes. Each reads [`Sources`] at the moment it is asked; only
+//! `POST /api/control` changes anything, and only for a caller holding the token.
+//!
+//! - `GET /metrics`: Prometheus text ([`super::metrics`]).
+//! - `GET /api/pool`: the counters (connections, shares by result and reject reason,
+//!   blocks), the current job, and `pool.status` as last written.
+//! - `GET /api/users`: every user's and worker's figures as last written to `users/`.
+//! - `GET /api/sharechain`: p2pool mode's chain and network status (404 otherwise).
+//! - `POST /api/control`: a control socket request (`ping`, `stats`, `reconnect`,
+//!   `loglevel=N`, `{"method":"setdifficulty",…}`, …) with `Authorization: Bearer <token>`;
+//!   401 without the right token, 403 when no `api_token` is configured.
+
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::State as Extract;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::Sources;
+use crate::config::ApiToken;
+use crate::control::Handler;
+use crate::share::Reject;
+
+/// What every route can read.
+#[derive(Debug, Clone)]
+pub(super) struct State {
+    pub(super) sources: Sources,
+    pub(super) control: Handler,
+    pub(super) token: Option<ApiToken>,
+}
+
+/// The largest control request taken (a 1,000-output `setpayouts` is about 100 KiB).
+const MAX_CONTROL_BODY: usize = 1 << 20;
+
+/// Every route.
+pub(super) fn router(state: State) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/pool", get(pool))
+        .route("/api/users", get(users))
+        .route("/api/sharechain", get(sharechain))
+        .route("/api/control", post(control))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_CONTROL_BODY))
+        .with_state(state)
+}
+
+async fn metrics(Extract(state): Extract<State>) -> Response {
+    (
+        [(header::CONTENT_TYPE, super::METRICS_CONTENT_TYPE)],
+        super::render_metrics(&state.sources),
+    )
+        .into_response()
+}
+
+/// The pool summary: live counters, and `pool.status` as the stats writer last wrote it.
+pub(super) fn pool_summary(sources: &Sources) -> Value {
+    let s = sources.stats.snapshot();
+    let now = Sources::now_unix();
+    let rejected_by: serde_json::Map<String, Value> = Reject::ALL
+        .iter()
+        .map(|r| (r.label().to_string(), json!(s.rejected_by[r.index()])))
+        .collect();
+    let job = sources.board.latest().map(|p| {
+        json!({
+            "id": p.job.id.to_string(),
+            "height": p.job.template.height,
+            "age_secs": SystemTime::now()
+                .duration_since(p.job.created)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            "network_difficulty": p.job.network_difficulty,
+        })
+    });
+    let report = sources.report.borrow().clone();
+    json!({
+        "now": now,
+        "uptime_secs": (now - sources.started_unix).max(0.0),
+        "connections": s.connections,
+        "authorized": s.authorized,
+        "shares": {
+            "accepted": s.accepted,
+            "rejected": s.rejected,
+            "rejected_by_reason": rejected_by,
+            "accepted_difficulty": s.accepted_diff,
+        },
+        "blocks": {
+            "found": s.blocks_found,
+            "accepted": s.blocks_accepted,
+            "rejected": s.blocks_rejected,
+        },
+        "job": job,
+        "pool_status": report.as_ref().map(|r| &r.pool),
+        "pool_status_at": report.as_ref().map(|r| r.at),
+    })
+}
+
+async fn pool(Extract(state): Extract<State>) -> Json<Value> {
+    Json(pool_summary(&state.sources))
+}
+
+async fn users(Extract(state): Extract<State>) -> Json<Value> {
+    let report = state.sources.report.borrow().clone();
+    let users: Vec<Value> = report
+        .as_ref()
+        .map(|r| {
+            r.users
+                .iter()
+                .map(|(name, stats)| json!({ "user": name, "stats": stats }))
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({
+        "at": report.as_ref().map(|r| r.at),
+        "users": users,
+    }))
+}
+
+async fn sharechain(Extract(state): Extract<State>) -> Response {
+    let Some(chain) = &state.sources.share_chain else {
+        return (StatusCode::NOT_FOUND, "not in p2pool mode\n").into_response();
+    };
+    let chain = chain.borrow().clone();
+    let net = state.sources.share_net.as_ref().map(|n| n.borrow().clone());
+    Json(json!({ "chain": chain, "network": net })).into_response()
+}
+
+async fn control(Extract(state): Extract<State>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = &state.token else {
+        return (
+            StatusCode::FORBIDDEN,
+            "control over HTTP is off: set api_token in the config\n",
+        )
+            .into_response();
+    };
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if !token.admits(authorization) {
+        tracing::warn!("api: a control request without the right token was refused");
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a control request needs Authorization: Bearer <api_token>\n",
+        )
+            .into_response();
+    }
+    let handler = state.control.clone();
+    let reply = match tokio::task::spawn_blocking(move || handler.handle(&body)).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!("api: control request failed: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let content_type = if reply.starts_with('{') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    ([(header::CONTENT_TYPE, content_type)], reply).into_response()
+}
