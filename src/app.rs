@@ -466,6 +466,7 @@ impl Parts {
             plan.subscribe(),
             observer,
         );
+        let api_network = network.clone();
         tokio::spawn(chain_gate(ChainGate {
             chain: chain_rx,
             pinned: node.network,
@@ -521,6 +522,8 @@ impl Parts {
                 share_chain: share_chain.clone(),
                 share_net: share_net.clone(),
                 started_unix: crate::stats::accounting::unix_secs(std::time::SystemTime::now()),
+                mode: config.mode,
+                network: api_network,
             };
             let handler = crate::control::Handler::new(
                 control.clone(),

@@ -6,13 +6,15 @@
 //! The listener is bound at start-up ([`ApiListener::bind`]), so a busy port stops the
 //! server naming the key; it is served once everything it reads exists ([`ApiListener::serve`]).
 
+mod job;
 mod metrics;
 mod routes;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use bitcoin::Network;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +25,7 @@ use crate::p2p::NetStatus;
 use crate::sharechain::ChainStatus;
 use crate::stats::accounting::Report;
 use crate::stats::Stats;
-use crate::work::JobBoard;
+use crate::work::{JobBoard, Mode};
 
 pub use metrics::{render as render_metrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 
@@ -45,6 +47,10 @@ pub struct Sources {
     pub share_net: Option<watch::Receiver<NetStatus>>,
     /// When the server started, unix seconds.
     pub started_unix: f64,
+    /// Who the coinbases pay.
+    pub mode: Mode,
+    /// The chain, once bitcoind said (for addresses).
+    pub network: Arc<OnceLock<Network>>,
 }
 
 impl Sources {

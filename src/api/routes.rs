@@ -5,6 +5,9 @@
 //! - `GET /api/pool`: the counters (connections, shares by result and reject reason,
 //!   blocks), the current job, and `pool.status` as last written.
 //! - `GET /api/users`: every user's and worker's figures as last written to `users/`.
+//! - `GET /api/job[?user=<address>[.<worker>]]`: the current job's coinbase decoded
+//!   ([`super::job`]): outputs, addresses, amounts, the total against `coinbasevalue`, and
+//!   the user's own output.
 //! - `GET /api/sharechain`: p2pool mode's chain and network status (404 otherwise).
 //! - `POST /api/control`: a control socket request (`ping`, `stats`, `reconnect`,
 //!   `loglevel=N`, `{"method":"setdifficulty",…}`, …) with `Authorization: Bearer <token>`;
@@ -13,7 +16,7 @@
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::State as Extract;
+use axum::extract::{Query, State as Extract};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,6 +45,7 @@ pub(super) fn router(state: State) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/pool", get(pool))
         .route("/api/users", get(users))
+        .route("/api/job", get(job))
         .route("/api/sharechain", get(sharechain))
         .route("/api/control", post(control))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_CONTROL_BODY))
@@ -117,6 +121,34 @@ async fn users(Extract(state): Extract<State>) -> Json<Value> {
         "at": report.as_ref().map(|r| r.at),
         "users": users,
     }))
+}
+
+/// `/api/job`'s query.
+#[derive(Debug, serde::Deserialize)]
+struct JobQuery {
+    user: Option<String>,
+}
+
+async fn job(Extract(state): Extract<State>, Query(q): Query<JobQuery>) -> Response {
+    use super::job::AuditError;
+    use crate::work::mode::PayeeError;
+    let Some(posting) = state.sources.board.latest() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no job yet\n").into_response();
+    };
+    let network = state.sources.network.get().copied();
+    match super::job::audit(&posting.job, state.sources.mode, network, q.user.as_deref()) {
+        Ok(audit) => Json(audit).into_response(),
+        Err(e @ AuditError::Payee(PayeeError::InvalidAddress)) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Err(e @ AuditError::Payee(PayeeError::ChainUnknown)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+        }
+        Err(e) => {
+            tracing::error!("api: cannot decode the current job: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
+        }
+    }
 }
 
 async fn sharechain(Extract(state): Extract<State>) -> Response {
