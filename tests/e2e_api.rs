@@ -246,6 +246,25 @@ async fn metrics_api_and_pool_status_count_the_same_shares() {
         .find(|u| u["user"] == regtest_address(21))
         .unwrap_or_else(|| panic!("{users}"));
     assert_eq!(me["stats"]["worker"][0]["workername"], user, "{users}");
+    // Hashrates carry their intervals: the first accepted share started the clock, the
+    // others count, for the user, its worker and the pool alike.
+    for rates in [
+        &me["hashrate"],
+        &me["workers_hashrate"][&user],
+        &pool["hashrate"],
+    ] {
+        for window in ["5m", "1h"] {
+            let e = &rates[window];
+            assert_eq!(e["shares"], u64::from(N - 1), "{window}: {rates}");
+            assert_eq!(e["confidence"], 0.95, "{rates}");
+            let (low, mid, high) = (
+                e["low"].as_f64().unwrap(),
+                e["hashrate"].as_f64().unwrap(),
+                e["high"].as_f64().unwrap(),
+            );
+            assert!(0.0 < low && low < mid && mid < high, "{window}: {rates}");
+        }
+    }
     // Not in p2pool mode: no share chain to show.
     assert_eq!(get(server.api_addr(), "/api/sharechain").status, 404);
 }

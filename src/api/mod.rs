@@ -1,11 +1,13 @@
 //! The operator's HTTP server, off unless `api` (ckpool.conf) or `--api` names an address:
-//! Prometheus metrics at `/metrics`, the JSON API under `/api/`, and the control socket's
-//! commands at `POST /api/control` for a caller holding `api_token`. Everything it shows is
+//! a web dashboard at `/`, Prometheus metrics at `/metrics`, the JSON API under `/api/`,
+//! and the control socket's commands at `POST /api/control` for a caller holding
+//! `api_token`. Everything it shows is
 //! read from the counters and watches the rest of the server already keeps ([`Sources`]).
 //!
 //! The listener is bound at start-up ([`ApiListener::bind`]), so a busy port stops the
 //! server naming the key; it is served once everything it reads exists ([`ApiListener::serve`]).
 
+mod dashboard;
 mod job;
 mod metrics;
 mod routes;

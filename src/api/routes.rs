@@ -1,10 +1,14 @@
 //! The API's routes. Each reads [`Sources`] at the moment it is asked; only
 //! `POST /api/control` changes anything, and only for a caller holding the token.
 //!
+//! - `GET /`: the web dashboard ([`super::dashboard`]).
 //! - `GET /metrics`: Prometheus text ([`super::metrics`]).
 //! - `GET /api/pool`: the counters (connections, shares by result and reject reason,
-//!   blocks), the current job, and `pool.status` as last written.
-//! - `GET /api/users`: every user's and worker's figures as last written to `users/`.
+//!   blocks), the current job, the pool's hashrates with their intervals, and
+//!   `pool.status` as last written.
+//! - `GET /api/users`: every user's and worker's figures as last written to `users/`,
+//!   with their 5-minute and 1-hour hashrates and 95 % intervals
+//!   ([`crate::stats::accounting::estimate`]).
 //! - `GET /api/job[?user=<address>[.<worker>]]`: the current job's coinbase decoded
 //!   ([`super::job`]): outputs, addresses, amounts, the total against `coinbasevalue`, and
 //!   the user's own output.
@@ -42,6 +46,7 @@ const MAX_CONTROL_BODY: usize = 1 << 20;
 /// Every route.
 pub(super) fn router(state: State) -> Router {
     Router::new()
+        .route("/", get(super::dashboard::page))
         .route("/metrics", get(metrics))
         .route("/api/pool", get(pool))
         .route("/api/users", get(users))
@@ -97,6 +102,8 @@ pub(super) fn pool_summary(sources: &Sources) -> Value {
             "rejected": s.blocks_rejected,
         },
         "job": job,
+        "sharechain": sources.share_chain.is_some(),
+        "hashrate": report.as_ref().map(|r| &r.hashrates.pool),
         "pool_status": report.as_ref().map(|r| &r.pool),
         "pool_status_at": report.as_ref().map(|r| r.at),
     })
@@ -113,7 +120,15 @@ async fn users(Extract(state): Extract<State>) -> Json<Value> {
         .map(|r| {
             r.users
                 .iter()
-                .map(|(name, stats)| json!({ "user": name, "stats": stats }))
+                .map(|(name, stats)| {
+                    let rates = r.hashrates.users.get(name);
+                    json!({
+                        "user": name,
+                        "stats": stats,
+                        "hashrate": rates.map(|h| &h.user),
+                        "workers_hashrate": rates.map(|h| &h.workers),
+                    })
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -6,6 +6,8 @@
 //!   workers;
 //! - [`rates`]: the decaying rates of a user or worker, and their hashrate strings;
 //! - [`tally`]: what a share moves, for the pool, a user and a worker;
+//! - [`estimate`]: hashrates over 5 minutes and an hour with their 95 % confidence
+//!   intervals (ours, not ckpool's: the API and dashboard show them);
 //! - [`report`]: ckpool's `statsupdate` pass, producing what `pool.status` and `users/`
 //!   hold;
 //! - [`restore`]: reading an earlier run's files back;
@@ -48,6 +50,7 @@
 //! (`forget.rs`). A forgotten user's file stays on disk as last written; if it comes back,
 //! it starts again from nothing.
 
+pub mod estimate;
 mod forget;
 mod forget_order;
 pub mod rates;
@@ -64,9 +67,10 @@ use crate::share::Reject;
 
 use forget_order::ForgetOrder;
 
+pub use estimate::{Estimate, Hashrates, Windows};
 pub use forget::{IDLE_USERS_KEPT, IDLE_WORKERS_KEPT, IDLE_WORKERS_PER_USER};
 pub use rates::{Rates, NONCES};
-pub use report::Report;
+pub use report::{Report, ReportHashrates, UserHashrates};
 pub use tally::{PoolAccount, Tally, UserAccount, WorkerAccount};
 
 /// Unix time as seconds with a fraction.
@@ -174,7 +178,7 @@ impl Accounting {
         };
         let diff = if rec.diff.is_finite() { rec.diff } else { 0.0 };
         let valid = rec.result.is_ok();
-        self.pool.add_share(diff, sdiff, valid);
+        self.pool.add_share(diff, sdiff, valid, now);
         // Rejected shares move rates only when submitted anyway: a stale block solve.
         let counted = valid || (rec.is_block && rec.result == Err(Reject::Stale));
         self.with_user(&rec.username, true, |user| {

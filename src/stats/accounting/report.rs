@@ -6,6 +6,9 @@ use ckpool_compat::stats::{
     UserStats, WorkerStats,
 };
 
+use std::collections::HashMap;
+
+use super::estimate::Hashrates;
 use super::rates::NONCES;
 use super::Accounting;
 
@@ -23,6 +26,27 @@ pub struct Report {
     pub pool: PoolStatus,
     /// `users/<name>` files.
     pub users: Vec<(String, UserStats)>,
+    /// Hashrates with their confidence intervals, for the pool and for every user and
+    /// worker listed in `users` (beside ckpool's figures, not in its files).
+    pub hashrates: ReportHashrates,
+}
+
+/// The pool's, users' and workers' hashrates with their intervals at one moment.
+#[derive(Debug, Clone)]
+pub struct ReportHashrates {
+    /// The pool's (accepted shares).
+    pub pool: Hashrates,
+    /// By user name: the users listed in the report.
+    pub users: HashMap<String, UserHashrates>,
+}
+
+/// One user's hashrates and its listed workers'.
+#[derive(Debug, Clone)]
+pub struct UserHashrates {
+    /// Over all its workers.
+    pub user: Hashrates,
+    /// By full worker name.
+    pub workers: HashMap<String, Hashrates>,
 }
 
 impl Accounting {
@@ -33,6 +57,7 @@ impl Accounting {
         let mut workers_connected = 0;
         let mut idle = 0;
         let mut out = Vec::new();
+        let mut user_rates = HashMap::new();
         for (name, user) in &mut self.users {
             if user.connected > 0 {
                 users_connected += 1;
@@ -50,6 +75,7 @@ impl Accounting {
                 user.tally.rates.decay(0.0, now);
             }
             let mut workers = Vec::new();
+            let mut worker_rates = HashMap::new();
             for w in user.workers_mut() {
                 let since = now - w.tally.last_share;
                 if since > IDLE_SECS {
@@ -60,6 +86,7 @@ impl Accounting {
                     }
                 }
                 let [h1, h5, h60, h1440, h10080] = w.tally.rates.hashrates();
+                worker_rates.insert(w.name.to_string(), w.tally.windows.estimate(now));
                 workers.push((
                     w.seq,
                     WorkerStats {
@@ -80,6 +107,13 @@ impl Accounting {
             workers.sort_unstable_by_key(|(seq, _)| *seq);
             let workers = workers.into_iter().map(|(_, w)| w).collect();
             let [h1, h5, h60, h1440, h10080] = user.tally.rates.hashrates();
+            user_rates.insert(
+                name.to_string(),
+                UserHashrates {
+                    user: user.tally.windows.estimate(now),
+                    workers: worker_rates,
+                },
+            );
             out.push((
                 name.to_string(),
                 UserStats {
@@ -139,6 +173,10 @@ impl Accounting {
                 },
             },
             users: out,
+            hashrates: ReportHashrates {
+                pool: p.windows.estimate(now),
+                users: user_rates,
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ use ckpool_compat::stats::{parse_suffixed, PoolStatus, UserStats};
 
 use crate::decay::{decay_time, DAY, HOUR, HOUR6, MIN1, MIN15, MIN5, WEEK};
 
+use super::estimate::Windows;
 use super::rates::{Rates, NONCES};
 use super::tally::Tally;
 use super::Accounting;
@@ -112,6 +113,8 @@ fn tally_from(
         last_share: lastshare as f64,
         best_diff: bestshare,
         best_ever: (bestever as f64).max(bestshare),
+        // The files keep no share times: the windows start again with the next share.
+        windows: Windows::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::decay::{decay_time, DAY, HOUR, HOUR6, MIN1, MIN15, MIN5, WEEK};
 
+use super::estimate::Windows;
 use super::forget_order::ForgetOrder;
 use super::rates::Rates;
 
@@ -23,6 +24,8 @@ pub struct Tally {
     pub best_diff: f64,
     /// Best share difficulty ever.
     pub best_ever: f64,
+    /// The counted shares over 5 minutes and an hour, for hashrates with their intervals.
+    pub windows: Windows,
 }
 
 impl Tally {
@@ -45,6 +48,7 @@ impl Tally {
         }
         if counted {
             self.rates.decay(diff, now);
+            self.windows.add(diff, now);
             self.last_share = now;
         }
     }
@@ -166,6 +170,8 @@ pub struct PoolAccount {
     pub best_diff: f64,
     /// Current network difficulty (from the newest job).
     pub network_diff: f64,
+    /// Accepted shares over 5 minutes and an hour, for hashrates with their intervals.
+    pub windows: Windows,
     last_update: f64,
 }
 
@@ -178,12 +184,13 @@ impl PoolAccount {
         }
     }
 
-    /// One share, waiting for the next [`PoolAccount::update`]; `sdiff` can be the pool's
-    /// best share unless it solves a block.
-    pub(super) fn add_share(&mut self, diff: f64, sdiff: f64, valid: bool) {
+    /// One share at `now`, waiting for the next [`PoolAccount::update`] (but in the
+    /// windows at once); `sdiff` can be the pool's best share unless it solves a block.
+    pub(super) fn add_share(&mut self, diff: f64, sdiff: f64, valid: bool, now: f64) {
         if valid {
             self.unaccounted_shares += 1;
             self.unaccounted_diff += diff;
+            self.windows.add(diff, now);
         } else {
             self.unaccounted_rejects += diff;
         }
