@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs, if missing: a C and C++ compiler (libzmq is
 # built from source by the zmq crate's zeromq-src, RocksDB by librocksdb-sys) and libclang
-# for librocksdb-sys's bindgen; Debian's chromium and, from the npm registry, playwright-core
-# for the dashboard's browser test (tests/e2e_dashboard.rs).
+# for librocksdb-sys's bindgen. With --browser (scripts/test.sh), also what the dashboard's
+# browser test (tests/e2e_dashboard.rs) needs: Debian's chromium, Node.js 20 or later and,
+# from the npm registry, playwright-core as pinned in tests/browser/package-lock.json.
 set -euo pipefail
+browser=0
+[ "${1:-}" = --browser ] && browser=1
 need=()
-for pkg in gcc g++ make pkg-config libclang-dev chromium; do
+pkgs=(gcc g++ make pkg-config libclang-dev)
+[ "$browser" = 1 ] && pkgs+=(chromium)
+for pkg in "${pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ "$browser" = 1 ]; then
+    command -v node >/dev/null 2>&1 || need+=(nodejs)
+    command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
-browser="$(dirname "$0")/../tests/browser"
-if [ ! -d "$browser/node_modules/playwright-core" ]; then
+[ "$browser" = 1 ] || exit 0
+major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$major" -lt 20 ]; then
+    echo "setup.sh: playwright-core needs Node.js 20 or later; this node is $(node --version)" >&2
+    exit 1
+fi
+dir="$(dirname "$0")/../tests/browser"
+if [ ! -d "$dir/node_modules/playwright-core" ]; then
     echo "installing playwright-core under tests/browser"
-    (cd "$browser" && npm ci --no-audit --no-fund --silent)
+    (cd "$dir" && npm ci --no-audit --no-fund)
 fi

@@ -4,5 +4,5 @@
 # them: they are integration tests of the stratumd package and run CARGO_BIN_EXE_stratumd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 cargo test -j2 --workspace --no-fail-fast

@@ -194,6 +194,8 @@ struct Parts {
     sharelog_rx: Option<mpsc::Receiver<Event>>,
     control: Control,
     control_socket: Option<crate::control::socket::ControlSocket>,
+    /// The ZMQ publisher's counts, when `zmqpub` is on (for `/metrics`).
+    zmq_counts: Option<Arc<crate::zmq_out::ZmqCounts>>,
     share_chain: Option<(
         mpsc::Sender<crate::sharechain::ChainRequest>,
         watch::Receiver<crate::sharechain::ChainStatus>,
@@ -331,7 +333,9 @@ impl Parts {
             None => None,
         };
         // The publisher's thread ends by itself if start-up fails later (the events go).
+        let mut zmq_counts = None;
         if let (Some(publisher), Some(rx)) = (crate::zmq_out::bind_for(&config)?, zmq_rx) {
+            zmq_counts = Some(publisher.counts.clone());
             publisher.run(rx).map_err(|e| ConfigError::Invalid {
                 key: "zmqpub",
                 problem: format!("cannot start the publisher thread: {e}"),
@@ -378,6 +382,7 @@ impl Parts {
             sharelog_rx,
             control,
             control_socket,
+            zmq_counts,
         })
     }
 
@@ -404,6 +409,7 @@ impl Parts {
             share_chain,
             share_net,
             api,
+            zmq_counts,
         } = self;
         let share_net = match (share_net, &share_chain) {
             (Some((net, announce)), Some((queue, status))) => {
@@ -524,6 +530,7 @@ impl Parts {
                 started_unix: crate::stats::accounting::unix_secs(std::time::SystemTime::now()),
                 mode: config.mode,
                 network: api_network,
+                zmq: zmq_counts.clone(),
             };
             let handler = crate::control::Handler::new(
                 control.clone(),

@@ -67,7 +67,9 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
         let shot = shot.clone();
         let user = user.clone();
         move || {
-            Command::new("node")
+            // Bounded: a Chromium that hangs is killed, and the test fails.
+            Command::new("timeout")
+                .args(["-k", "5", "120", "node"])
                 .arg(root.join("tests/browser/dashboard.mjs"))
                 .arg(format!("http://{api}/"))
                 .arg(N.to_string())
@@ -75,7 +77,7 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
                 .arg(&shot)
                 .current_dir(root.join("tests/browser"))
                 .output()
-                .expect("node (scripts/setup.sh installs it)")
+                .expect("timeout and node (scripts/setup.sh --browser installs node)")
         }
     })
     .await

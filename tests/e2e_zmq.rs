@@ -124,6 +124,7 @@ fn start_server_with(zmq_endpoint: &str, mindiff: f64, p2pool: bool) -> Server {
             "update_interval": 1,
             "zmqpub": zmq_endpoint,
             "zmqpub_mindiff": mindiff,
+            "api": "127.0.0.1:0",
         }),
         solo: !p2pool,
         args: if p2pool {
@@ -252,8 +253,11 @@ async fn shares_rebuild_from_the_stream(p2pool: bool) {
     let mut users: HashMap<(u64, String), UserWorkbase> = HashMap::new();
     let mut shares: Vec<Share> = Vec::new();
     let mut order_ok = true;
+    let mut received = 0u64;
     while workbases.is_empty() {
-        match sub.next(deadline) {
+        let next = sub.next(deadline);
+        received += u64::from(next.is_some());
+        match next {
             Some((_, ZmqMessage::Workbase(wb))) => {
                 workbases.insert(wb.workinfoid, wb);
             }
@@ -273,6 +277,7 @@ async fn shares_rebuild_from_the_stream(p2pool: bool) {
                 stats.snapshot()
             );
         };
+        received += 1;
         match msg {
             ZmqMessage::Workbase(wb) => {
                 assert!(
@@ -297,6 +302,18 @@ async fn shares_rebuild_from_the_stream(p2pool: bool) {
         order_ok,
         "a UserWorkbase before its Workbase or a Share before its UserWorkbase"
     );
+    // /metrics counts at least every message this subscriber got (others went out before
+    // it joined, or after its last read), and none refused.
+    let metrics = common::http::get(server.api_addr(), "/metrics").body;
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let published = value("stratumd_zmq_messages_published_total");
+    assert!(published >= received, "{published} < {received}");
+    assert_eq!(value("stratumd_zmq_messages_dropped_total"), 0);
 
     let addr = regtest_address(7);
     for share in &shares {

@@ -3,6 +3,7 @@
 //! scrape the collector reads the same atomics and watches that the status line and
 //! ckpool's files read ([`Sources`]), so there is no second set of numbers to drift.
 
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
@@ -142,6 +143,22 @@ impl Collector for Scrape {
                 .map(|(name, n)| (name, counter(n))),
             MetricType::Counter,
         )?;
+        if let Some(zmq) = &self.0.zmq {
+            plain(
+                &mut e,
+                "zmq_messages_published",
+                "ckpool-solo's JSON messages (Workbase, UserWorkbase, Share, …) sent on zmqpub.",
+                None,
+                &counter(zmq.published.load(Ordering::Relaxed)),
+            )?;
+            plain(
+                &mut e,
+                "zmq_messages_dropped",
+                "Messages the zmqpub socket refused.",
+                None,
+                &counter(zmq.dropped.load(Ordering::Relaxed)),
+            )?;
+        }
         if let Some(posting) = self.0.board.latest() {
             let age = SystemTime::now()
                 .duration_since(posting.job.created)

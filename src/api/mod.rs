@@ -53,6 +53,8 @@ pub struct Sources {
     pub mode: Mode,
     /// The chain, once bitcoind said (for addresses).
     pub network: Arc<OnceLock<Network>>,
+    /// The ZMQ publisher's counts, when `zmqpub` is on.
+    pub zmq: Option<Arc<crate::zmq_out::ZmqCounts>>,
 }
 
 impl Sources {

@@ -38,6 +38,16 @@ pub fn subscribe(events: &mut EventsBuilder, config: &Config) -> Option<mpsc::Re
     ))
 }
 
+/// What the publisher has sent and what ZMQ refused, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ZmqCounts {
+    /// Messages handed to the PUB socket.
+    pub published: AtomicU64,
+    /// Messages ZMQ refused (counted, never retried). A PUB socket past its high-water mark
+    /// drops for a slow subscriber without telling: those are not counted here.
+    pub dropped: AtomicU64,
+}
+
 /// A bound publisher; [`Publisher::run`] moves it onto its own thread.
 pub struct Publisher {
     // Declared before the context so it closes first (a context waits for its sockets).
@@ -45,8 +55,8 @@ pub struct Publisher {
     _context: zmq::Context,
     endpoint: String,
     converter: Converter,
-    /// Messages ZMQ refused (counted, never retried).
-    pub dropped: Arc<AtomicU64>,
+    /// Messages sent and refused.
+    pub counts: Arc<ZmqCounts>,
 }
 
 impl Publisher {
@@ -70,7 +80,7 @@ impl Publisher {
             _context: context,
             endpoint: endpoint.to_string(),
             converter: Converter::new(mindiff),
-            dropped: Arc::new(AtomicU64::new(0)),
+            counts: Arc::new(ZmqCounts::default()),
         })
     }
 
@@ -94,7 +104,7 @@ impl Publisher {
             for msg in out.drain(..) {
                 let text = ckpool_compat::zmq::to_json_line(&msg);
                 if let Err(e) = self.socket.send(text.as_bytes(), zmq::DONTWAIT) {
-                    let n = self.dropped.fetch_add(1, Ordering::Relaxed);
+                    let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed);
                     if n.is_power_of_two() {
                         tracing::warn!(
                             endpoint = %self.endpoint,
@@ -102,6 +112,8 @@ impl Publisher {
                             "zmqpub: message dropped: {e}"
                         );
                     }
+                } else {
+                    self.counts.published.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

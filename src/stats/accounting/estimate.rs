@@ -10,18 +10,24 @@
 //! `s = E/T`, the time-weighted difficulty, `N = D/s` has equal mean and variance, as a
 //! Poisson count (and is the share count when the difficulty did not change); Garwood's
 //! exact Poisson interval for `N` (gamma quantiles: `[Γ⁻¹(N; α/2), Γ⁻¹(N+1; 1−α/2)]`,
-//! α = 5 %) scaled by `s·2³²/T` is the interval. The variance is read from the difficulty
-//! the miner was given, not from the shares it happened to find, so a window of unlucky
-//! high-difficulty shares does not make its own interval narrow. The difficulty in force
-//! between two shares is taken to be the later share's (the difficulty it was judged at),
-//! and since the last share the last share's. With no share in the window the interval is
+//! α = 5 %) scaled by `s·2³²/T` is the interval. For one miner, the variance is read from
+//! the difficulty it was given, not from the shares it happened to find, so a window of
+//! unlucky high-difficulty shares does not make its own interval narrow; the difficulty in
+//! force between two shares is taken to be the later share's (the difficulty it was judged
+//! at), and since the last share the last share's. A pool's or a user's window merges many
+//! miners' shares, where that time-weighting gives a harmonic mean of their difficulties
+//! and too narrow an interval; there `s = Σd²/D` (each share weighted by its own
+//! difficulty) is the right scale. `s` is the larger of the two, so a window is never
+//! narrower than either reading allows. With no share in the window the interval is
 //! `[0, −ln(α/2)·d·2³²/T]`: a rig silent for its window is dead, with 95 % confidence, once
 //! that bound falls below what it should do.
 //!
 //! The clock starts at a miner's first share, which is not counted (the time before it was
 //! not watched), and a window covers its last [`BUCKETS`] buckets: between
 //! `(BUCKETS − 1)/BUCKETS` of its span and all of it. The figure is the effective hashrate:
-//! the work accepted, not stale or rejected shares.
+//! the work accepted, not stale or rejected shares. Coverage measured on simulated
+//! streams (this file's tests): 95–97 % for one miner, with or without vardiff; 95 % and
+//! 93 % for merged miners whose difficulties differ 1,000× and 100×.
 
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Gamma};
@@ -45,6 +51,8 @@ struct Bucket {
     index: i64,
     /// Σd of the shares in it.
     diff: f64,
+    /// Σd² of the shares in it.
+    diff_sq: f64,
     /// The difficulty in force integrated over its time (difficulty × seconds).
     exposure: f64,
     /// Shares.
@@ -56,6 +64,7 @@ impl Bucket {
         Bucket {
             index,
             diff: 0.0,
+            diff_sq: 0.0,
             exposure: 0.0,
             shares: 0,
         }
@@ -155,6 +164,7 @@ impl Window {
         let index = self.bucket_index(now);
         let b = self.bucket(index);
         b.diff += diff;
+        b.diff_sq += diff * diff;
         b.shares += 1;
         self.last_at = now;
         self.last_diff = diff;
@@ -172,13 +182,14 @@ impl Window {
         if secs.is_nan() || secs <= 0.0 {
             return None;
         }
-        let (mut diff, mut exposure, mut shares) = (0.0, 0.0, 0);
+        let (mut diff, mut diff_sq, mut exposure, mut shares) = (0.0, 0.0, 0.0, 0);
         for b in self
             .buckets
             .iter()
             .filter(|b| (oldest..=newest).contains(&b.index))
         {
             diff += b.diff;
+            diff_sq += b.diff_sq;
             exposure += b.exposure;
             shares += b.shares;
         }
@@ -188,7 +199,11 @@ impl Window {
             return None;
         }
         let per = NONCES / secs;
-        let in_force = exposure / secs;
+        let in_force = if diff > 0.0 {
+            (exposure / secs).max(diff_sq / diff)
+        } else {
+            exposure / secs
+        };
         let (low, high) = poisson_interval(diff / in_force)?;
         Some(Estimate {
             hashrate: diff * per,
@@ -366,6 +381,62 @@ mod tests {
         });
         assert!((0.938..0.99).contains(&c), "vardiff: {c}");
         eprintln!("vardiff: {c}");
+    }
+
+    /// Miners `(hashrate, difficulty)` mining at once, their shares merged into one window
+    /// (a pool's, or a user's over its workers) over `span`, counted at `span` after the
+    /// first share: whether the interval holds their total hashrate.
+    fn merged_trial(rng: &mut Rng, miners: &[(f64, f64)], span: f64) -> (bool, Estimate) {
+        let t0 = 1.7e9 + rng.unit() * span;
+        let mut shares: Vec<(f64, f64)> = Vec::new();
+        for &(h, d) in miners {
+            let mut t = 0.0;
+            loop {
+                t += rng.wait(h / (d * NONCES));
+                if t > 2.0 * span {
+                    break;
+                }
+                shares.push((t, d));
+            }
+        }
+        shares.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut w = Window::new(span);
+        let Some(&(first, _)) = shares.first() else {
+            return (
+                false,
+                Estimate {
+                    hashrate: 0.0,
+                    low: 0.0,
+                    high: 0.0,
+                    confidence: CONFIDENCE,
+                    shares: 0,
+                    secs: 0.0,
+                },
+            );
+        };
+        for &(t, d) in shares.iter().filter(|(t, _)| *t <= first + span) {
+            w.add(d, t0 + t);
+        }
+        let total: f64 = miners.iter().map(|m| m.0).sum();
+        let e = w.estimate(t0 + first + span).expect("clock started");
+        (e.low <= total && total <= e.high, e)
+    }
+
+    #[test]
+    fn merged_miners_of_different_difficulties_are_covered_too() {
+        let trials = 3_000;
+        // An S19 at 1e6 beside ten bitaxes at 1e3, in one pool's 5-minute window.
+        let mut farm = vec![(100.0 * TH, 1e6)];
+        farm.extend([(1.2 * TH, 1e3); 10]);
+        let c = coverage(4, trials, |r| merged_trial(r, &farm, SHORT_SECS));
+        eprintln!("S19 and ten bitaxes: {c}");
+        assert!((0.92..0.995).contains(&c), "S19 and ten bitaxes: {c}");
+        // Two equal rigs at difficulties 100 × apart.
+        let c = coverage(5, trials, |r| {
+            merged_trial(r, &[(10.0 * TH, 1e3), (10.0 * TH, 1e5)], SHORT_SECS)
+        });
+        eprintln!("two rigs, 1e3 and 1e5: {c}");
+        assert!((0.92..0.995).contains(&c), "two rigs: {c}");
     }
 
     #[test]

@@ -45,10 +45,10 @@ impl Tally {
         }
         if valid {
             self.shares += diff;
+            self.windows.add(diff, now);
         }
         if counted {
             self.rates.decay(diff, now);
-            self.windows.add(diff, now);
             self.last_share = now;
         }
     }
