@@ -530,7 +530,7 @@ impl Parts {
                 started_unix: crate::stats::accounting::unix_secs(std::time::SystemTime::now()),
                 mode: config.mode,
                 network: api_network,
-                zmq: zmq_counts.clone(),
+                zmq: zmq_counts,
             };
             let handler = crate::control::Handler::new(
                 control.clone(),

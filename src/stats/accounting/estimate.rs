@@ -340,6 +340,13 @@ mod tests {
         (e.low <= hashrate && hashrate <= e.high, e)
     }
 
+    /// [`trial`] at one difficulty over the 5-minute window.
+    fn steady(rng: &mut Rng, hashrate: f64, diff: f64) -> (bool, Estimate) {
+        trial(rng, hashrate, SHORT_SECS, SHORT_SECS, f64::INFINITY, |_| {
+            diff
+        })
+    }
+
     /// Runs `trials` and returns the share whose interval held the true hashrate.
     fn coverage(seed: u64, trials: u32, f: impl Fn(&mut Rng) -> (bool, Estimate)) -> f64 {
         let mut rng = Rng(seed);
@@ -357,19 +364,11 @@ mod tests {
         // would mean it is needlessly wide.
         let trials = 3_000;
         // A bitaxe (1.2 TH/s) at difficulty 1,000 over 5 minutes: about 84 shares.
-        let c = coverage(1, trials, |r| {
-            trial(r, 1.2 * TH, SHORT_SECS, SHORT_SECS, f64::INFINITY, |_| {
-                1_000.0
-            })
-        });
+        let c = coverage(1, trials, |r| steady(r, 1.2 * TH, 1_000.0));
         assert!((0.938..0.99).contains(&c), "bitaxe 5 min: {c}");
         eprintln!("bitaxe 5 min: {c}");
         // An S19 (100 TH/s) at a high difficulty: about 7 shares in 5 minutes.
-        let c = coverage(2, trials, |r| {
-            trial(r, 100.0 * TH, SHORT_SECS, SHORT_SECS, f64::INFINITY, |_| {
-                1_000_000.0
-            })
-        });
+        let c = coverage(2, trials, |r| steady(r, 100.0 * TH, 1_000_000.0));
         assert!((0.938..0.995).contains(&c), "few shares: {c}");
         eprintln!("few shares: {c}");
         // Vardiff: the difficulty doubles every 10 minutes of an hour (32 × over it), on
@@ -401,19 +400,10 @@ mod tests {
         }
         shares.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut w = Window::new(span);
-        let Some(&(first, _)) = shares.first() else {
-            return (
-                false,
-                Estimate {
-                    hashrate: 0.0,
-                    low: 0.0,
-                    high: 0.0,
-                    confidence: CONFIDENCE,
-                    shares: 0,
-                    secs: 0.0,
-                },
-            );
-        };
+        let first = shares
+            .first()
+            .expect("these miners share within two spans")
+            .0;
         for &(t, d) in shares.iter().filter(|(t, _)| *t <= first + span) {
             w.add(d, t0 + t);
         }
@@ -443,14 +433,7 @@ mod tests {
     fn the_interval_narrows_as_one_over_root_n() {
         let mut rng = Rng(7);
         // ~1,000 shares: within about ±6 %.
-        let (_, e) = trial(
-            &mut rng,
-            1.0 * TH,
-            SHORT_SECS,
-            SHORT_SECS,
-            f64::INFINITY,
-            |_| 70.0,
-        );
+        let (_, e) = steady(&mut rng, 1.0 * TH, 70.0);
         let rel = (e.high - e.low) / 2.0 / e.hashrate;
         assert!(
             (0.05..0.075).contains(&rel),
@@ -458,14 +441,7 @@ mod tests {
             e.shares
         );
         // ~10 shares: about ±60 %.
-        let (_, e) = trial(
-            &mut rng,
-            1.0 * TH,
-            SHORT_SECS,
-            SHORT_SECS,
-            f64::INFINITY,
-            |_| 7_000.0,
-        );
+        let (_, e) = steady(&mut rng, 1.0 * TH, 7_000.0);
         let rel = (e.high - e.low) / 2.0 / e.hashrate;
         assert!((0.4..1.0).contains(&rel), "{rel} over {} shares", e.shares);
     }

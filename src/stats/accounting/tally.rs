@@ -24,7 +24,7 @@ pub struct Tally {
     pub best_diff: f64,
     /// Best share difficulty ever.
     pub best_ever: f64,
-    /// The counted shares over 5 minutes and an hour, for hashrates with their intervals.
+    /// The accepted shares over 5 minutes and an hour, for hashrates with their intervals.
     pub windows: Windows,
 }
 
