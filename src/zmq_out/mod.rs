@@ -104,11 +104,11 @@ impl Publisher {
             for msg in out.drain(..) {
                 let text = ckpool_compat::zmq::to_json_line(&msg);
                 if let Err(e) = self.socket.send(text.as_bytes(), zmq::DONTWAIT) {
-                    let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+                    let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                     if n.is_power_of_two() {
                         tracing::warn!(
                             endpoint = %self.endpoint,
-                            dropped = n + 1,
+                            dropped = n,
                             "zmqpub: message dropped: {e}"
                         );
                     }
