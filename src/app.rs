@@ -77,6 +77,8 @@ pub struct Running {
     pub share_chain: Option<watch::Receiver<crate::sharechain::ChainStatus>>,
     /// p2pool mode: the share chain network's status.
     pub share_net: Option<watch::Receiver<crate::p2p::NetStatus>>,
+    /// The HTTP server's bound address (dashboard, metrics, API), when `api` is set.
+    pub api_addr: Option<SocketAddr>,
     /// Found shares handed on and not yet archived.
     found_in_flight: Arc<crate::share::found::InFlight>,
 }
@@ -411,6 +413,7 @@ impl Parts {
             api,
             zmq_counts,
         } = self;
+        let api_addr = api.as_ref().and_then(|l| l.local_addr().ok());
         let share_net = match (share_net, &share_chain) {
             (Some((net, announce)), Some((queue, status))) => {
                 Some(net.spawn(queue.clone(), status.clone(), announce, shutdown.clone()))
@@ -423,6 +426,9 @@ impl Parts {
         // (no node of another chain is ever used, not even the first to answer), else by
         // the first node that answers.
         let chain_pin = Arc::new(std::sync::OnceLock::new());
+        let rpc_metrics = Arc::new(crate::node::rpc_metrics::RpcMetrics::for_nodes(
+            node.btcd.iter().map(|e| e.url.as_str()),
+        ));
         if let Some(network) = node.network {
             let _ = chain_pin.set(source::chain_name(network).to_string());
         }
@@ -437,12 +443,13 @@ impl Parts {
             })
         };
         let submitter = BlockSubmitter::new(
-            NodeSet::sharing_pin(node.btcd.clone(), chain_pin.clone()),
+            NodeSet::sharing(node.btcd.clone(), chain_pin.clone(), rpc_metrics.clone()),
             &config.logdir,
             verdicts,
             fetch_tx.clone(),
         )
         .start();
+        let found_blocks = submitter.blocks();
         let found_in_flight = ctx.found.in_flight();
         tokio::spawn(crate::found_blocks::run(
             found_rx,
@@ -484,7 +491,7 @@ impl Parts {
             shutdown: shutdown.clone(),
         }));
         tokio::spawn(source::run(
-            NodeSet::sharing_pin(node.btcd, chain_pin),
+            NodeSet::sharing(node.btcd, chain_pin, rpc_metrics.clone()),
             SourceConfig {
                 blockpoll: config.blockpoll,
                 update_interval: config.update_interval,
@@ -531,6 +538,8 @@ impl Parts {
                 mode: config.mode,
                 network: api_network,
                 zmq: zmq_counts,
+                blocks: found_blocks,
+                rpc: rpc_metrics,
             };
             let handler = crate::control::Handler::new(
                 control.clone(),
@@ -557,6 +566,7 @@ impl Parts {
             control,
             share_chain,
             share_net,
+            api_addr,
             found_in_flight,
         }
     }

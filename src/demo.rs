@@ -1,5 +1,7 @@
 //! `stratumd --demo`: simnet, the server and built-in CPU miners in one process, with a
-//! compact status line every few seconds and a summary at the end. The miners are the
+//! compact status line every few seconds (in place on a terminal, [`crate::demo_console`]),
+//! the dashboard's URL, and a summary at the end; the server's log goes to a file the demo
+//! names unless `RUST_LOG` or `-l` keeps it on the console. The miners are the
 //! stratum-miner CPU miner speaking stratum over loopback, so the demo drives the real path.
 //! With `--p2pool` the server is in p2pool mode: the status line shows the share chain, and
 //! the summary lists each found block's payouts as decoded from the block simnet holds.
@@ -17,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppError};
 use crate::config::{Config, Overrides, RawConfig, SimnetNode};
+use crate::demo_console::Console;
 
 /// Demo settings.
 #[derive(Debug, Clone)]
@@ -29,6 +32,10 @@ pub struct DemoOptions {
     pub status_every: Duration,
     /// p2pool nodes (1: the one server); each gets `miners` CPU miners.
     pub nodes: usize,
+    /// Redraw the status in place (stdout is a terminal the log does not write to).
+    pub in_place: bool,
+    /// Where the server's log goes, when not to the console (said at start).
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// What the demo did.
@@ -75,6 +82,8 @@ pub fn raw_config() -> RawConfig {
         mindiff: Some(0.00001),
         startdiff: Some(0.0002),
         logdir: Some("logs/demo".into()),
+        // The dashboard, on any free loopback port (the demo prints its URL).
+        api: Some("127.0.0.1:0".into()),
         update_interval: Some(10),
         btcsig: Some("/stratumd demo/".into()),
         ..RawConfig::default()
@@ -143,7 +152,24 @@ fn node_status(running: &app::Running) -> String {
 /// [`overrides`]: one server, or with `opts.nodes` above 1 that many p2pool nodes peered on
 /// loopback (`crate::demo_nodes`), each with `opts.miners` CPU miners.
 pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppError> {
+    let mut console = Console::new(opts.in_place);
     let running = app::start(config.clone()).await?;
+    if let Some(addr) = running.api_addr {
+        console.line(&format!("dashboard: http://{addr}/"));
+    }
+    if let Some(path) = &opts.log_file {
+        console.line(&format!(
+            "server log: {} (RUST_LOG=info or -l 6 shows it here instead)",
+            path.display()
+        ));
+    }
+    // A template of many transactions takes a while to build; the miners need it.
+    let mut jobs = running.board.subscribe().jobs;
+    console
+        .wait("waiting for the first block template", async {
+            let _ = jobs.wait_for(Option::is_some).await;
+        })
+        .await;
     let mut nodes = vec![running];
     if opts.nodes > 1 {
         match crate::demo_nodes::start_more(&nodes[0], &config, opts.nodes).await {
@@ -154,15 +180,21 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
             }
         }
         let waited = Instant::now();
-        if let Err(e) = crate::demo_nodes::wait_peered(&nodes).await {
+        let peered = console
+            .wait(
+                "peering the nodes and syncing their share chains",
+                crate::demo_nodes::wait_peered(&nodes),
+            )
+            .await;
+        if let Err(e) = peered {
             stop_nodes(nodes).await;
             return Err(e);
         }
-        println!(
+        console.line(&format!(
             "{} nodes peered and synced in {:.1}s",
             nodes.len(),
             waited.elapsed().as_secs_f64()
-        );
+        ));
     }
     let stop = CancellationToken::new();
     let mut miner_stats = Vec::new();
@@ -176,11 +208,11 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         ));
         if nodes.len() > 1 {
             let addrs: Vec<String> = (first..first + opts.miners).map(demo_address).collect();
-            println!(
+            console.line(&format!(
                 "node {k}: stratum {}, miners {}",
                 node.stratum_addrs[0],
                 addrs.join(", ")
-            );
+            ));
         }
     }
     let first_height = nodes[0].simnet.as_ref().map_or(0, |s| s.tip_height());
@@ -211,17 +243,18 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
                 last_hashes = hashes;
                 last_tick = Instant::now();
                 let s = sum_stats(&nodes);
-                println!(
+                let mut lines = vec![format!(
                     "[{:>5.0}s] miners {} | {}H/s | shares {} accepted {} rejected | blocks {} found {} accepted | tip {}",
                     started.elapsed().as_secs_f64(), s.authorized, si(rate), s.accepted, s.rejected,
                     s.blocks_found, s.blocks_accepted, tip(&nodes[0])
-                );
+                )];
                 for (k, node) in nodes.iter().enumerate() {
                     let line = node_status(node);
                     if !line.is_empty() {
-                        println!("         node {k}: {line}");
+                        lines.push(format!("         node {k}: {line}"));
                     }
                 }
+                console.status(&lines);
             }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
@@ -233,6 +266,7 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
     for node in &nodes {
         node.settle(Duration::from_secs(10)).await;
     }
+    // The last status stays on screen, above the summary.
     let s = sum_stats(&nodes);
     let summary = DemoSummary {
         accepted: s.accepted,

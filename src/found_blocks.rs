@@ -62,13 +62,19 @@ async fn submit_block(
 ) {
     let hash = found.hash_hex();
     let height = found.job.template.height;
+    let worker = found.worker.to_string();
     // Serializing a full block with its transactions takes milliseconds: not on the
     // runtime's workers, beside the miners' sessions.
     let assembled =
         tokio::task::spawn_blocking(move || found.assemble_block().map(hex::encode)).await;
     match assembled {
         Ok(Ok(hex)) => {
-            let archived = submitter.submit(SolvedBlock { height, hash, hex });
+            let archived = submitter.submit(SolvedBlock {
+                height,
+                hash,
+                hex,
+                worker,
+            });
             let in_flight = in_flight.clone();
             tokio::spawn(async move {
                 let _ = archived.await;
@@ -77,12 +83,12 @@ async fn submit_block(
         }
         Ok(Err(e)) => {
             tracing::error!(height, %hash, "cannot assemble block: {e}");
-            submitter.not_assembled(hash, format!("cannot assemble: {e}"));
+            submitter.not_assembled(height, &hash, &worker, format!("cannot assemble: {e}"));
             in_flight.done();
         }
         Err(e) => {
             tracing::error!(height, %hash, "block assembly failed: {e}");
-            submitter.not_assembled(hash, format!("assembly failed: {e}"));
+            submitter.not_assembled(height, &hash, &worker, format!("assembly failed: {e}"));
             in_flight.done();
         }
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod decay;
 pub mod demo;
+pub mod demo_console;
 pub mod demo_nodes;
 pub mod events;
 pub mod found_blocks;

@@ -44,9 +44,10 @@ struct Cli {
     /// Log every share.
     #[arg(short = 'L', long = "log-shares")]
     log_shares: bool,
-    /// Log level: 0 (emergency) to 7 (debug); 5 (notice) by default.
-    #[arg(short = 'l', long = "loglevel", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=7))]
-    loglevel: u8,
+    /// Log level: 0 (emergency) to 7 (debug); 5 (notice) by default. With --demo, giving
+    /// it (or RUST_LOG) brings the log back from its file to the console.
+    #[arg(short = 'l', long = "loglevel", value_parser = clap::value_parser!(u8).range(0..=7))]
+    loglevel: Option<u8>,
     /// Instance name: the default socket directory is /tmp/<NAME> and the default config
     /// <NAME>.conf.
     #[arg(short = 'n', long = "name", default_value = stratumd::config::DEFAULT_NAME)]
@@ -146,16 +147,38 @@ enum Command {
     },
 }
 
-fn init_logging(level: u8, quiet: bool) -> stratumd::log_level::Setter {
+/// ckpool's default log level (LOG_NOTICE).
+const DEFAULT_LOGLEVEL: u8 = 5;
+
+/// Where the log goes: the console (stderr), or a file (the quiet demo's).
+enum LogTo {
+    Stderr,
+    File(std::fs::File),
+}
+
+fn init_logging(level: Option<u8>, quiet: bool, to: LogTo) -> stratumd::log_level::Setter {
     use stratumd::log_level;
-    let level = if quiet { log_level::QUIET } else { level };
+    let level = if quiet {
+        log_level::QUIET
+    } else {
+        level.unwrap_or(DEFAULT_LOGLEVEL)
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_level::filter(level)));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter_reloading();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = match to {
+        LogTo::Stderr => builder
+            .with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
+                std::io::stderr,
+            ))
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        LogTo::File(file) => builder
+            .with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
+                std::sync::Mutex::new(file),
+            ))
+            .with_ansi(false),
+    };
+    let builder = builder.with_filter_reloading();
     let handle = builder.reload_handle();
     builder.init();
     Box::new(move |level| {
@@ -205,7 +228,7 @@ fn main() -> ExitCode {
         return sharechain_cmd::run(what);
     }
     if let Some(Command::Simnet { .. }) = cli.command {
-        let _ = init_logging(cli.loglevel, cli.quiet);
+        let _ = init_logging(cli.loglevel, cli.quiet, LogTo::Stderr);
         let Some(runtime) = build_runtime() else {
             return ExitCode::FAILURE;
         };
@@ -262,7 +285,22 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    stratumd::log_level::install_setter(init_logging(cli.loglevel, cli.quiet));
+    // The demo on its own keeps the console for its status line: the log goes to a file
+    // it names, unless RUST_LOG or -l asks for it here.
+    let demo_log = (cli.demo && cli.loglevel.is_none() && std::env::var_os("RUST_LOG").is_none())
+        .then(|| config.logdir.join(format!("{}.log", config.name)));
+    let (log_to, demo_log) = match demo_log.map(|path| (open_log(&path), path)) {
+        Some((Ok(file), path)) => (LogTo::File(file), Some(path)),
+        Some((Err(e), path)) => {
+            eprintln!(
+                "stratumd: cannot write the demo's log to {}: {e}; logging here",
+                path.display()
+            );
+            (LogTo::Stderr, None)
+        }
+        None => (LogTo::Stderr, None),
+    };
+    stratumd::log_level::install_setter(init_logging(cli.loglevel, cli.quiet, log_to));
     tracing::info!(
         "{} starting, pid {}, socket directory {}",
         config.name,
@@ -283,7 +321,7 @@ fn main() -> ExitCode {
     let Some(runtime) = build_runtime() else {
         return ExitCode::FAILURE;
     };
-    let code = runtime.block_on(run(cli, config));
+    let code = runtime.block_on(run(cli, config, demo_log));
     runtime.shutdown_timeout(Duration::from_secs(2));
     drop(pid_file);
     code
@@ -415,7 +453,16 @@ async fn stop_signal(term: Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn run(cli: Cli, config: Config) -> ExitCode {
+/// The quiet demo's log file, made new at each run.
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path)
+}
+
+/// Runs the server (or the demo, whose log is in `demo_log` when not on the console).
+async fn run(cli: Cli, config: Config, demo_log: Option<PathBuf>) -> ExitCode {
     if cli.demo {
         let nodes = cli.p2pool_nodes.unwrap_or(1).clamp(1, 16);
         let opts = DemoOptions {
@@ -427,6 +474,9 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             blocks: cli.demo_blocks,
             status_every: Duration::from_secs(3),
             nodes,
+            // In place only when nothing else writes to the terminal.
+            in_place: demo_log.is_some() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            log_file: demo_log,
         };
         return match demo::run(config, opts).await {
             Ok(summary) => {

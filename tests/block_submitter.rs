@@ -11,7 +11,7 @@ use serde_json::Value;
 use stratumd::node::rpc::{NodeAuth, NodeEndpoint, NodeSet};
 use stratumd::node::source::FetchReason;
 use stratumd::node::submitter::{
-    BlockOutcome, BlockSubmitter, BlockVerdict, SolvedBlock, VerdictSink,
+    BlockOutcome, BlockSubmitter, BlockVerdict, SolvedBlock, SubmitOutcome, VerdictSink,
 };
 use stratumd::node::template::Template;
 use stratumd::share::{validate_share, Submission};
@@ -81,6 +81,7 @@ async fn solved_block(nodes: &NodeSet) -> SolvedBlock {
         height: job.template.height,
         hash: stratumd::pow::hash::display_hex(&outcome.hash),
         hex: hex::encode(block),
+        worker: "bcrt1qtest.cpu".into(),
     }
 }
 
@@ -125,6 +126,21 @@ async fn the_first_acceptance_is_the_verdict_while_another_node_is_retried() {
     let asked = refresh_rx.recv().await;
     assert_eq!(asked, Some(FetchReason::BlockSubmitted));
     assert_eq!(sim.blocks_accepted_by_submit(), 1);
+    // The block log (`/api/blocks`) has each node's answer as it came: simnet's, and none
+    // yet from the node still being retried.
+    let logged = submitter.blocks().snapshot();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let b = &logged[0];
+    assert_eq!(
+        (b.hash.as_str(), b.worker.as_deref()),
+        (hash.as_str(), Some("bcrt1qtest.cpu"))
+    );
+    assert_eq!(b.nodes.len(), 2);
+    assert_eq!(b.nodes[0].node, refusing.local_addr().unwrap().to_string());
+    assert_eq!(b.nodes[0].answer, None, "still retried");
+    assert_eq!(b.nodes[1].node, sim.rpc_addr.to_string());
+    assert_eq!(b.nodes[1].answer, Some(SubmitOutcome::Accepted));
+    assert_eq!(b.verdict, Some(BlockOutcome::Accepted));
     drop(refusing);
     sim.shutdown().await;
 }
@@ -171,6 +187,7 @@ async fn a_new_block_does_not_wait_behind_an_archived_one() {
         height: 101,
         hash: new_hash.clone(),
         hex: "00bb00".into(),
+        worker: "w.2".into(),
     });
     let first = tokio::time::timeout(Duration::from_secs(10), verdict_rx.recv())
         .await

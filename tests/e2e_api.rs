@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::http::{get, post};
+use common::metrics::scrape;
 use common::scripted::{
     assert_accepted, assert_rejected, authorized, find_miss, find_share_async, submit,
 };
@@ -41,40 +42,6 @@ fn options(token: Option<&str>) -> ServerOptions {
         config,
         ..ServerOptions::default()
     }
-}
-
-/// `/metrics`, parsed: every sample's value by its name and labels (`name{k="v"}`).
-fn scrape(server: &Server) -> BTreeMap<String, f64> {
-    let r = get(server.api_addr(), "/metrics");
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(
-        r.content_type.starts_with("application/openmetrics-text"),
-        "{}",
-        r.content_type
-    );
-    let lines = r.body.lines().map(|l| Ok(l.to_string()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("a Prometheus text page");
-    let mut out = BTreeMap::new();
-    for s in scrape.samples {
-        let value = match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            other => panic!("{}: unexpected {other:?}", s.metric),
-        };
-        let labels: Vec<String> = s
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{v}\""))
-            .collect();
-        let key = if labels.is_empty() {
-            s.metric.clone()
-        } else {
-            format!("{}{{{}}}", s.metric, labels.join(","))
-        };
-        assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
-    }
-    out
 }
 
 fn api_pool(server: &Server) -> Value {
@@ -278,4 +245,61 @@ async fn without_a_token_control_over_http_is_off() {
     // Reading still works.
     assert_eq!(api_pool(&server)["shares"]["accepted"], 0);
     assert!(server.log_tail().contains("api listening on http://"));
+}
+
+/// Every metric `contrib/grafana-stratumd.json` plots is on the page of a server with
+/// everything on (p2pool mode, zmqpub), so no panel of the shipped dashboard stays empty
+/// because of a renamed or missing metric.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_the_grafana_dashboard_plots_is_on_the_page() {
+    let dashboard = include_str!("../contrib/grafana-stratumd.json");
+    serde_json::from_str::<Value>(dashboard).expect("the dashboard is JSON");
+    let mut names: Vec<String> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("stratumd_"))
+        .map(|w| match w.strip_suffix("_bucket") {
+            // A histogram's buckets: the parsed page keeps its `_count`.
+            Some(base) => format!("{base}_count"),
+            None => w.to_string(),
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 20, "{names:?}");
+
+    let server = Server::start(ServerOptions {
+        config: json!({
+            "mindiff": DIFF,
+            "startdiff": DIFF,
+            "api": "127.0.0.1:0",
+            "zmqpub": "tcp://127.0.0.1:*",
+        }),
+        solo: false,
+        args: vec![
+            "--p2pool".into(),
+            "--p2pool-listen".into(),
+            "127.0.0.1:0".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    // Polled: some families appear with their first sample (a node's first call).
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let m = scrape(&server);
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                !m.keys()
+                    .any(|k| k == *n || k.starts_with(&format!("{n}{{")))
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not on /metrics: {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

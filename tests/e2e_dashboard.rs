@@ -2,7 +2,8 @@
 //! `playwright-core` from `tests/browser/`, both installed by `scripts/setup.sh`): the page
 //! loads from the real `stratumd` binary on simnet, and after a scripted miner's shares it
 //! shows the counts `/api/pool` gives, the miner's worker with its hashrate and interval,
-//! the coinbase's outputs, and the chart's band; a screenshot is written (with
+//! the block its last share found with simnet's answer, the coinbase's outputs, and the
+//! chart's band; a screenshot is written (with
 //! `STRATUMD_DOCS_SCREENSHOT=1`, to `docs/dashboard.png` as well).
 
 mod common;
@@ -19,6 +20,8 @@ use stratum_miner::work::Job;
 
 const T: Duration = Duration::from_secs(10);
 const DIFF: f64 = 0.00001;
+/// simnet's block difficulty: the test's last share is a block.
+const BLOCK_DIFF: f64 = 0.0002;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
@@ -29,6 +32,7 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
             "stats_interval": 1,
             "api": "127.0.0.1:0",
         }),
+        simnet_difficulty: BLOCK_DIFF,
         ..ServerOptions::default()
     });
     let user = format!("{}.rig1", regtest_address(22));
@@ -41,7 +45,13 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
     for n in 1..=N {
         let mut en2 = vec![0u8; en2_len];
         en2[en2_len - 1] = n;
-        let nonce = find_share_async(&job, &en1, &en2, job.ntime, DIFF, 100.0).await;
+        // The last one a block, the others below the block's difficulty.
+        let (diff, below) = if n == N {
+            (BLOCK_DIFF, f64::INFINITY)
+        } else {
+            (DIFF, BLOCK_DIFF)
+        };
+        let nonce = find_share_async(&job, &en1, &en2, job.ntime, diff, below).await;
         let reply = submit(&mut c, &user, &job.job_id, &en2, job.ntime, nonce).await;
         assert_accepted(&reply);
     }
@@ -50,6 +60,12 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
     wait_until("the worker in /api/users", T, || {
         let users = get(api, "/api/users");
         users.status == 200 && users.body.contains(&user) && users.body.contains("\"5m\":{")
+    })
+    .await;
+    // The block's successor is the job the page shows (its coinbase is compared below).
+    wait_until("the next block's job", T, || {
+        let pool: Value = serde_json::from_str(&get(api, "/api/pool").body).unwrap();
+        pool["job"]["height"] == 2
     })
     .await;
     let page = get(api, "/");
@@ -126,6 +142,19 @@ async fn the_dashboard_in_chromium_shows_the_shares_the_api_counts() {
         )),
         "{seen}"
     );
+    let block: Vec<&str> = seen["block"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let found: Value = serde_json::from_str(&get(api, "/api/blocks").body).unwrap();
+    let hash = found["blocks"][0]["hash"].as_str().unwrap();
+    assert_eq!(block[0], "1", "{seen}");
+    assert!(block[1].starts_with(&hash[..16]), "{seen}");
+    assert_eq!(block[2], user, "{seen}");
+    assert_eq!(block[4], "accepted", "{seen}");
+    assert_eq!(block[5], format!("{}: accepted", server.rpc_addr), "{seen}");
     assert_eq!(seen["errors"], json!([]), "{seen}");
     let png = std::fs::read(&shot).expect("the screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

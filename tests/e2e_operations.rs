@@ -259,10 +259,37 @@ fn the_demo_mines_the_blocks_it_was_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(stratumd_bin());
     cmd.args(["--demo", "--demo-blocks", "2", "--demo-miners", "1"])
+        .env_remove("RUST_LOG")
         .current_dir(dir.path());
     let started = Instant::now();
     let (status, stdout, stderr) = run_to_exit(cmd, Duration::from_secs(60));
     assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    // Quiet: the server's log is in the file the demo names, not on the console.
+    assert!(
+        stderr.trim().is_empty(),
+        "log lines on the console:\n{stderr}"
+    );
+    let log = dir.path().join("logs/demo/ckpool.log");
+    assert!(
+        stdout.contains(
+            "server log: logs/demo/ckpool.log (RUST_LOG=info or -l 6 shows it here instead)"
+        ),
+        "{stdout}"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the demo's log file");
+    assert!(logged.contains("stratum listening on"), "{logged}");
+    assert!(logged.contains("block accepted by bitcoind"), "{logged}");
+    assert!(!logged.contains('\x1b'), "no colour codes in a file");
+    // The dashboard's URL, with a real port.
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("dashboard: http://"))
+        .unwrap_or_else(|| panic!("no dashboard line:\n{stdout}"));
+    let addr: std::net::SocketAddr = url.trim_end_matches('/').parse().expect("an address");
+    assert_ne!(addr.port(), 0);
+    // Piped, the status comes line after line, with no terminal codes.
+    assert!(stdout.lines().any(|l| l.starts_with("[")), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
     let summary = stdout
         .lines()
         .find(|l| l.contains("demo summary"))
@@ -275,6 +302,47 @@ fn the_demo_mines_the_blocks_it_was_asked_for() {
     assert!(accepted >= 2, "{summary}");
     assert!(dir.path().join("logs").join("demo").exists());
     eprintln!("demo took {:?}", started.elapsed());
+}
+
+/// On a terminal (a pty from util-linux's `script`) the demo redraws its status line in
+/// place: each update moves the cursor back over the last one, the line wrap off while it
+/// draws; `-l 6` brings the log back to the console (and the status prints line by line,
+/// since the log writes there too).
+#[test]
+fn on_a_terminal_the_demo_redraws_its_status_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = format!(
+        "'{}' --demo --demo-blocks 2 --demo-miners 1",
+        stratumd_bin().display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &demo, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .current_dir(dir.path());
+    let (status, tty, stderr) = run_to_exit(cmd, Duration::from_secs(60));
+    assert!(status.success(), "{status}\n{tty:?}\n{stderr}");
+    let redraws = tty.matches("\x1b[1A\r\x1b[J\x1b[?7l[").count();
+    let lines = tty.matches("] miners 1 |").count();
+    assert!(lines >= 2, "{tty:?}");
+    assert_eq!(
+        redraws,
+        lines - 1,
+        "every status after the first redraws the last: {tty:?}"
+    );
+    assert!(!tty.contains("INFO"), "{tty:?}");
+
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &format!("{demo} -l 6"), "/dev/null"])
+        .env_remove("RUST_LOG")
+        .current_dir(dir.path());
+    let (status, tty, stderr) = run_to_exit(cmd, Duration::from_secs(60));
+    assert!(status.success(), "{status}\n{tty:?}\n{stderr}");
+    assert!(
+        tty.contains("INFO") && tty.contains("stratum listening on"),
+        "{tty:?}"
+    );
+    assert!(!tty.contains("\x1b[1A"), "{tty:?}");
+    assert!(!tty.contains("server log:"), "{tty:?}");
 }
 
 /// Kills the standalone simnet even when an assertion fails.

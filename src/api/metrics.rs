@@ -131,6 +131,27 @@ impl Collector for Scrape {
             None,
             &counter(s.blocks_rejected),
         )?;
+        plain(
+            &mut e,
+            "bitcoind_rpc_duration",
+            "Time each bitcoind JSON-RPC call took, by node and method (failed calls too).",
+            Some(&Unit::Seconds),
+            &self.0.rpc.latency,
+        )?;
+        plain(
+            &mut e,
+            "bitcoind_rpc_errors",
+            "bitcoind calls that failed, by node and kind (transport, rpc, wrong_chain).",
+            None,
+            &self.0.rpc.errors,
+        )?;
+        plain(
+            &mut e,
+            "new_block_fanout",
+            "Time from a new block's first job to its reaching every session subscribed then.",
+            Some(&Unit::Seconds),
+            self.0.board.fanout(),
+        )?;
         labelled(
             &mut e,
             "events_dropped",

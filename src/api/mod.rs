@@ -55,6 +55,10 @@ pub struct Sources {
     pub network: Arc<OnceLock<Network>>,
     /// The ZMQ publisher's counts, when `zmqpub` is on.
     pub zmq: Option<Arc<crate::zmq_out::ZmqCounts>>,
+    /// The found blocks and each bitcoind's answer (the block submitter's log).
+    pub blocks: Arc<crate::node::block_log::BlockLog>,
+    /// Every bitcoind call's latency and failures.
+    pub rpc: Arc<crate::node::rpc_metrics::RpcMetrics>,
 }
 
 impl Sources {

@@ -9,6 +9,8 @@
 //! - `GET /api/users`: every user's and worker's figures as last written to `users/`,
 //!   with their 5-minute and 1-hour hashrates and 95 % intervals
 //!   ([`crate::stats::accounting::estimate`]).
+//! - `GET /api/blocks`: the blocks found (the newest 100), each with every bitcoind's answer
+//!   to `submitblock` as it came and the verdict ([`crate::node::block_log`]).
 //! - `GET /api/job[?user=<address>[.<worker>]]`: the current job's coinbase decoded
 //!   ([`super::job`]): outputs, addresses, amounts, the total against `coinbasevalue`, and
 //!   the user's own output.
@@ -50,6 +52,7 @@ pub(super) fn router(state: State) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/pool", get(pool))
         .route("/api/users", get(users))
+        .route("/api/blocks", get(blocks))
         .route("/api/job", get(job))
         .route("/api/sharechain", get(sharechain))
         .route("/api/control", post(control))
@@ -136,6 +139,10 @@ async fn users(Extract(state): Extract<State>) -> Json<Value> {
         "at": report.as_ref().map(|r| r.at),
         "users": users,
     }))
+}
+
+async fn blocks(Extract(state): Extract<State>) -> Json<Value> {
+    Json(json!({ "blocks": state.sources.blocks.snapshot() }))
 }
 
 /// `/api/job`'s query.

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use bitcoincore_rpc::{Auth, Client, RpcApi};
 use serde_json::{json, Value};
 
+use super::rpc_metrics::RpcMetrics;
+
 /// How to reach one bitcoind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeEndpoint {
@@ -108,6 +110,8 @@ struct Node {
     idle: std::sync::Mutex<Vec<Client>>,
     /// What it last said of its chain, against the set's pinned chain.
     chain: std::sync::Mutex<ChainCheck>,
+    /// Where its calls' latencies and failures are counted.
+    metrics: Arc<RpcMetrics>,
 }
 
 /// A node's chain, as last checked.
@@ -128,11 +132,12 @@ enum ChainCheck {
 const WRONG_CHAIN_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Node {
-    fn new(endpoint: NodeEndpoint) -> Self {
+    fn new(endpoint: NodeEndpoint, metrics: Arc<RpcMetrics>) -> Self {
         Node {
             endpoint,
             idle: std::sync::Mutex::new(Vec::new()),
             chain: std::sync::Mutex::new(ChainCheck::Unknown),
+            metrics,
         }
     }
 
@@ -188,6 +193,7 @@ impl Node {
             chain: chain.clone(),
             expected: expected.clone(),
         };
+        self.metrics.failed(&self.endpoint.url, "wrong_chain");
         // Said once per change, not at every call that reaches the node.
         if !matches!(&previous, ChainCheck::Wrong { chain: c, .. } if *c == chain) {
             tracing::error!("{e}");
@@ -229,15 +235,29 @@ impl Node {
     }
 
     fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+        let url = &self.endpoint.url;
         let pooled = self.idle().pop();
         let client = match pooled {
             Some(c) => c,
-            None => Self::make_client(&self.endpoint).map_err(|e| RpcError::Transport {
-                url: self.endpoint.url.clone(),
-                reason: e.to_string(),
+            None => Self::make_client(&self.endpoint).map_err(|e| {
+                self.metrics.failed(url, "transport");
+                RpcError::Transport {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                }
             })?,
         };
+        let started = std::time::Instant::now();
         let result = client.call::<Value>(method, params);
+        self.metrics
+            .observe(url, method, started.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => {}
+            Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(_))) => {
+                self.metrics.failed(url, "rpc")
+            }
+            Err(_) => self.metrics.failed(url, "transport"),
+        }
         let keep = match &result {
             Ok(_)
             | Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(_))) => true,
@@ -288,18 +308,29 @@ impl std::fmt::Debug for NodeSet {
 impl NodeSet {
     /// Clients for these endpoints (nothing is contacted yet), pinned to no chain yet.
     pub fn new(endpoints: Vec<NodeEndpoint>) -> Self {
-        Self::sharing_pin(endpoints, Arc::new(std::sync::OnceLock::new()))
+        Self::sharing(
+            endpoints,
+            Arc::new(std::sync::OnceLock::new()),
+            Arc::default(),
+        )
     }
 
-    /// Clients for these endpoints sharing `pin` with other sets (the template source's
-    /// and the block submitter's): pinned once, both use only nodes on that chain.
-    pub fn sharing_pin(
+    /// Clients for these endpoints sharing `pin` and `metrics` with other sets (the
+    /// template source's and the block submitter's): pinned once, both use only nodes on
+    /// that chain, and their calls are counted together.
+    pub fn sharing(
         endpoints: Vec<NodeEndpoint>,
         pin: Arc<std::sync::OnceLock<String>>,
+        metrics: Arc<RpcMetrics>,
     ) -> Self {
         NodeSet {
             urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
-            nodes: Arc::new(endpoints.into_iter().map(Node::new).collect()),
+            nodes: Arc::new(
+                endpoints
+                    .into_iter()
+                    .map(|e| Node::new(e, metrics.clone()))
+                    .collect(),
+            ),
             preferred: Arc::new(AtomicUsize::new(0)),
             chain: pin,
         }

@@ -12,6 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::block_log::BlockLog;
 use super::rpc::{NodeSet, RpcError};
 use super::source::FetchReason;
 
@@ -36,8 +37,10 @@ const DONE_SUFFIX: &str = ".accepted";
 /// Suffix of a block file every bitcoind rejected (kept for inspection, not resubmitted).
 const REJECTED_SUFFIX: &str = ".rejected";
 
-/// What bitcoind said about a block.
-#[derive(Debug, Clone, PartialEq)]
+/// What bitcoind said about a block (in `/api/blocks` as `{"result": "accepted"}`,
+/// `{"result": "rejected", "reason": "high-hash"}`, …).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "result", content = "reason", rename_all = "snake_case")]
 pub enum SubmitOutcome {
     /// `null`: accepted.
     Accepted,
@@ -59,6 +62,8 @@ pub struct SolvedBlock {
     pub hash: String,
     /// The serialized block, hex, as `submitblock` takes it.
     pub hex: String,
+    /// The worker whose share solved it (for `/api/blocks`).
+    pub worker: String,
 }
 
 /// What became of one found block.
@@ -70,8 +75,9 @@ pub struct BlockVerdict {
     pub outcome: BlockOutcome,
 }
 
-/// bitcoind's answer on a block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// bitcoind's answer on a block (serialized as [`SubmitOutcome`] is).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "result", content = "reason", rename_all = "snake_case")]
 pub enum BlockOutcome {
     /// At least one node accepted it (or already had it).
     Accepted,
@@ -92,6 +98,7 @@ pub struct BlockSubmitter {
     dir: PathBuf,
     verdicts: VerdictSink,
     refresh: mpsc::Sender<FetchReason>,
+    log: Arc<BlockLog>,
 }
 
 impl std::fmt::Debug for BlockSubmitter {
@@ -116,7 +123,13 @@ impl BlockSubmitter {
             dir: logdir.join("blocks"),
             verdicts,
             refresh,
+            log: Arc::default(),
         }
+    }
+
+    /// The blocks it sent and each node's answer, as they come (what `/api/blocks` shows).
+    pub fn blocks(&self) -> Arc<BlockLog> {
+        self.log.clone()
     }
 
     /// Starts resubmitting the blocks an earlier run archived but never confirmed, in the
@@ -138,8 +151,13 @@ impl BlockSubmitter {
     }
 
     /// Records that a solved block could not even be assembled.
-    pub fn not_assembled(&self, hash: String, reason: String) {
-        self.verdict(&hash, BlockOutcome::NotSubmitted(reason));
+    pub fn not_assembled(&self, height: u32, hash: &str, worker: &str, reason: String) {
+        self.verdict(
+            height,
+            hash,
+            Some(worker),
+            BlockOutcome::NotSubmitted(reason),
+        );
     }
 
     async fn handle(
@@ -147,7 +165,12 @@ impl BlockSubmitter {
         block: SolvedBlock,
         archived: tokio::sync::oneshot::Sender<()>,
     ) {
-        let SolvedBlock { height, hash, hex } = block;
+        let SolvedBlock {
+            height,
+            hash,
+            hex,
+            worker,
+        } = block;
         let path = self.dir.join(format!("{height}-{hash}.hex"));
         let block = Arc::new(hex);
         let write = async {
@@ -156,8 +179,10 @@ impl BlockSubmitter {
             written
         };
         // The archive is written while the block is out: a slow disk must not delay it.
-        let (written, suffix) =
-            tokio::join!(write, self.submit_everywhere(height, &hash, block.clone()));
+        let (written, suffix) = tokio::join!(
+            write,
+            self.submit_everywhere(height, &hash, Some(&worker), block.clone())
+        );
         match written {
             Ok(()) => mark_block_file(&path, suffix).await,
             Err(e) => tracing::error!(path = %path.display(), "cannot archive block: {e}"),
@@ -170,8 +195,11 @@ impl BlockSubmitter {
         &self,
         height: u32,
         hash: &str,
+        worker: Option<&str>,
         block: Arc<String>,
     ) -> Option<&'static str> {
+        let urls = (0..self.nodes.len()).map(|i| self.nodes.url(i)).collect();
+        self.log.sent(height, hash, worker, urls);
         let mut tasks: FuturesUnordered<_> = (0..self.nodes.len())
             .map(|index| {
                 let nodes = self.nodes.clone();
@@ -179,7 +207,7 @@ impl BlockSubmitter {
                 tokio::spawn(async move {
                     let outcome =
                         submit_with_retry(&nodes, index, &block, BLOCK_RETRY_WINDOW).await;
-                    (nodes.url(index), outcome)
+                    (index, nodes.url(index), outcome)
                 })
             })
             .collect();
@@ -190,9 +218,10 @@ impl BlockSubmitter {
         // Answers as they come: the first acceptance is the verdict at once, even while
         // another node is still being retried.
         while let Some(joined) = tasks.next().await {
-            let Ok((url, outcome)) = joined else {
+            let Ok((index, url, outcome)) = joined else {
                 continue;
             };
+            self.log.answered(hash, index, outcome.clone());
             match outcome {
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyKnown => {
                     if outcome == SubmitOutcome::Accepted {
@@ -202,7 +231,7 @@ impl BlockSubmitter {
                     }
                     if !accepted {
                         accepted = true;
-                        self.verdict(hash, BlockOutcome::Accepted);
+                        self.verdict(height, hash, worker, BlockOutcome::Accepted);
                     }
                 }
                 SubmitOutcome::Rejected(reason) => {
@@ -225,7 +254,7 @@ impl BlockSubmitter {
                 reason.unwrap_or_else(|| "no bitcoind configured".into()),
             ),
         };
-        self.verdict(hash, outcome);
+        self.verdict(height, hash, worker, outcome);
         // Keep a block nobody could be asked about for the next start; a block every
         // reachable node rejected is kept for inspection only.
         (!any_unreachable).then_some(REJECTED_SUFFIX)
@@ -233,7 +262,8 @@ impl BlockSubmitter {
 
     /// Hands the verdict on a block on, and asks for fresh work (a block of ours on the
     /// chain, or a rejection that may mean our template is stale).
-    fn verdict(&self, hash: &str, outcome: BlockOutcome) {
+    fn verdict(&self, height: u32, hash: &str, worker: Option<&str>, outcome: BlockOutcome) {
+        self.log.verdict(height, hash, worker, outcome.clone());
         (self.verdicts)(BlockVerdict {
             hash: hash.to_string(),
             outcome,
@@ -268,7 +298,7 @@ impl BlockSubmitter {
             let height = height.parse().unwrap_or(0);
             tracing::info!(path = %path.display(), "resubmitting a block archived by an earlier run");
             let suffix = self
-                .submit_everywhere(height, hash, Arc::new(block.trim().to_string()))
+                .submit_everywhere(height, hash, None, Arc::new(block.trim().to_string()))
                 .await;
             mark_block_file(&path, suffix).await;
         }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use dashmap::DashMap;
 use tokio::sync::watch;
 
-use super::delivery::Delivery;
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::delivery::{fanout_histogram, Delivery};
 use super::job::{Job, JobError, UserWork};
 use super::mode::Payee;
 use super::seen::SeenShares;
@@ -66,6 +68,8 @@ pub struct JobBoard {
     /// How many jobs were published. Held while publishing and while subscribing, so a
     /// session knows exactly which delivery clocks counted it.
     published: Mutex<u64>,
+    /// How long each new block took to reach every session (`/metrics`).
+    fanout: Histogram,
 }
 
 /// A session's view of the board.
@@ -90,7 +94,13 @@ impl JobBoard {
             latest: watch::Sender::new(None),
             generation: AtomicU64::new(0),
             published: Mutex::new(0),
+            fanout: fanout_histogram(),
         }
+    }
+
+    /// The new-block fan-out times so far (seconds, one per completed delivery).
+    pub fn fanout(&self) -> &Histogram {
+        &self.fanout
     }
 
     /// Makes `job` the newest; sessions see its posting on their watch receiver. A new
@@ -115,7 +125,12 @@ impl JobBoard {
             Some(clock) if !job.clean || job.share_job.is_some() => clock,
             _ if job.clean => {
                 let sessions = self.latest.receiver_count();
-                Some(Arc::new(Delivery::start(*published, job.id, sessions)))
+                Some(Arc::new(Delivery::start(
+                    *published,
+                    job.id,
+                    sessions,
+                    self.fanout.clone(),
+                )))
             }
             _ => None,
         };

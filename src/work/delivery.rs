@@ -2,12 +2,14 @@
 //! publishes a block's first job, for the sessions subscribed at that moment; the block's
 //! later jobs (refreshes) carry the same clock. Each counted session counts itself once:
 //! when it has handled one of the block's jobs, or when it leaves before that. The last one
-//! logs the time. This is the figure an operator compares with ckpool and with the 50 ms
+//! logs the time and puts it in the board's fan-out histogram (`/metrics`). This is the figure an operator compares with ckpool and with the 50 ms
 //! fan-out target (docs/BENCHMARKS.md): miners still hashing on the old block are wasting
 //! work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::job_id::JobId;
 
@@ -22,17 +24,32 @@ pub struct Delivery {
     started: Instant,
     sessions: usize,
     handled: AtomicUsize,
+    /// Where the time goes once every session has it (the board's, shared).
+    histogram: Histogram,
+}
+
+/// Bucket bounds (seconds) of the fan-out histogram: the target is 50 ms to 10,000
+/// sessions, an overloaded host takes seconds.
+const FANOUT_BUCKETS: [f64; 13] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+];
+
+/// The histogram a board's delivery clocks put their times in.
+pub fn fanout_histogram() -> Histogram {
+    Histogram::new(FANOUT_BUCKETS)
 }
 
 impl Delivery {
-    /// Starts the clock for `sessions` sessions.
-    pub fn start(published: u64, job: JobId, sessions: usize) -> Self {
+    /// Starts the clock for `sessions` sessions; the time goes into `histogram` (a handle
+    /// on the board's).
+    pub fn start(published: u64, job: JobId, sessions: usize, histogram: Histogram) -> Self {
         Delivery {
             published,
             job,
             started: Instant::now(),
             sessions,
             handled: AtomicUsize::new(0),
+            histogram,
         }
     }
 
@@ -76,6 +93,7 @@ impl SessionDeliveries {
         }
         self.counted = d.published;
         if let Some((took, sessions)) = d.count_one() {
+            d.histogram.observe(took.as_secs_f64());
             tracing::info!(
                 "new block's job {} reached all {sessions} sessions in {:.1} ms",
                 d.job,
@@ -91,7 +109,7 @@ mod tests {
 
     #[test]
     fn only_the_last_session_reads_the_time() {
-        let d = Delivery::start(1, JobId(7), 3);
+        let d = Delivery::start(1, JobId(7), 3, fanout_histogram());
         assert_eq!(d.count_one(), None);
         assert_eq!(d.count_one(), None);
         let (_, n) = d.count_one().expect("the third of three completes it");

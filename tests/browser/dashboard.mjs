@@ -34,6 +34,9 @@ try {
   seen.worker = await row.locator("td").allTextContents();
   seen.outputs = await page.locator("#outputs tbody tr").count();
   seen.coinbase = await page.textContent("#coinbase-total");
+  // The block found, with each bitcoind's answer.
+  await page.locator("#found tbody tr").first().waitFor({ timeout: 15000 });
+  seen.block = await page.locator("#found tbody tr").first().locator("td").allTextContents();
   // Sorting by a header reorders without losing rows.
   await page.click('#workers th[data-key="rate"]');
   seen.rows_after_sort = await page.locator("#workers tbody tr").count();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod metrics;
 pub mod scripted;
 
 use std::io::{BufRead, BufReader};
@@ -62,7 +63,8 @@ pub struct ServerOptions {
     pub simnet_txs: usize,
     /// More command-line arguments (e.g. `--p2pool`).
     pub args: Vec<String>,
-    /// Run against this (another server's) simnet instead of an in-process one.
+    /// Run against this (another server's) simnet instead of an in-process one (first in
+    /// `btcd`, before any entries `config` has).
     pub node: Option<NodeRef>,
 }
 
@@ -124,10 +126,15 @@ impl Server {
         conf["serverurl"] = json!("127.0.0.1:0");
         conf["logdir"] = json!(dir.path().join("logs").display().to_string());
         if let Some(node) = &opts.node {
-            conf["btcd"] = json!([{
+            // The node first; `btcd` entries the test configured come after it.
+            let mut btcd = vec![json!({
                 "url": node.rpc_addr.to_string(),
                 "cookie": node.cookie.display().to_string(),
-            }]);
+            })];
+            if let Some(more) = conf["btcd"].as_array() {
+                btcd.extend(more.iter().cloned());
+            }
+            conf["btcd"] = json!(btcd);
             conf["zmqblock"] = json!(node.zmq);
             // Not simnet: the instance's pid file and sockets go in its own directory.
             conf["sockdir"] = json!(dir.path().join("sock").display().to_string());
