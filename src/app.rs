@@ -427,7 +427,9 @@ impl Parts {
         // the first node that answers.
         let chain_pin = Arc::new(std::sync::OnceLock::new());
         let rpc_metrics = Arc::new(crate::node::rpc_metrics::RpcMetrics::for_nodes(
-            node.btcd.iter().map(|e| e.url.as_str()),
+            node.btcd
+                .iter()
+                .map(|e| crate::node::rpc::without_credentials(&e.url)),
         ));
         if let Some(network) = node.network {
             let _ = chain_pin.set(source::chain_name(network).to_string());

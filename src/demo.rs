@@ -28,6 +28,8 @@ pub struct DemoOptions {
     pub miners: usize,
     /// Stop (exit 0) once this many blocks were accepted by simnet.
     pub blocks: Option<u64>,
+    /// Stop once this long has passed since the miners started.
+    pub seconds: Option<Duration>,
     /// Seconds between status lines.
     pub status_every: Duration,
     /// p2pool nodes (1: the one server); each gets `miners` CPU miners.
@@ -164,10 +166,11 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
         ));
     }
     // A template of many transactions takes a while to build; the miners need it.
-    let mut jobs = running.board.subscribe().jobs;
+    // The subscription ends with the wait: a session counted in no delivery clock.
+    let board = running.board.clone();
     console
-        .wait("waiting for the first block template", async {
-            let _ = jobs.wait_for(Option::is_some).await;
+        .wait("waiting for the first block template", async move {
+            let _ = board.subscribe().jobs.wait_for(Option::is_some).await;
         })
         .await;
     let mut nodes = vec![running];
@@ -231,7 +234,8 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let done = opts.blocks.is_some_and(|n| accepted(&nodes) >= n);
+        let done = opts.blocks.is_some_and(|n| accepted(&nodes) >= n)
+            || opts.seconds.is_some_and(|d| started.elapsed() >= d);
         if done || nodes.iter().any(|n| n.shutdown.is_cancelled()) {
             break;
         }
@@ -248,6 +252,11 @@ pub async fn run(config: Config, opts: DemoOptions) -> Result<DemoSummary, AppEr
                     started.elapsed().as_secs_f64(), s.authorized, si(rate), s.accepted, s.rejected,
                     s.blocks_found, s.blocks_accepted, tip(&nodes[0])
                 )];
+                // The log is in a file: its errors are at least counted here.
+                let errors = crate::log_level::errors_logged();
+                if opts.log_file.is_some() && errors > 0 {
+                    lines[0].push_str(&format!(" | {errors} errors in the log"));
+                }
                 for (k, node) in nodes.iter().enumerate() {
                     let line = node_status(node);
                     if !line.is_empty() {

@@ -6,7 +6,22 @@
 //! without reaching into the control socket, and the control socket is one of its users,
 //! not its owner.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// Error lines logged so far, counted by the binary's subscriber: the quiet demo, whose log
+/// is in a file, shows the count on its status line.
+static ERRORS_LOGGED: AtomicU64 = AtomicU64::new(0);
+
+/// One more error line was logged.
+pub fn count_error() {
+    ERRORS_LOGGED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Error lines logged so far (0 in a process whose subscriber does not count them).
+pub fn errors_logged() -> u64 {
+    ERRORS_LOGGED.load(Ordering::Relaxed)
+}
 
 /// The highest level, syslog's LOG_DEBUG. `-l` and `loglevel=` take 0 to this.
 pub const MAX: u8 = 7;

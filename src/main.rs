@@ -91,6 +91,9 @@ struct Cli {
     /// With --demo: exit 0 once this many blocks were accepted by simnet.
     #[arg(long)]
     demo_blocks: Option<u64>,
+    /// With --demo: stop (exit 0, after the summary) once this many seconds have passed.
+    #[arg(long, value_name = "SECS")]
+    demo_seconds: Option<u64>,
     /// With --demo: number of CPU miners (one thread each; per node with --p2pool-nodes).
     #[arg(long)]
     demo_miners: Option<usize>,
@@ -147,6 +150,17 @@ enum Command {
     },
 }
 
+/// Counts the error lines logged ([`stratumd::log_level::errors_logged`]).
+struct ErrorCount;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorCount {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            stratumd::log_level::count_error();
+        }
+    }
+}
+
 /// ckpool's default log level (LOG_NOTICE).
 const DEFAULT_LOGLEVEL: u8 = 5;
 
@@ -180,7 +194,11 @@ fn init_logging(level: Option<u8>, quiet: bool, to: LogTo) -> stratumd::log_leve
     };
     let builder = builder.with_filter_reloading();
     let handle = builder.reload_handle();
-    builder.init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        builder.finish().with(ErrorCount).init();
+    }
     Box::new(move |level| {
         handle
             .reload(tracing_subscriber::EnvFilter::new(log_level::filter(level)))
@@ -287,8 +305,12 @@ fn main() -> ExitCode {
     };
     // The demo on its own keeps the console for its status line: the log goes to a file
     // it names, unless RUST_LOG or -l asks for it here.
-    let demo_log = (cli.demo && cli.loglevel.is_none() && std::env::var_os("RUST_LOG").is_none())
-        .then(|| config.logdir.join(format!("{}.log", config.name)));
+    // (-D sends the console to its own log file already.)
+    let demo_log = (cli.demo
+        && !cli.daemonise
+        && cli.loglevel.is_none()
+        && std::env::var_os("RUST_LOG").is_none())
+    .then(|| config.logdir.join(DEMO_LOG));
     let (log_to, demo_log) = match demo_log.map(|path| (open_log(&path), path)) {
         Some((Ok(file), path)) => (LogTo::File(file), Some(path)),
         Some((Err(e), path)) => {
@@ -453,12 +475,19 @@ async fn stop_signal(term: Option<tokio::signal::unix::Signal>) {
     }
 }
 
-/// The quiet demo's log file, made new at each run.
+/// The quiet demo's log file, in `logdir`: a name of its own, so a demo pointed at a real
+/// server's config (`-c`) never writes into that server's `-D` log.
+const DEMO_LOG: &str = "demo.log";
+
+/// Opens the quiet demo's log file for appending (each run's lines after the last's).
 fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::File::create(path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// Runs the server (or the demo, whose log is in `demo_log` when not on the console).
@@ -472,6 +501,7 @@ async fn run(cli: Cli, config: Config, demo_log: Option<PathBuf>) -> ExitCode {
                 .unwrap_or(if nodes > 1 { 1 } else { 2 })
                 .max(1),
             blocks: cli.demo_blocks,
+            seconds: cli.demo_seconds.map(Duration::from_secs),
             status_every: Duration::from_secs(3),
             nodes,
             // In place only when nothing else writes to the terminal.

@@ -25,7 +25,8 @@ const PREFIX: &str = "stratumd";
 #[derive(Debug)]
 struct Scrape(Sources);
 
-/// One metric family without labels.
+/// One metric family: a single value, or a `Family` (histograms, labelled counters) that
+/// encodes its own labels.
 fn plain(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,

@@ -1,8 +1,12 @@
 //! The found blocks an operator asks about (`/api/blocks`): each block this run sent to
 //! bitcoind (and each an earlier run archived and this one resubmitted), with every node's
 //! answer as it comes and the verdict. The submitter writes it as it goes; the API reads a
-//! copy. Bounded: the newest [`BLOCKS_KEPT`] blocks, the older ones are in the archive under
-//! `<logdir>/blocks/` and in the log.
+//! copy. Bounded: the newest [`BLOCKS_KEPT`] submissions; the older ones are in the archive
+//! under `<logdir>/blocks/` and in the log.
+//!
+//! Each submission has its own entry and [`SubmissionId`]: answers and verdicts find their
+//! entry by it, so two submissions of one block (a resubmission overlapping a send) never
+//! mix their answers, and an answer for an entry already dropped changes nothing.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
@@ -10,21 +14,27 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::submitter::{BlockOutcome, SubmitOutcome};
+use super::outcome::{BlockOutcome, SubmitOutcome};
 
-/// How many blocks the log keeps (a pool finds a handful a day; a long simnet run more).
+/// How many submissions the log keeps (a pool finds a handful of blocks a day).
 pub const BLOCKS_KEPT: usize = 100;
 
-/// One found block and what became of it so far.
+/// Which submission an answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmissionId(u64);
+
+/// One found block sent once, and what became of it so far.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FoundBlock {
+    #[serde(skip)]
+    id: u64,
     /// Its height.
     pub height: u32,
     /// Its hash, display (RPC) byte order, hex.
     pub hash: String,
     /// The worker whose share solved it; `None` for a block an earlier run archived.
     pub worker: Option<String>,
-    /// When this run sent it (or could not), unix seconds.
+    /// When this run sent it (or found it could not), unix seconds.
     pub at: f64,
     /// Each configured bitcoind's answer, in config order.
     pub nodes: Vec<NodeAnswer>,
@@ -35,7 +45,7 @@ pub struct FoundBlock {
 /// One bitcoind's answer on one block.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodeAnswer {
-    /// The node, as configured (`btcd` url).
+    /// The node, as configured (`btcd` url, without any credentials in it).
     pub node: String,
     /// What it said; `None` while it is still being asked (or retried).
     pub answer: Option<SubmitOutcome>,
@@ -46,7 +56,13 @@ pub struct NodeAnswer {
 /// The log itself: shared by the submitter (writer) and the API (reader).
 #[derive(Debug, Default)]
 pub struct BlockLog {
-    blocks: Mutex<VecDeque<FoundBlock>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    blocks: VecDeque<FoundBlock>,
+    next_id: u64,
 }
 
 fn unix_now() -> f64 {
@@ -56,36 +72,53 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-impl FoundBlock {
-    fn new(height: u32, hash: &str, worker: Option<&str>, nodes: Vec<NodeAnswer>) -> Self {
-        FoundBlock {
+impl Inner {
+    /// Appends a new entry (dropping the oldest when [`BLOCKS_KEPT`] are kept); its id.
+    fn push(
+        &mut self,
+        height: u32,
+        hash: &str,
+        worker: Option<&str>,
+        nodes: Vec<NodeAnswer>,
+        verdict: Option<BlockOutcome>,
+    ) -> SubmissionId {
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.blocks.len() >= BLOCKS_KEPT {
+            self.blocks.pop_front();
+        }
+        self.blocks.push_back(FoundBlock {
+            id,
             height,
             hash: hash.to_string(),
             worker: worker.map(str::to_string),
             at: unix_now(),
             nodes,
-            verdict: None,
-        }
+            verdict,
+        });
+        SubmissionId(id)
     }
-}
 
-/// Appends `block`, dropping the oldest when [`BLOCKS_KEPT`] are kept.
-fn push(blocks: &mut VecDeque<FoundBlock>, block: FoundBlock) {
-    if blocks.len() >= BLOCKS_KEPT {
-        blocks.pop_front();
+    fn find(&mut self, id: SubmissionId) -> Option<&mut FoundBlock> {
+        self.blocks.iter_mut().rev().find(|b| b.id == id.0)
     }
-    blocks.push_back(block);
 }
 
 impl BlockLog {
-    fn blocks(&self) -> std::sync::MutexGuard<'_, VecDeque<FoundBlock>> {
-        self.blocks.lock().unwrap_or_else(PoisonError::into_inner)
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A block is being sent to `nodes` (their urls, in order). A block already in the log
-    /// (the same solve again) keeps its entry and is asked about afresh.
-    pub fn sent(&self, height: u32, hash: &str, worker: Option<&str>, nodes: Vec<String>) {
-        let nodes: Vec<NodeAnswer> = nodes
+    /// A block is being sent to `nodes` (their urls, in order): a new entry, whose id the
+    /// answers come with.
+    pub fn sent(
+        &self,
+        height: u32,
+        hash: &str,
+        worker: Option<&str>,
+        nodes: Vec<String>,
+    ) -> SubmissionId {
+        let nodes = nodes
             .into_iter()
             .map(|node| NodeAnswer {
                 node,
@@ -93,44 +126,34 @@ impl BlockLog {
                 at: None,
             })
             .collect();
-        let mut blocks = self.blocks();
-        match blocks.iter_mut().rev().find(|b| b.hash == hash) {
-            Some(b) => b.nodes = nodes,
-            None => push(&mut blocks, FoundBlock::new(height, hash, worker, nodes)),
-        }
+        self.inner().push(height, hash, worker, nodes, None)
     }
 
-    /// Node `index` of the block's list answered.
-    pub fn answered(&self, hash: &str, index: usize, answer: SubmitOutcome) {
-        let mut blocks = self.blocks();
-        let slot = blocks
-            .iter_mut()
-            .rev()
-            .find(|b| b.hash == hash)
-            .and_then(|b| b.nodes.get_mut(index));
-        if let Some(slot) = slot {
+    /// A solved block that was never sent (it could not be assembled), with why.
+    pub fn not_sent(&self, height: u32, hash: &str, worker: Option<&str>, verdict: BlockOutcome) {
+        self.inner()
+            .push(height, hash, worker, Vec::new(), Some(verdict));
+    }
+
+    /// Node `index` of the submission's list answered.
+    pub fn answered(&self, id: SubmissionId, index: usize, answer: SubmitOutcome) {
+        let mut inner = self.inner();
+        if let Some(slot) = inner.find(id).and_then(|b| b.nodes.get_mut(index)) {
             slot.answer = Some(answer);
             slot.at = Some(unix_now());
         }
     }
 
-    /// The block's verdict; a block the log has not seen (one that could not be assembled,
-    /// so never sent) is added with it.
-    pub fn verdict(&self, height: u32, hash: &str, worker: Option<&str>, verdict: BlockOutcome) {
-        let mut blocks = self.blocks();
-        match blocks.iter_mut().rev().find(|b| b.hash == hash) {
-            Some(b) => b.verdict = Some(verdict),
-            None => {
-                let mut b = FoundBlock::new(height, hash, worker, Vec::new());
-                b.verdict = Some(verdict);
-                push(&mut blocks, b);
-            }
+    /// The submission's verdict.
+    pub fn verdict(&self, id: SubmissionId, verdict: BlockOutcome) {
+        if let Some(b) = self.inner().find(id) {
+            b.verdict = Some(verdict);
         }
     }
 
-    /// Every block kept, oldest first.
+    /// Every submission kept, oldest first.
     pub fn snapshot(&self) -> Vec<FoundBlock> {
-        self.blocks().iter().cloned().collect()
+        self.inner().blocks.iter().cloned().collect()
     }
 }
 
@@ -141,8 +164,8 @@ mod tests {
     #[test]
     fn answers_fill_in_per_node_and_the_oldest_block_goes_first() {
         let log = BlockLog::default();
-        log.sent(5, "aa", Some("w.1"), vec!["n0".into(), "n1".into()]);
-        log.answered("aa", 1, SubmitOutcome::Rejected("inconclusive".into()));
+        let aa = log.sent(5, "aa", Some("w.1"), vec!["n0".into(), "n1".into()]);
+        log.answered(aa, 1, SubmitOutcome::Rejected("inconclusive".into()));
         let b = &log.snapshot()[0];
         assert_eq!(b.nodes[0].answer, None);
         assert_eq!(
@@ -150,18 +173,17 @@ mod tests {
             Some(SubmitOutcome::Rejected("inconclusive".into()))
         );
         assert!(b.nodes[1].at.is_some());
-        log.answered("aa", 0, SubmitOutcome::Accepted);
-        log.verdict(5, "aa", Some("w.1"), BlockOutcome::Accepted);
+        log.answered(aa, 0, SubmitOutcome::Accepted);
+        log.verdict(aa, BlockOutcome::Accepted);
         let b = &log.snapshot()[0];
         assert_eq!(b.nodes[0].answer, Some(SubmitOutcome::Accepted));
         assert_eq!(b.verdict, Some(BlockOutcome::Accepted));
-        // An answer for a node or block it does not know changes nothing.
-        log.answered("aa", 7, SubmitOutcome::Accepted);
-        log.answered("bb", 0, SubmitOutcome::Accepted);
+        // An answer for a node it does not know changes nothing.
+        log.answered(aa, 7, SubmitOutcome::Accepted);
         assert_eq!(log.snapshot().len(), 1);
 
         for i in 0..BLOCKS_KEPT {
-            log.sent(6, &format!("h{i}"), None, vec![]);
+            log.sent(6, &format!("h{i}"), None, vec!["n0".into()]);
         }
         let all = log.snapshot();
         assert_eq!(all.len(), BLOCKS_KEPT);
@@ -170,12 +192,32 @@ mod tests {
             "the first block was dropped, not a new one"
         );
         assert_eq!(all[BLOCKS_KEPT - 1].hash, format!("h{}", BLOCKS_KEPT - 1));
+        // A late answer and verdict for the dropped entry change nothing, add nothing.
+        log.answered(aa, 0, SubmitOutcome::Unreachable("late".into()));
+        log.verdict(aa, BlockOutcome::NotSubmitted("late".into()));
+        assert_eq!(log.snapshot(), all);
+    }
+
+    #[test]
+    fn two_submissions_of_one_block_keep_their_own_answers() {
+        let log = BlockLog::default();
+        let first = log.sent(7, "ee", Some("w"), vec!["n0".into()]);
+        let again = log.sent(7, "ee", None, vec!["n0".into()]);
+        log.answered(first, 0, SubmitOutcome::Accepted);
+        log.verdict(first, BlockOutcome::Accepted);
+        log.answered(again, 0, SubmitOutcome::AlreadyKnown);
+        let all = log.snapshot();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].nodes[0].answer, Some(SubmitOutcome::Accepted));
+        assert_eq!(all[0].verdict, Some(BlockOutcome::Accepted));
+        assert_eq!(all[1].nodes[0].answer, Some(SubmitOutcome::AlreadyKnown));
+        assert_eq!(all[1].verdict, None, "its own verdict is still to come");
     }
 
     #[test]
     fn a_block_never_sent_is_listed_with_its_verdict() {
         let log = BlockLog::default();
-        log.verdict(
+        log.not_sent(
             9,
             "cc",
             Some("w.2"),
@@ -193,10 +235,10 @@ mod tests {
     #[test]
     fn it_serializes_as_the_api_documents() {
         let log = BlockLog::default();
-        log.sent(1, "dd", Some("w"), vec!["n0".into(), "n1".into()]);
-        log.answered("dd", 0, SubmitOutcome::Accepted);
-        log.answered("dd", 1, SubmitOutcome::Unreachable("refused".into()));
-        log.verdict(1, "dd", Some("w"), BlockOutcome::Accepted);
+        let dd = log.sent(1, "dd", Some("w"), vec!["n0".into(), "n1".into()]);
+        log.answered(dd, 0, SubmitOutcome::Accepted);
+        log.answered(dd, 1, SubmitOutcome::Unreachable("refused".into()));
+        log.verdict(dd, BlockOutcome::Accepted);
         let v = serde_json::to_value(log.snapshot()).unwrap();
         assert_eq!(
             v[0]["nodes"][0]["answer"],
@@ -207,5 +249,6 @@ mod tests {
             serde_json::json!({"result": "unreachable", "reason": "refused"})
         );
         assert_eq!(v[0]["verdict"], serde_json::json!({"result": "accepted"}));
+        assert!(v[0].get("id").is_none(), "the id is internal");
     }
 }

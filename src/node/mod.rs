@@ -3,6 +3,7 @@
 //! submitter ([`submitter`]) with its log of found blocks ([`block_log`]).
 
 pub mod block_log;
+pub mod outcome;
 pub mod rpc;
 pub mod rpc_metrics;
 pub mod source;

@@ -88,6 +88,23 @@ impl RpcError {
     }
 }
 
+/// `url` with any `user:password@` taken out: what logs, metrics and the API show of a
+/// node (the `btcd` url may carry credentials; the read-only API needs no token).
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    }
+}
+
 fn http_url(url: &str) -> String {
     if url.starts_with("http://") || url.starts_with("https://") {
         url.to_string()
@@ -112,6 +129,8 @@ struct Node {
     chain: std::sync::Mutex<ChainCheck>,
     /// Where its calls' latencies and failures are counted.
     metrics: Arc<RpcMetrics>,
+    /// Its url without credentials, as the metrics name it.
+    label: String,
 }
 
 /// A node's chain, as last checked.
@@ -134,6 +153,7 @@ const WRONG_CHAIN_RECHECK: std::time::Duration = std::time::Duration::from_secs(
 impl Node {
     fn new(endpoint: NodeEndpoint, metrics: Arc<RpcMetrics>) -> Self {
         Node {
+            label: without_credentials(&endpoint.url),
             endpoint,
             idle: std::sync::Mutex::new(Vec::new()),
             chain: std::sync::Mutex::new(ChainCheck::Unknown),
@@ -193,7 +213,7 @@ impl Node {
             chain: chain.clone(),
             expected: expected.clone(),
         };
-        self.metrics.failed(&self.endpoint.url, "wrong_chain");
+        self.metrics.failed(&self.label, "wrong_chain");
         // Said once per change, not at every call that reaches the node.
         if !matches!(&previous, ChainCheck::Wrong { chain: c, .. } if *c == chain) {
             tracing::error!("{e}");
@@ -235,12 +255,12 @@ impl Node {
     }
 
     fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
-        let url = &self.endpoint.url;
+        let (url, label) = (&self.endpoint.url, &self.label);
         let pooled = self.idle().pop();
         let client = match pooled {
             Some(c) => c,
             None => Self::make_client(&self.endpoint).map_err(|e| {
-                self.metrics.failed(url, "transport");
+                self.metrics.failed(label, "transport");
                 RpcError::Transport {
                     url: url.clone(),
                     reason: e.to_string(),
@@ -250,13 +270,13 @@ impl Node {
         let started = std::time::Instant::now();
         let result = client.call::<Value>(method, params);
         self.metrics
-            .observe(url, method, started.elapsed().as_secs_f64());
+            .observe(label, method, started.elapsed().as_secs_f64());
         match &result {
             Ok(_) => {}
             Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(_))) => {
-                self.metrics.failed(url, "rpc")
+                self.metrics.failed(label, "rpc")
             }
-            Err(_) => self.metrics.failed(url, "transport"),
+            Err(_) => self.metrics.failed(label, "transport"),
         }
         let keep = match &result {
             Ok(_)
@@ -324,7 +344,12 @@ impl NodeSet {
         metrics: Arc<RpcMetrics>,
     ) -> Self {
         NodeSet {
-            urls: Arc::new(endpoints.iter().map(|e| e.url.clone()).collect()),
+            urls: Arc::new(
+                endpoints
+                    .iter()
+                    .map(|e| without_credentials(&e.url))
+                    .collect(),
+            ),
             nodes: Arc::new(
                 endpoints
                     .into_iter()
@@ -427,7 +452,7 @@ impl NodeSet {
         })
     }
 
-    /// The URL of node `index`, for logs.
+    /// The URL of node `index` (without credentials), for logs and the API.
     pub fn url(&self, index: usize) -> String {
         self.urls.get(index).cloned().unwrap_or_default()
     }
@@ -441,5 +466,21 @@ impl NodeSet {
         };
         self.call("getblocktemplate", vec![json!({ "rules": rules })])
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_leave_a_url() {
+        assert_eq!(without_credentials("127.0.0.1:8332"), "127.0.0.1:8332");
+        assert_eq!(
+            without_credentials("http://u:p@node.lan:8332/wallet/x"),
+            "http://node.lan:8332/wallet/x"
+        );
+        assert_eq!(without_credentials("u:p@w@10.0.0.1:8332"), "10.0.0.1:8332");
+        assert_eq!(without_credentials("https://node/a@b"), "https://node/a@b");
     }
 }

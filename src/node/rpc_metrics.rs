@@ -18,7 +18,7 @@ const RPC_BUCKETS: [f64; 14] = [
 /// Which call a latency is about.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
-    /// The node (`btcd` url as configured).
+    /// The node (`btcd` url as configured, without credentials).
     pub node: String,
     /// The JSON-RPC method.
     pub method: String,
@@ -27,7 +27,7 @@ pub struct CallLabels {
 /// What kind of failure an error was.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
-    /// The node (`btcd` url as configured).
+    /// The node (`btcd` url as configured, without credentials).
     pub node: String,
     /// One of [`ERROR_KINDS`]: `transport` (unreachable, refused, timed out, HTTP error,
     /// bad cookie), `rpc` (a JSON-RPC error reply, warm-up and initial download among
@@ -63,12 +63,12 @@ const ERROR_KINDS: [&str; 3] = ["transport", "rpc", "wrong_chain"];
 impl RpcMetrics {
     /// Metrics for these nodes, every error counter there at zero from the start (a
     /// Prometheus `rate()` of a series that appears with its first error misses that error).
-    pub fn for_nodes<'a>(urls: impl IntoIterator<Item = &'a str>) -> Self {
+    pub fn for_nodes(urls: impl IntoIterator<Item = String>) -> Self {
         let metrics = RpcMetrics::default();
         for node in urls {
             for kind in ERROR_KINDS {
                 let _zero = metrics.errors.get_or_create(&ErrorLabels {
-                    node: node.to_string(),
+                    node: node.clone(),
                     kind,
                 });
             }

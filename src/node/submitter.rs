@@ -12,7 +12,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::block_log::BlockLog;
+use super::block_log::{BlockLog, SubmissionId};
+pub use super::outcome::{BlockOutcome, SubmitOutcome};
 use super::rpc::{NodeSet, RpcError};
 use super::source::FetchReason;
 
@@ -37,22 +38,6 @@ const DONE_SUFFIX: &str = ".accepted";
 /// Suffix of a block file every bitcoind rejected (kept for inspection, not resubmitted).
 const REJECTED_SUFFIX: &str = ".rejected";
 
-/// What bitcoind said about a block (in `/api/blocks` as `{"result": "accepted"}`,
-/// `{"result": "rejected", "reason": "high-hash"}`, …).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "result", content = "reason", rename_all = "snake_case")]
-pub enum SubmitOutcome {
-    /// `null`: accepted.
-    Accepted,
-    /// `"duplicate"`: bitcoind already has this block and found it valid (e.g. our first
-    /// attempt reached it before timing out, or an earlier run submitted it).
-    AlreadyKnown,
-    /// A reject string (`high-hash`, `bad-cb-amount`, …).
-    Rejected(String),
-    /// Never reached the node.
-    Unreachable(String),
-}
-
 /// A block ready for `submitblock`.
 #[derive(Debug, Clone)]
 pub struct SolvedBlock {
@@ -73,18 +58,6 @@ pub struct BlockVerdict {
     pub hash: String,
     /// bitcoind's answer.
     pub outcome: BlockOutcome,
-}
-
-/// bitcoind's answer on a block (serialized as [`SubmitOutcome`] is).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "result", content = "reason", rename_all = "snake_case")]
-pub enum BlockOutcome {
-    /// At least one node accepted it (or already had it).
-    Accepted,
-    /// Every node that answered rejected it, with this reason.
-    Rejected(String),
-    /// It never reached a node (assembly failed, or no node could be reached in time).
-    NotSubmitted(String),
 }
 
 /// Where verdicts go (counters and the event bus, wired by the app), from the submitter's
@@ -152,12 +125,10 @@ impl BlockSubmitter {
 
     /// Records that a solved block could not even be assembled.
     pub fn not_assembled(&self, height: u32, hash: &str, worker: &str, reason: String) {
-        self.verdict(
-            height,
-            hash,
-            Some(worker),
-            BlockOutcome::NotSubmitted(reason),
-        );
+        let outcome = BlockOutcome::NotSubmitted(reason);
+        self.log
+            .not_sent(height, hash, Some(worker), outcome.clone());
+        self.verdict(hash, outcome);
     }
 
     async fn handle(
@@ -199,7 +170,7 @@ impl BlockSubmitter {
         block: Arc<String>,
     ) -> Option<&'static str> {
         let urls = (0..self.nodes.len()).map(|i| self.nodes.url(i)).collect();
-        self.log.sent(height, hash, worker, urls);
+        let id = self.log.sent(height, hash, worker, urls);
         let mut tasks: FuturesUnordered<_> = (0..self.nodes.len())
             .map(|index| {
                 let nodes = self.nodes.clone();
@@ -221,7 +192,7 @@ impl BlockSubmitter {
             let Ok((index, url, outcome)) = joined else {
                 continue;
             };
-            self.log.answered(hash, index, outcome.clone());
+            self.log.answered(id, index, outcome.clone());
             match outcome {
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyKnown => {
                     if outcome == SubmitOutcome::Accepted {
@@ -231,7 +202,7 @@ impl BlockSubmitter {
                     }
                     if !accepted {
                         accepted = true;
-                        self.verdict(height, hash, worker, BlockOutcome::Accepted);
+                        self.logged_verdict(id, hash, BlockOutcome::Accepted);
                     }
                 }
                 SubmitOutcome::Rejected(reason) => {
@@ -254,7 +225,7 @@ impl BlockSubmitter {
                 reason.unwrap_or_else(|| "no bitcoind configured".into()),
             ),
         };
-        self.verdict(height, hash, worker, outcome);
+        self.logged_verdict(id, hash, outcome);
         // Keep a block nobody could be asked about for the next start; a block every
         // reachable node rejected is kept for inspection only.
         (!any_unreachable).then_some(REJECTED_SUFFIX)
@@ -262,13 +233,18 @@ impl BlockSubmitter {
 
     /// Hands the verdict on a block on, and asks for fresh work (a block of ours on the
     /// chain, or a rejection that may mean our template is stale).
-    fn verdict(&self, height: u32, hash: &str, worker: Option<&str>, outcome: BlockOutcome) {
-        self.log.verdict(height, hash, worker, outcome.clone());
+    fn verdict(&self, hash: &str, outcome: BlockOutcome) {
         (self.verdicts)(BlockVerdict {
             hash: hash.to_string(),
             outcome,
         });
         let _ = self.refresh.try_send(FetchReason::BlockSubmitted);
+    }
+
+    /// [`Self::verdict`] on submission `id`, in the block log too.
+    fn logged_verdict(&self, id: SubmissionId, hash: &str, outcome: BlockOutcome) {
+        self.log.verdict(id, outcome.clone());
+        self.verdict(hash, outcome);
     }
 
     /// Blocks archived but never confirmed (the process stopped first) are sent again.
