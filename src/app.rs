@@ -536,6 +536,7 @@ impl Parts {
                 report,
                 share_chain: share_chain.clone(),
                 share_net: share_net.clone(),
+                share_store: config.p2pool.as_ref().map(|p| p.store.clone()),
                 started_unix: crate::stats::accounting::unix_secs(std::time::SystemTime::now()),
                 mode: config.mode,
                 network: api_network,

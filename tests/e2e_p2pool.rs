@@ -1,7 +1,8 @@
 //! p2pool mode end to end with the real binary on simnet: two CPU miners under different
 //! addresses find share-chain shares and blocks; every block simnet accepted pays exactly
 //! the PPLNS window of its share's parent, computed here from the store with a deliberately
-//! naive walk (no code of the node's window or payout); a `kill -9` while shares are being
+//! naive walk (no code of the node's window or payout), and so does the API's payout
+//! window at the tip (`/api/sharechain/window`, with `/api/sharechain/share/<tip>`); a `kill -9` while shares are being
 //! written restarts on the same tip and window, and miners are served again on it.
 
 mod common;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::{Block, ScriptBuf};
+use common::http::get;
 use common::{regtest_address, Server, ServerOptions};
 use naive_pplns::{is_data, naive_split, naive_weights, script_of, stored};
 use serde_json::{json, Value};
@@ -100,7 +102,9 @@ async fn wait_log_count(server: &Server, needle: &str, count: usize, timeout: Du
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
-    let server = Arc::new(Server::start(options()));
+    let mut opts = options();
+    opts.config["api"] = json!("127.0.0.1:0");
+    let server = Arc::new(Server::start(opts));
     let (a, b) = (regtest_address(11), regtest_address(12));
     let miners = start_miners(&server, &[a.clone(), b.clone()]);
     // Blocks accepted, with share-chain shares from both miners before them.
@@ -131,6 +135,20 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
         let block: Block = bitcoin::consensus::deserialize(&bytes).expect("simnet block decodes");
         raw_blocks.push(block);
     }
+    // The API's payout window and one share, read from the running node's store.
+    let api = server.api_addr();
+    let window: Value =
+        serde_json::from_str(&get(api, "/api/sharechain/window").body).expect("the window as JSON");
+    let tip = window["tip"].as_str().expect("a tip").to_string();
+    let share = get(api, &format!("/api/sharechain/share/{tip}"));
+    assert_eq!(share.status, 200, "{}", share.body);
+    let share: Value = serde_json::from_str(&share.body).unwrap();
+    assert_eq!(get(api, "/api/sharechain/share/nothex").status, 400);
+    assert_eq!(
+        get(api, &format!("/api/sharechain/share/{}", "ab".repeat(32))).status,
+        404
+    );
+
     // Stop the node (SIGKILL: what is stored is what a crash leaves) and read its store.
     let dir = store_dir(&server);
     let mut server = Arc::try_unwrap(server).ok().expect("one owner");
@@ -138,6 +156,42 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
     server.assert_none_refused();
     let (spec, entries, _) = stored(&dir);
     assert_eq!(spec, ChainSpec::preset("simnet").unwrap());
+    // The API's window is the naive PPLNS split at its tip of the tip share's reward.
+    let tip_id = entries
+        .keys()
+        .find(|id| id.to_string() == tip)
+        .copied()
+        .expect("the API's tip is stored");
+    let reward = window["reward"].as_u64().unwrap();
+    assert_eq!(reward, entries[&tip_id].share.coinbase_value);
+    let api_paid: BTreeMap<String, u64> = window["payouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["address"].as_str().unwrap().to_string(),
+                p["amount"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, amount)| *amount > 0)
+        .collect();
+    let naive: BTreeMap<String, u64> = naive_split(&naive_weights(&spec, &entries, tip_id), reward)
+        .into_iter()
+        .map(|(script, amount)| {
+            let address = bitcoin::Address::from_script(&script, bitcoin::Network::Regtest);
+            (address.unwrap().to_string(), amount)
+        })
+        .filter(|(_, amount)| *amount > 0)
+        .collect();
+    assert!(naive.len() >= 2, "both miners in the window: {window}");
+    assert_eq!(api_paid, naive, "{window}");
+    assert_eq!(share["height"], entries[&tip_id].height, "{share}");
+    assert_eq!(
+        share["parent"],
+        entries[&tip_id].share.meta.parent.to_string()
+    );
+    assert_eq!(share["verdict"], "valid", "{share}");
     let (sa, sb) = (script_of(&a), script_of(&b));
     let (mut both_paid, mut checked) = (0, 0);
     for block in &raw_blocks {

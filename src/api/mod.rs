@@ -47,6 +47,9 @@ pub struct Sources {
     pub share_chain: Option<watch::Receiver<ChainStatus>>,
     /// p2pool mode: its network.
     pub share_net: Option<watch::Receiver<NetStatus>>,
+    /// p2pool mode: the share chain's store, read (read-only, beside the node) for the
+    /// payout window and single shares.
+    pub share_store: Option<std::path::PathBuf>,
     /// When the server started, unix seconds.
     pub started_unix: f64,
     /// Who the coinbases pay.
@@ -93,6 +96,7 @@ impl ApiListener {
             sources,
             control,
             token: self.token,
+            store_reads: Arc::new(tokio::sync::Semaphore::new(1)),
         });
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

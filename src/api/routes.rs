@@ -15,6 +15,10 @@
 //!   ([`super::job`]): outputs, addresses, amounts, the total against `coinbasevalue`, and
 //!   the user's own output.
 //! - `GET /api/sharechain`: p2pool mode's chain and network status (404 otherwise).
+//! - `GET /api/sharechain/window`: the next block's payout table on the tip (address,
+//!   amount, PPLNS weight), and `GET /api/sharechain/share/<hash>`: one share decoded with
+//!   its verdict checked again; both read from the store as `stratumd sharechain window`
+//!   and `share` do ([`crate::p2pool::inspect`]), one request at a time.
 //! - `POST /api/control`: a control socket request (`ping`, `stats`, `reconnect`,
 //!   `loglevel=N`, `{"method":"setdifficulty",…}`, …) with `Authorization: Bearer <token>`;
 //!   401 without the right token, 403 when no `api_token` is configured.
@@ -32,6 +36,7 @@ use serde_json::{json, Value};
 use super::Sources;
 use crate::config::ApiToken;
 use crate::control::Handler;
+use crate::p2pool::inspect::InspectError;
 use crate::share::Reject;
 
 /// What every route can read.
@@ -40,6 +45,8 @@ pub(super) struct State {
     pub(super) sources: Sources,
     pub(super) control: Handler,
     pub(super) token: Option<ApiToken>,
+    /// One store read at a time: each loads the stored chain.
+    pub(super) store_reads: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The largest control request taken (a 1,000-output `setpayouts` is about 100 KiB).
@@ -55,6 +62,8 @@ pub(super) fn router(state: State) -> Router {
         .route("/api/blocks", get(blocks))
         .route("/api/job", get(job))
         .route("/api/sharechain", get(sharechain))
+        .route("/api/sharechain/window", get(sharechain_window))
+        .route("/api/sharechain/share/:hash", get(sharechain_share))
         .route("/api/control", post(control))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_CONTROL_BODY))
         .with_state(state)
@@ -180,6 +189,50 @@ async fn sharechain(Extract(state): Extract<State>) -> Response {
     let chain = chain.borrow().clone();
     let net = state.sources.share_net.as_ref().map(|n| n.borrow().clone());
     Json(json!({ "chain": chain, "network": net })).into_response()
+}
+
+/// What the store says, read off the runtime, one read at a time.
+async fn from_store(
+    state: &State,
+    read: impl FnOnce(&std::path::Path) -> Result<Value, InspectError> + Send + 'static,
+) -> Response {
+    let Some(path) = state.sources.share_store.clone() else {
+        return (StatusCode::NOT_FOUND, "not in p2pool mode\n").into_response();
+    };
+    let Ok(_permit) = state.store_reads.clone().acquire_owned().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match tokio::task::spawn_blocking(move || read(&path)).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e @ InspectError::BadHash(_))) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Ok(Err(e @ InspectError::Unknown(_))) => {
+            (StatusCode::NOT_FOUND, format!("{e}\n")).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("api: cannot read the share chain's store: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+        }
+        Err(e) => {
+            tracing::error!("api: store read failed: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn sharechain_window(Extract(state): Extract<State>) -> Response {
+    from_store(&state, |path| crate::p2pool::inspect::window(path, None)).await
+}
+
+async fn sharechain_share(
+    Extract(state): Extract<State>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+) -> Response {
+    from_store(&state, move |path| {
+        crate::p2pool::inspect::share(path, &hash)
+    })
+    .await
 }
 
 async fn control(Extract(state): Extract<State>, headers: HeaderMap, body: Bytes) -> Response {
