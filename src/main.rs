@@ -91,7 +91,8 @@ struct Cli {
     /// With --demo: exit 0 once this many blocks were accepted by simnet.
     #[arg(long)]
     demo_blocks: Option<u64>,
-    /// With --demo: stop (exit 0, after the summary) once this many seconds have passed.
+    /// With --demo: stop (after the summary) once this many seconds have passed; the exit
+    /// status is 0 unless --demo-blocks asked for more blocks than were found.
     #[arg(long, value_name = "SECS")]
     demo_seconds: Option<u64>,
     /// With --demo: number of CPU miners (one thread each; per node with --p2pool-nodes).

@@ -311,7 +311,7 @@ fn the_demo_mines_the_blocks_it_was_asked_for() {
 /// place: each update moves the cursor back over the last one, the line wrap off while it
 /// draws; `-l 6` brings the log back to the console (and the status prints line by line,
 /// since the log writes there too). Timed, not by blocks (none at difficulty 1000): status
-/// lines at 3 and 6 s, the end at 7 s.
+/// lines every 3 s, the end at 10 s (the margin for a loaded machine).
 #[test]
 fn on_a_terminal_the_demo_redraws_its_status_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -320,13 +320,13 @@ fn on_a_terminal_the_demo_redraws_its_status_in_place() {
         stratumd_bin().display()
     );
     let mut cmd = Command::new("script");
-    cmd.args(["-qec", &format!("{demo} --demo-seconds 7"), "/dev/null"])
+    cmd.args(["-qec", &format!("{demo} --demo-seconds 10"), "/dev/null"])
         .env_remove("RUST_LOG")
         .current_dir(dir.path());
     let (status, tty, stderr) = run_to_exit(cmd, Duration::from_secs(60));
     assert!(status.success(), "{status}\n{tty:?}\n{stderr}");
     let redraws = tty.matches("\x1b[1A\r\x1b[J\x1b[?7l[").count();
-    let lines = tty.matches("] miners 1 |").count();
+    let lines = tty.matches("] miners ").count();
     assert!(lines >= 2, "{tty:?}");
     assert_eq!(
         redraws,
@@ -339,7 +339,7 @@ fn on_a_terminal_the_demo_redraws_its_status_in_place() {
     let mut cmd = Command::new("script");
     cmd.args([
         "-qec",
-        &format!("{demo} --demo-seconds 1 -l 6"),
+        &format!("{demo} --demo-seconds 4 -l 6"),
         "/dev/null",
     ])
     .env_remove("RUST_LOG")
@@ -350,7 +350,12 @@ fn on_a_terminal_the_demo_redraws_its_status_in_place() {
         tty.contains("INFO") && tty.contains("stratum listening on"),
         "{tty:?}"
     );
-    assert!(!tty.contains("\x1b[1A"), "{tty:?}");
+    // The status, line after line: there, and never redrawn.
+    assert!(tty.contains("] miners "), "{tty:?}");
+    assert!(
+        !tty.contains("\x1b[1A") && !tty.contains("\x1b[?7l"),
+        "{tty:?}"
+    );
     assert!(!tty.contains("server log:"), "{tty:?}");
 }
 

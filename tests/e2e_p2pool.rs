@@ -137,8 +137,9 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
     }
     // The API's payout window and one share, read from the running node's store.
     let api = server.api_addr();
-    let window: Value =
-        serde_json::from_str(&get(api, "/api/sharechain/window").body).expect("the window as JSON");
+    let window = get(api, "/api/sharechain/window");
+    assert_eq!(window.status, 200, "{}", window.body);
+    let window: Value = serde_json::from_str(&window.body).expect("the window as JSON");
     let tip = window["tip"].as_str().expect("a tip").to_string();
     let share = get(api, &format!("/api/sharechain/share/{tip}"));
     assert_eq!(share.status, 200, "{}", share.body);
@@ -176,7 +177,35 @@ async fn two_miners_find_shares_and_blocks_that_pay_the_stored_window() {
         })
         .filter(|(_, amount)| *amount > 0)
         .collect();
-    let naive: BTreeMap<String, u64> = naive_split(&naive_weights(&spec, &entries, tip_id), reward)
+    let weights = naive_weights(&spec, &entries, tip_id);
+    let address = |script: &ScriptBuf| {
+        bitcoin::Address::from_script(script, bitcoin::Network::Regtest)
+            .unwrap()
+            .to_string()
+    };
+    // The PPLNS weights too, and their total.
+    let api_weights: BTreeMap<String, String> = window["payouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["weight"] != "0")
+        .map(|p| {
+            (
+                p["address"].as_str().unwrap().to_string(),
+                p["weight"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let naive_w: BTreeMap<String, String> = weights
+        .iter()
+        .map(|(s, w)| (address(s), w.to_string()))
+        .collect();
+    assert_eq!(api_weights, naive_w, "{window}");
+    let total = weights
+        .values()
+        .fold(ruint::aliases::U256::ZERO, |a, w| a + *w);
+    assert_eq!(window["total_weight"], total.to_string(), "{window}");
+    let naive: BTreeMap<String, u64> = naive_split(&weights, reward)
         .into_iter()
         .map(|(script, amount)| {
             let address = bitcoin::Address::from_script(&script, bitcoin::Network::Regtest);

@@ -18,7 +18,8 @@
 //! - `GET /api/sharechain/window`: the next block's payout table on the tip (address,
 //!   amount, PPLNS weight), and `GET /api/sharechain/share/<hash>`: one share decoded with
 //!   its verdict checked again; both read from the store as `stratumd sharechain window`
-//!   and `share` do ([`crate::p2pool::inspect`]), one request at a time.
+//!   and `share` do ([`crate::p2pool::inspect`]), one read at a time (503 with
+//!   `Retry-After` meanwhile); 404 before the first share.
 //! - `POST /api/control`: a control socket request (`ping`, `stats`, `reconnect`,
 //!   `loglevel=N`, `{"method":"setdifficulty",…}`, …) with `Authorization: Bearer <token>`;
 //!   401 without the right token, 403 when no `api_token` is configured.
@@ -199,15 +200,26 @@ async fn from_store(
     let Some(path) = state.sources.share_store.clone() else {
         return (StatusCode::NOT_FOUND, "not in p2pool mode\n").into_response();
     };
-    let Ok(_permit) = state.store_reads.clone().acquire_owned().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    // One read at a time, held by the read itself (a client that goes away does not
+    // free it early); a request meanwhile is told to come back rather than queued.
+    let Ok(permit) = state.store_reads.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "busy reading the store; retry\n",
+        )
+            .into_response();
     };
-    match tokio::task::spawn_blocking(move || read(&path)).await {
+    let read = move || {
+        let _permit = permit;
+        read(&path)
+    };
+    match tokio::task::spawn_blocking(read).await {
         Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err(e @ InspectError::BadHash(_))) => {
             (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
         }
-        Ok(Err(e @ InspectError::Unknown(_))) => {
+        Ok(Err(e @ (InspectError::Unknown(_) | InspectError::Empty))) => {
             (StatusCode::NOT_FOUND, format!("{e}\n")).into_response()
         }
         Ok(Err(e)) => {
@@ -222,7 +234,15 @@ async fn from_store(
 }
 
 async fn sharechain_window(Extract(state): Extract<State>) -> Response {
-    from_store(&state, |path| crate::p2pool::inspect::window(path, None)).await
+    from_store(&state, |path| {
+        let window = crate::p2pool::inspect::window(path, None)?;
+        // Before the first share there is no window (only the chain's genesis id).
+        if window["shares"] == 0 {
+            return Err(InspectError::Empty);
+        }
+        Ok(window)
+    })
+    .await
 }
 
 async fn sharechain_share(

@@ -106,11 +106,17 @@ pub fn without_credentials(url: &str) -> String {
 }
 
 fn http_url(url: &str) -> String {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
+    // The config takes the scheme in any case; the client only in lower case.
+    for scheme in ["http://", "https://"] {
+        if let Some(rest) = url
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .map(|_| &url[scheme.len()..])
+        {
+            return format!("{scheme}{rest}");
+        }
     }
+    format!("http://{url}")
 }
 
 /// Idle connections kept per node: enough for a block submission, a template fetch and a
@@ -182,7 +188,7 @@ impl Node {
             ChainCheck::Right => return Ok(()),
             ChainCheck::Wrong { at, chain } if at.elapsed() < WRONG_CHAIN_RECHECK => {
                 return Err(RpcError::WrongChain {
-                    url: self.endpoint.url.clone(),
+                    url: self.label.clone(),
                     chain: chain.clone(),
                     expected: expected.clone(),
                 })
@@ -192,7 +198,7 @@ impl Node {
         let info = self.call("getblockchaininfo", &[]).map_err(|e| match e {
             e if e.is_node_unavailable() => e,
             other => RpcError::Transport {
-                url: self.endpoint.url.clone(),
+                url: self.label.clone(),
                 reason: format!("cannot check its chain: {other}"),
             },
         })?;
@@ -203,13 +209,13 @@ impl Node {
             .to_string();
         if chain == *expected {
             if matches!(previous, ChainCheck::Wrong { .. }) {
-                tracing::info!(url = %self.endpoint.url, %chain, "bitcoind is on the right chain again");
+                tracing::info!(url = %self.label, %chain, "bitcoind is on the right chain again");
             }
             *self.chain_state() = ChainCheck::Right;
             return Ok(());
         }
         let e = RpcError::WrongChain {
-            url: self.endpoint.url.clone(),
+            url: self.label.clone(),
             chain: chain.clone(),
             expected: expected.clone(),
         };
@@ -255,15 +261,16 @@ impl Node {
     }
 
     fn call(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
-        let (url, label) = (&self.endpoint.url, &self.label);
+        let label = &self.label;
         let pooled = self.idle().pop();
         let client = match pooled {
             Some(c) => c,
             None => Self::make_client(&self.endpoint).map_err(|e| {
                 self.metrics.failed(label, "transport");
                 RpcError::Transport {
-                    url: url.clone(),
-                    reason: e.to_string(),
+                    url: label.clone(),
+                    // The client's own words may quote the url as configured.
+                    reason: e.to_string().replace(&self.endpoint.url, label),
                 }
             })?,
         };
@@ -295,13 +302,13 @@ impl Node {
             Ok(v) => Ok(v),
             Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) => {
                 Err(RpcError::Node {
-                    url: self.endpoint.url.clone(),
+                    url: self.label.clone(),
                     code: e.code,
                     message: e.message,
                 })
             }
             Err(e) => Err(RpcError::Transport {
-                url: self.endpoint.url.clone(),
+                url: self.label.clone(),
                 reason: e.to_string(),
             }),
         }
@@ -399,7 +406,7 @@ impl NodeSet {
                 match node.checked_call(chain.get(), method, &params) {
                     Ok(v) => {
                         if idx != start {
-                            tracing::warn!(url = %node.endpoint.url, "failed over to bitcoind");
+                            tracing::warn!(url = %node.label, "failed over to bitcoind");
                         }
                         preferred.store(idx, Ordering::Relaxed);
                         return Ok(v);
@@ -474,8 +481,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_scheme_is_read_whatever_its_case() {
+        assert_eq!(http_url("HTTP://h:1"), "http://h:1");
+        assert_eq!(http_url("h:1"), "http://h:1");
+        assert_eq!(http_url("https://h:1"), "https://h:1");
+    }
+
+    #[test]
     fn credentials_never_leave_a_url() {
         assert_eq!(without_credentials("127.0.0.1:8332"), "127.0.0.1:8332");
+        // The form the config takes (`node_url_is_valid`): a user before the host.
+        assert_eq!(without_credentials("rpc@127.0.0.1:8332"), "127.0.0.1:8332");
+        assert_eq!(
+            without_credentials("HTTP://rpc@[::1]:8332"),
+            "HTTP://[::1]:8332"
+        );
+        assert_eq!(without_credentials("[::1]:8332"), "[::1]:8332");
         assert_eq!(
             without_credentials("http://u:p@node.lan:8332/wallet/x"),
             "http://node.lan:8332/wallet/x"

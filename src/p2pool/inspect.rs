@@ -26,6 +26,9 @@ pub enum InspectError {
     /// No such share in the store.
     #[error("share {0} is not in the store")]
     Unknown(ShareId),
+    /// The store holds no share yet.
+    #[error("the share chain has no shares yet")]
+    Empty,
 }
 
 fn open(path: &Path) -> Result<(Store, ChainSpec, Chain), InspectError> {
@@ -87,6 +90,7 @@ pub fn window(path: &Path, reward: Option<u64>) -> Result<Value, InspectError> {
     Ok(json!({
         "tip": chain.tip().to_string(),
         "height": chain.tip_height(),
+        "shares": chain.len(),
         "reward": reward,
         "total_weight": work.tally.total().to_string(),
         "outputs": outputs.len(),
