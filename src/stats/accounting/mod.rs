@@ -57,6 +57,7 @@ pub mod rates;
 pub mod report;
 pub mod restore;
 pub mod tally;
+mod window_clock;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,8 @@ pub struct Accounting {
     /// Workers without a connection, over all users, by (user, worker), in the order they
     /// are forgotten.
     idle_workers: ForgetOrder<(Arc<str>, Arc<str>)>,
+    /// The hashrate windows' time (the wall clock with its steps back taken out).
+    window_clock: window_clock::WindowClock,
 }
 
 impl Accounting {
@@ -103,6 +106,7 @@ impl Accounting {
             users: HashMap::new(),
             idle_users: ForgetOrder::default(),
             idle_workers: ForgetOrder::default(),
+            window_clock: window_clock::WindowClock::default(),
         }
     }
 
@@ -171,6 +175,7 @@ impl Accounting {
     /// ckpool's `check_best_diff` and `add_submit` for one share.
     pub fn on_share(&mut self, rec: &ShareRecord) {
         let now = unix_secs(rec.at);
+        let at = self.window_clock.at(now);
         let sdiff = if rec.sdiff.is_finite() {
             rec.sdiff
         } else {
@@ -178,17 +183,17 @@ impl Accounting {
         };
         let diff = if rec.diff.is_finite() { rec.diff } else { 0.0 };
         let valid = rec.result.is_ok();
-        self.pool.add_share(diff, sdiff, valid, now);
+        self.pool.add_share(diff, sdiff, valid, at);
         // Rejected shares move rates only when submitted anyway: a stale block solve.
         let counted = valid || (rec.is_block && rec.result == Err(Reject::Stale));
         self.with_user(&rec.username, true, |user| {
-            user.tally.add_share(diff, sdiff, valid, counted, now);
+            user.tally.add_share(diff, sdiff, valid, counted, now, at);
             if counted {
                 user.last_active = user.last_active.max(now);
             }
         });
         self.with_worker(&rec.username, &rec.worker, true, |w| {
-            w.tally.add_share(diff, sdiff, valid, counted, now);
+            w.tally.add_share(diff, sdiff, valid, counted, now, at);
             if counted {
                 w.last_active = w.last_active.max(now);
                 w.idle = false;
@@ -442,5 +447,31 @@ pub(crate) mod tests {
         let u = acc.user("user0").unwrap();
         assert_eq!((u.tally.shares, u.connected), (0.0, 1));
         assert_eq!(acc.user_count(), IDLE_USERS_KEPT + 1);
+    }
+
+    /// A wall clock stepping back an hour mid-stream: the 5-minute hashrate still reads
+    /// the miner's (one difficulty-1 share a second: 2³² H/s), not the shares after the
+    /// step piled onto the last moment before it (ten times that and more).
+    #[test]
+    fn a_clock_stepping_back_does_not_inflate_the_hashrate() {
+        let rate = |step: f64| {
+            let mut acc = Accounting::new(T0);
+            for i in 0..600 {
+                acc.on_share(&share("u", "u.1", 1.0, 2.0, Ok(()), T0 + f64::from(i)));
+            }
+            for i in 0..300 {
+                let at = T0 + 600.0 + f64::from(i) - step;
+                acc.on_share(&share("u", "u.1", 1.0, 2.0, Ok(()), at));
+            }
+            let r = acc.report(T0 + 900.0 - step, 0);
+            let e = r.hashrates.pool.short.expect("an estimate");
+            (e.hashrate / 2f64.powi(32), e.low, e.high)
+        };
+        let (steady, _, _) = rate(0.0);
+        let (stepped, low, high) = rate(3600.0);
+        assert!((steady - 1.0).abs() < 0.05, "{steady}");
+        assert!((stepped - 1.0).abs() < 0.05, "{stepped}");
+        let truth = 2f64.powi(32);
+        assert!(low < truth && truth < high, "[{low}, {high}]");
     }
 }

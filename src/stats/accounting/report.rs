@@ -53,6 +53,8 @@ impl Accounting {
     /// ckpool's `statsupdate` pass at `now`: decays idle users and workers and returns what
     /// the stats files hold. `disconnected` is the number of resumable sessions.
     pub fn report(&mut self, now: f64, disconnected: u64) -> Report {
+        // The windows read their own clock (the wall clock's steps back taken out).
+        let at = self.window_clock.at(now);
         let mut users_connected = 0;
         let mut workers_connected = 0;
         let mut idle = 0;
@@ -86,7 +88,7 @@ impl Accounting {
                     }
                 }
                 let [h1, h5, h60, h1440, h10080] = w.tally.rates.hashrates();
-                worker_rates.insert(w.name.to_string(), w.tally.windows.estimate(now));
+                worker_rates.insert(w.name.to_string(), w.tally.windows.estimate(at));
                 workers.push((
                     w.seq,
                     WorkerStats {
@@ -110,7 +112,7 @@ impl Accounting {
             user_rates.insert(
                 name.to_string(),
                 UserHashrates {
-                    user: user.tally.windows.estimate(now),
+                    user: user.tally.windows.estimate(at),
                     workers: worker_rates,
                 },
             );
@@ -174,7 +176,7 @@ impl Accounting {
             },
             users: out,
             hashrates: ReportHashrates {
-                pool: p.windows.estimate(now),
+                pool: p.windows.estimate(at),
                 users: user_rates,
             },
         }

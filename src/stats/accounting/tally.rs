@@ -29,8 +29,9 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// One share at `now`: a hashed share (`sdiff` > 0) can be a best share, an accepted one
-    /// (`valid`) adds to the total, a counted one moves the rates.
+    /// One share at `now` (wall clock; `at` on the windows' clock): a hashed share
+    /// (`sdiff` > 0) can be a best share, an accepted one (`valid`) adds to the total and
+    /// the windows, a counted one moves the rates.
     pub(super) fn add_share(
         &mut self,
         diff: f64,
@@ -38,6 +39,7 @@ impl Tally {
         valid: bool,
         counted: bool,
         now: f64,
+        at: f64,
     ) {
         if sdiff > 0.0 {
             self.best_diff = self.best_diff.max(sdiff);
@@ -45,7 +47,7 @@ impl Tally {
         }
         if valid {
             self.shares += diff;
-            self.windows.add(diff, now);
+            self.windows.add(diff, at);
         }
         if counted {
             self.rates.decay(diff, now);
@@ -184,13 +186,14 @@ impl PoolAccount {
         }
     }
 
-    /// One share at `now`, waiting for the next [`PoolAccount::update`] (but in the
-    /// windows at once); `sdiff` can be the pool's best share unless it solves a block.
-    pub(super) fn add_share(&mut self, diff: f64, sdiff: f64, valid: bool, now: f64) {
+    /// One share, waiting for the next [`PoolAccount::update`] (but in the windows at
+    /// once, at `at` on the windows' clock); `sdiff` can be the pool's best share unless it
+    /// solves a block.
+    pub(super) fn add_share(&mut self, diff: f64, sdiff: f64, valid: bool, at: f64) {
         if valid {
             self.unaccounted_shares += 1;
             self.unaccounted_diff += diff;
-            self.windows.add(diff, now);
+            self.windows.add(diff, at);
         } else {
             self.unaccounted_rejects += diff;
         }
