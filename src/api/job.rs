@@ -13,7 +13,7 @@ use bitcoin::{Address, Network, ScriptBuf, Transaction};
 use serde::Serialize;
 
 use crate::work::mode::PayeeError;
-use crate::work::{Job, JobError, Mode, Payee, UserWork};
+use crate::work::{Job, JobError, Mode, Payee, Posting, UserWork};
 
 /// What an output of the coinbase is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,13 +90,15 @@ pub(super) enum AuditError {
     Decode(String),
 }
 
-/// Decodes `job` for `user` (if any) in `mode` on `network`.
+/// Decodes `posting`'s job for `user` (if any) in `mode` on `network`, with the work the
+/// user's session was sent when there is one (else built here, and not kept).
 pub(super) fn audit(
-    job: &Job,
+    posting: &Posting,
     mode: Mode,
     network: Option<Network>,
     user: Option<&str>,
 ) -> Result<Audit, AuditError> {
+    let job = &*posting.job;
     let payee = match (mode, user) {
         (Mode::Pool, _) => Some(Payee::Pool),
         (_, Some(user)) => Some(mode.payee(user, network)?),
@@ -122,7 +124,10 @@ pub(super) fn audit(
     };
     match &payee {
         Some(payee) => {
-            let work = job.work_for(payee)?;
+            let work = match posting.cached_work(payee) {
+                Some(work) => work,
+                None => job.work_for(payee)?,
+            };
             let tx = coinbase(job, &work)?;
             audit.txid = Some(tx.compute_txid().to_string());
             let share_commitment = work.share_meta.as_ref().map(|m| m.commitment_script());

@@ -168,7 +168,7 @@ async fn job(Extract(state): Extract<State>, Query(q): Query<JobQuery>) -> Respo
         return (StatusCode::SERVICE_UNAVAILABLE, "no job yet\n").into_response();
     };
     let network = state.sources.network.get().copied();
-    match super::job::audit(&posting.job, state.sources.mode, network, q.user.as_deref()) {
+    match super::job::audit(&posting, state.sources.mode, network, q.user.as_deref()) {
         Ok(audit) => Json(audit).into_response(),
         Err(e @ AuditError::Payee(PayeeError::InvalidAddress)) => {
             (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()

@@ -46,6 +46,15 @@ impl Posting {
         self.delivery.as_deref()
     }
 
+    /// `payee`'s work if a session made it already (or pool mode's shared one); none
+    /// otherwise, and nothing is kept: for readers (the API) that must not grow the cache.
+    pub fn cached_work(&self, payee: &Payee) -> Option<Arc<UserWork>> {
+        if let Some(shared) = &self.job.shared {
+            return Some(shared.clone());
+        }
+        self.works.get(payee).map(|w| w.clone())
+    }
+
     /// `payee`'s work on this job, built on first use and then shared, so a notify is
     /// serialized once per (job, payee).
     pub fn work_for(&self, payee: &Payee) -> Result<Arc<UserWork>, JobError> {
