@@ -339,7 +339,7 @@ fn on_a_terminal_the_demo_redraws_its_status_in_place() {
     let mut cmd = Command::new("script");
     cmd.args([
         "-qec",
-        &format!("{demo} --demo-seconds 4 -l 6"),
+        &format!("{demo} --demo-seconds 7 -l 6"),
         "/dev/null",
     ])
     .env_remove("RUST_LOG")

@@ -270,7 +270,10 @@ impl Node {
                 RpcError::Transport {
                     url: label.clone(),
                     // The client's own words may quote the url as configured.
-                    reason: e.to_string().replace(&self.endpoint.url, label),
+                    reason: e
+                        .to_string()
+                        .replace(&http_url(&self.endpoint.url), label)
+                        .replace(&self.endpoint.url, label),
                 }
             })?,
         };

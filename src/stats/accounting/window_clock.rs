@@ -18,6 +18,9 @@ pub struct WindowClock {
     last: f64,
     /// Added to the wall clock: the steps back taken out so far.
     offset: f64,
+    /// The offset before the last step: a share timed before the step but booked after
+    /// it is read with this one.
+    previous: f64,
 }
 
 impl WindowClock {
@@ -27,7 +30,12 @@ impl WindowClock {
             return self.last;
         }
         let mut t = wall + self.offset;
+        if t > self.last + STEP_SECS && (wall + self.previous - self.last).abs() <= STEP_SECS {
+            // Timed just before the last step, booked after it: not a jump forward.
+            return wall + self.previous;
+        }
         if t < self.last - STEP_SECS {
+            self.previous = self.offset;
             self.offset += self.last - t;
             t = self.last;
         }
@@ -50,6 +58,10 @@ mod tests {
         // The clock steps back an hour: time goes on from the last reading.
         assert_eq!(c.at(1011.0 - 3600.0), 1010.0);
         assert_eq!(c.at(1020.0 - 3600.0), 1019.0);
+        // A share timed just before the step and booked after it is read as before it,
+        // not as an hour ahead.
+        assert_eq!(c.at(1015.0), 1015.0);
+        assert_eq!(c.at(1021.0 - 3600.0), 1020.0);
         // A step forward is time passing.
         assert_eq!(c.at(5000.0 - 3600.0), 4999.0);
         assert_eq!(c.at(f64::NAN), 4999.0);
