@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use common::http::get;
 use common::metrics::scrape;
-use common::scripted::{assert_accepted, authorized, find_share_async, submit};
+use common::scripted::solve_a_block;
 use common::{regtest_address, wait_until, Server, ServerOptions};
 use serde_json::{json, Value};
-use stratum_miner::work::Job;
 
 /// Bound for anything the server should do at once.
 const T: Duration = Duration::from_secs(10);
@@ -70,15 +69,7 @@ async fn each_bitcoinds_answer_on_a_found_block_is_listed_and_its_calls_are_time
     assert!(api_blocks(&server).is_empty(), "no block yet");
 
     let user = format!("{}.finder", regtest_address(22));
-    let (mut m, en1, en2_len) =
-        authorized(server.stratum, "e2e-blocks/1", Value::Null, &user).await;
-    let en1 = hex::decode(en1).unwrap();
-    let notify = m.wait_method("mining.notify", T).await.unwrap();
-    let job = Job::from_notify_params(&notify["params"]).unwrap();
-    let en2 = vec![0u8; en2_len];
-    let nonce = find_share_async(&job, &en1, &en2, job.ntime, BLOCK_DIFF, f64::INFINITY).await;
-    let reply = submit(&mut m, &user, &job.job_id, &en2, job.ntime, nonce).await;
-    assert_accepted(&reply);
+    let mut m = solve_a_block(server.stratum, "e2e-blocks/1", &user, BLOCK_DIFF).await;
 
     // Each node's answer as it came: A's and C's final ones; the dead node still retried.
     let mut blocks = Vec::new();

@@ -14,11 +14,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bitcoincore_rpc::RpcApi;
-use common::scripted::{assert_accepted, authorized, find_share_async, submit};
+use common::scripted::solve_a_block;
 use common::{regtest_address, wait_until, NodeRef, Server, ServerOptions};
 use fake_bitcoind::fake_bitcoind;
 use serde_json::{json, Value};
-use stratum_miner::work::Job;
 
 const T: Duration = Duration::from_secs(10);
 /// simnet's block difficulty: a block in about a million hashes.
@@ -86,14 +85,7 @@ async fn found_and_killed(sim: &Server) -> (Server, String) {
     }));
 
     let user = format!("{}.lucky", regtest_address(23));
-    let (mut m, en1, en2_len) = authorized(server.stratum, "e2e-kill/1", Value::Null, &user).await;
-    let en1 = hex::decode(en1).unwrap();
-    let notify = m.wait_method("mining.notify", T).await.unwrap();
-    let job = Job::from_notify_params(&notify["params"]).unwrap();
-    let en2 = vec![0u8; en2_len];
-    let nonce = find_share_async(&job, &en1, &en2, job.ntime, BLOCK_DIFF, f64::INFINITY).await;
-    let reply = submit(&mut m, &user, &job.job_id, &en2, job.ntime, nonce).await;
-    assert_accepted(&reply);
+    let _miner = solve_a_block(server.stratum, "e2e-kill/1", &user, BLOCK_DIFF).await;
     // Archived (and sent to the holding node, which says nothing): now the kill.
     let dir = server.dir.path().to_path_buf();
     wait_until("the block's archive file", T, || {

@@ -108,3 +108,22 @@ pub async fn authorized(
     assert_eq!(c.wait_reply(id, T).await.unwrap()["result"], true);
     (c, en1, en2_len)
 }
+
+/// Authorizes `user` on `stratum` and submits one share that solves a block at
+/// `block_diff` on the first job; checks it is accepted. The session, for what follows.
+pub async fn solve_a_block(
+    stratum: SocketAddr,
+    agent: &str,
+    user: &str,
+    block_diff: f64,
+) -> StratumClient {
+    let (mut c, en1, en2_len) = authorized(stratum, agent, Value::Null, user).await;
+    let en1 = hex::decode(en1).unwrap();
+    let notify = c.wait_method("mining.notify", T).await.unwrap();
+    let job = Job::from_notify_params(&notify["params"]).unwrap();
+    let en2 = vec![0u8; en2_len];
+    let nonce = find_share_async(&job, &en1, &en2, job.ntime, block_diff, f64::INFINITY).await;
+    let reply = submit(&mut c, user, &job.job_id, &en2, job.ntime, nonce).await;
+    assert_accepted(&reply);
+    c
+}
