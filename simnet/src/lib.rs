@@ -10,6 +10,8 @@
 
 mod auth;
 mod chain;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod generate;
 mod json;
 mod mempool;

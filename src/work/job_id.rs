@@ -11,7 +11,8 @@ pub struct JobId(pub u64);
 impl JobId {
     /// Parses the 16-hex-digit form a miner sends back in `mining.submit`.
     pub fn parse(s: &str) -> Option<JobId> {
-        if s.is_empty() || s.len() > 16 {
+        // from_str_radix would also take a leading '+'.
+        if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         u64::from_str_radix(s, 16).ok().map(JobId)
@@ -55,5 +56,15 @@ mod tests {
         assert_eq!(JobId::parse("zz"), None);
         assert_eq!(JobId::parse(""), None);
         assert_eq!(JobId::parse("00000000000000000"), None);
+    }
+
+    /// Found by the `submit_params` fuzz target: "+1" read as job 1.
+    #[test]
+    fn only_hex_digits_are_a_job_id() {
+        assert_eq!(JobId::parse("+1"), None);
+        assert_eq!(JobId::parse("+000000000000001"), None);
+        assert_eq!(JobId::parse("-1"), None);
+        assert_eq!(JobId::parse(" 1"), None);
+        assert_eq!(JobId::parse("Ab"), Some(JobId(0xab)));
     }
 }
