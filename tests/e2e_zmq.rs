@@ -279,16 +279,19 @@ async fn shares_rebuild_from_the_stream(p2pool: bool) {
         };
         received += 1;
         match msg {
+            // A job can come twice, the same each time: the replay a subscription asks
+            // for may overlap what the subscriber received as it joined.
             ZmqMessage::Workbase(wb) => {
-                assert!(
-                    workbases.insert(wb.workinfoid, wb).is_none(),
-                    "Workbase twice"
-                );
+                if let Some(old) = workbases.insert(wb.workinfoid, wb.clone()) {
+                    assert_eq!(old, wb, "a Workbase again, different");
+                }
             }
             ZmqMessage::UserWorkbase(u) => {
                 order_ok &= workbases.contains_key(&u.workinfoid);
                 let key = (u.workinfoid, regtest_address(7));
-                assert!(users.insert(key, u).is_none(), "UserWorkbase twice: {text}");
+                if let Some(old) = users.insert(key, u.clone()) {
+                    assert_eq!(old, u, "a UserWorkbase again, different: {text}");
+                }
             }
             ZmqMessage::Share(s) => {
                 order_ok &= users.contains_key(&(s.workinfoid, s.username.clone()));
@@ -390,4 +393,91 @@ async fn shares_below_zmqpub_mindiff_are_not_published() {
         workbases >= 1,
         "the subscriber kept receiving while shares were held back"
     );
+}
+
+/// A subscriber that connects mid-job (here: after a first subscriber has seen shares on
+/// the job) is sent that job's Workbase and UserWorkbase at once, so none of its shares is
+/// orphaned, as P2Poolv2's "Missing workbase" check would call them with ckpool-solo. The
+/// same again after it disconnects and reconnects. No new job comes meanwhile
+/// (`update_interval` 600 s) unless a block is found, so the replay is all it gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_joining_mid_job_gets_the_jobs_workbases_at_once() {
+    let server = Server::start(ServerOptions {
+        config: json!({
+            "mindiff": 0.00001,
+            "startdiff": 0.0001,
+            "update_interval": 600,
+            "zmqpub": "tcp://127.0.0.1:*",
+            "api": "127.0.0.1:0",
+        }),
+        solo: true,
+        ..ServerOptions::default()
+    });
+    let endpoint = published_endpoint(&server);
+    let first = Subscriber::connect(&endpoint);
+    let deadline = Instant::now() + WAIT;
+    let stats = Arc::new(MinerStats::default());
+    let stop = CancellationToken::new();
+    let task = miner(&server, stats.clone(), stop.clone(), 9);
+    // The first subscriber sees a share: its job and the miner's notify went out before
+    // the late one joins.
+    loop {
+        match first.next(deadline) {
+            Some((_, ZmqMessage::Share(_))) => break,
+            Some(_) => {}
+            None => panic!("no Share on {endpoint}; miner {:?}", stats.snapshot()),
+        }
+    }
+    for round in 0..2 {
+        let late = Subscriber::connect(&endpoint);
+        let mut workbases = HashMap::new();
+        let mut users = HashMap::new();
+        let mut shares = 0;
+        // The replay comes before anything else: a Workbase first.
+        match late.next(deadline) {
+            Some((_, ZmqMessage::Workbase(wb))) => {
+                workbases.insert(wb.workinfoid, wb);
+            }
+            other => panic!("round {round}: the first message is not a Workbase: {other:?}"),
+        }
+        // Every Share it sees must have come after its job's Workbase and UserWorkbase.
+        while shares < 3 {
+            match late.next(deadline) {
+                Some((_, ZmqMessage::Workbase(wb))) => {
+                    workbases.insert(wb.workinfoid, wb);
+                }
+                Some((_, ZmqMessage::UserWorkbase(u))) => {
+                    users.insert(u.workinfoid, u);
+                }
+                Some((text, ZmqMessage::Share(s))) => {
+                    assert!(
+                        workbases.contains_key(&s.workinfoid),
+                        "round {round}: a Share without its Workbase: {text}"
+                    );
+                    let (wb, uwb) = (&workbases[&s.workinfoid], users.get(&s.workinfoid));
+                    let uwb = uwb.unwrap_or_else(|| {
+                        panic!("round {round}: a Share without its UserWorkbase: {text}")
+                    });
+                    check_share(&s, wb, uwb, true);
+                    shares += 1;
+                }
+                None => panic!(
+                    "round {round}: {shares} Shares; Workbases {:?}",
+                    workbases.keys()
+                ),
+            }
+        }
+    }
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let metrics = common::http::get(server.api_addr(), "/metrics").body;
+    let subscriptions: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("stratumd_zmq_subscriptions_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no stratumd_zmq_subscriptions_total in {metrics}"));
+    assert!(subscriptions >= 3, "{subscriptions} subscriptions counted");
 }

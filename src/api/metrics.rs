@@ -180,6 +180,13 @@ impl Collector for Scrape {
                 None,
                 &counter(zmq.dropped.load(Ordering::Relaxed)),
             )?;
+            plain(
+                &mut e,
+                "zmq_subscriptions",
+                "Subscriptions the zmqpub socket saw; each sent the newest jobs' workbases again.",
+                None,
+                &counter(zmq.subscriptions.load(Ordering::Relaxed)),
+            )?;
         }
         if let Some(posting) = self.0.board.latest() {
             let age = SystemTime::now()

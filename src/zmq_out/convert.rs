@@ -10,13 +10,16 @@ use serde_json::{Map, Value};
 
 use crate::events::{Event, ShareRecord};
 use crate::pow::hash::display_hex;
-use crate::work::{Job, JobId};
+use crate::work::{Job, JobId, UserWork};
 
 /// Jobs remembered for workbase dedupe and for user workbases built at share time: as many
 /// as a session accepts shares on, so this holds no template the sessions do not.
 const RECENT_JOBS: usize = 16;
 /// (job, user) pairs remembered so each user's notify is published once per job.
 const USER_WORKBASES_KEPT: usize = 65_536;
+/// The newest jobs replayed to a subscriber that joins late: the current one and the one
+/// before it, on which shares still arrive for a moment after a new job.
+pub const REPLAYED_JOBS: usize = 2;
 
 /// ckpool's `Workbase` for `job`: the template as bitcoind sent it plus ckpool's additions,
 /// so a subscriber can rebuild the header of any share on this job.
@@ -134,6 +137,17 @@ pub struct Converter {
     jobs: VecDeque<Arc<Job>>,
     users: HashSet<(JobId, Arc<str>)>,
     users_order: VecDeque<(JobId, Arc<str>)>,
+    /// The newest jobs and each user's work on them, oldest first, for [`Converter::replay`].
+    /// The works are the job board's own (shared, not copied).
+    replay: VecDeque<Replayed>,
+}
+
+/// A job as a late subscriber is sent it again: its `Workbase`, then every `UserWorkbase`
+/// published for it, in the order they were.
+#[derive(Debug)]
+struct Replayed {
+    job: Arc<Job>,
+    users: Vec<(Arc<UserWork>, bool)>,
 }
 
 impl Converter {
@@ -144,6 +158,29 @@ impl Converter {
             jobs: VecDeque::with_capacity(RECENT_JOBS),
             users: HashSet::new(),
             users_order: VecDeque::new(),
+            replay: VecDeque::with_capacity(REPLAYED_JOBS),
+        }
+    }
+
+    /// The messages a subscriber that joins now needs so that none of the shares it will
+    /// see is orphaned: the newest jobs' `Workbase`s, each followed by its `UserWorkbase`s.
+    /// ckpool-solo sends a workbase once, so a consumer that (re)connects mid-job misses it
+    /// and fails the job's shares with "Missing workbase"; the publisher calls this when its
+    /// XPUB socket sees a subscription. Subscribers already there get the messages again
+    /// (a PUB socket cannot address one subscriber): the same ids with the same content.
+    pub fn replay(&self, out: &mut Vec<ZmqMessage>) {
+        for r in &self.replay {
+            out.push(ZmqMessage::Workbase(workbase(&r.job)));
+            for (work, clean) in &r.users {
+                let line = if *clean {
+                    &work.notify_clean
+                } else {
+                    &work.notify
+                };
+                if let Some(uwb) = user_workbase(r.job.id, &line.to_vec()) {
+                    out.push(ZmqMessage::UserWorkbase(uwb));
+                }
+            }
         }
     }
 
@@ -158,12 +195,7 @@ impl Converter {
                 username,
             } => {
                 self.on_job(&job, out);
-                let line = if clean {
-                    &work.notify_clean
-                } else {
-                    &work.notify
-                };
-                self.on_user(&job, &line.to_vec(), username, out);
+                self.on_user(&job, &work, clean, username, out);
             }
             Event::Share(rec) => self.on_share(&rec, out),
             Event::Authorized { .. } | Event::Disconnected { .. } | Event::BlockVerdict(_) => {}
@@ -178,13 +210,21 @@ impl Converter {
             self.jobs.pop_front();
         }
         self.jobs.push_back(job.clone());
+        if self.replay.len() == REPLAYED_JOBS {
+            self.replay.pop_front();
+        }
+        self.replay.push_back(Replayed {
+            job: job.clone(),
+            users: Vec::new(),
+        });
         out.push(ZmqMessage::Workbase(workbase(job)));
     }
 
     fn on_user(
         &mut self,
         job: &Job,
-        notify_line: &[u8],
+        work: &Arc<UserWork>,
+        clean: bool,
         username: Arc<str>,
         out: &mut Vec<ZmqMessage>,
     ) {
@@ -199,8 +239,18 @@ impl Converter {
         }
         self.users.insert(key.clone());
         self.users_order.push_back(key);
-        match user_workbase(job.id, notify_line) {
-            Some(uwb) => out.push(ZmqMessage::UserWorkbase(uwb)),
+        let line = if clean {
+            &work.notify_clean
+        } else {
+            &work.notify
+        };
+        match user_workbase(job.id, &line.to_vec()) {
+            Some(uwb) => {
+                out.push(ZmqMessage::UserWorkbase(uwb));
+                if let Some(r) = self.replay.iter_mut().find(|r| r.job.id == job.id) {
+                    r.users.push((work.clone(), clean));
+                }
+            }
             None => tracing::error!(job = %job.id, "zmqpub: unreadable notify line"),
         }
     }
@@ -214,7 +264,7 @@ impl Converter {
         if !self.users.contains(&(rec.job_id, rec.username.clone())) {
             let job = self.jobs.iter().find(|j| j.id == rec.job_id).cloned();
             if let (Some(job), Some(work)) = (job, &rec.work) {
-                self.on_user(&job, &work.notify.to_vec(), rec.username.clone(), out);
+                self.on_user(&job, work, false, rec.username.clone(), out);
             }
         }
         out.push(ZmqMessage::Share(share(rec)));
@@ -456,5 +506,38 @@ mod tests {
         rejected.result = Err(crate::share::Reject::Stale);
         c.on_event(Event::Share(rejected), &mut out);
         assert!(out.is_empty());
+    }
+
+    /// A late subscriber's replay: the job's Workbase, then each UserWorkbase published for
+    /// it, in order, byte for byte as first sent; nothing before the first job.
+    #[test]
+    fn replay_is_what_was_published_for_the_newest_jobs() {
+        let (job, payee, _, _) = captured_job();
+        let work = job.work_for(&payee).unwrap();
+        let mut c = Converter::new(0.0);
+        let mut replay = Vec::new();
+        c.replay(&mut replay);
+        assert!(replay.is_empty());
+        let mut sent = Vec::new();
+        for (user, clean) in [("alice", true), ("bob", false), ("alice", false)] {
+            c.on_event(
+                Event::UserNotify {
+                    job: job.clone(),
+                    work: work.clone(),
+                    clean,
+                    username: Arc::from(user),
+                },
+                &mut sent,
+            );
+        }
+        let mut rec = captured_share_record();
+        rec.job_id = job.id;
+        rec.work = Some(work.clone());
+        c.on_event(Event::Share(rec), &mut sent);
+        // Workbase, alice's (clean) and bob's UserWorkbases, the captured user's, the share.
+        assert_eq!(kinds(&sent), ["W", "U", "U", "U", "S"]);
+        c.replay(&mut replay);
+        let lines = |m: &[ZmqMessage]| m.iter().map(to_json_line).collect::<Vec<_>>();
+        assert_eq!(lines(&replay), lines(&sent[..4]));
     }
 }

@@ -5,8 +5,14 @@
 //! Events arrive on a bounded [`crate::events`] channel (full = dropped, never waiting) and
 //! a dedicated thread converts and sends them without blocking: past the socket's
 //! high-water mark a slow or absent subscriber loses messages, miners never wait.
+//!
+//! The socket is an XPUB (a PUB that hears subscriptions; subscribers see no difference): a
+//! subscriber that connects or reconnects mid-job is sent the newest jobs' `Workbase`s and
+//! `UserWorkbase`s again at once ([`convert::Converter::replay`]), so that its first shares
+//! are not orphaned for want of a workbase that went out before it joined.
 
 pub mod convert;
+pub mod xpub;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,12 +21,18 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, ConfigError};
 use crate::events::{Event, EventsBuilder, Interest};
+use ckpool_compat::zmq::ZmqMessage;
 use convert::Converter;
 
 /// Events queued for the publisher before new ones are dropped.
 pub const EVENT_CAPACITY: usize = 65_536;
 /// Messages ZMQ queues per subscriber before it drops (ZMQ_SNDHWM).
 pub const SEND_HWM: i32 = 100_000;
+/// How long the publisher waits on the socket for a subscription when no event is queued:
+/// the most an event then waits to be published.
+const IDLE_POLL_MS: i64 = 5;
+/// Events converted and sent between two looks at the socket's subscriptions.
+const EVENTS_PER_ROUND: usize = 1024;
 
 /// Registers the ZMQ publisher's interest when `zmqpub` is set; `None` when it is off, so
 /// the hot path builds no records for it.
@@ -46,6 +58,8 @@ pub struct ZmqCounts {
     /// Messages ZMQ refused (counted, never retried). A PUB socket past its high-water mark
     /// drops for a slow subscriber without telling: those are not counted here.
     pub dropped: AtomicU64,
+    /// Subscriptions seen (each one replayed the newest jobs to every subscriber).
+    pub subscriptions: AtomicU64,
 }
 
 /// A bound publisher; [`Publisher::run`] moves it onto its own thread.
@@ -68,7 +82,15 @@ impl Publisher {
             problem: format!("cannot {what} ZMQ PUB socket on {endpoint}: {e}"),
         };
         let context = zmq::Context::new();
-        let socket = context.socket(zmq::PUB).map_err(|e| invalid("create", e))?;
+        let mut socket = context
+            .socket(zmq::XPUB)
+            .map_err(|e| invalid("create", e))?;
+        // Every subscription reaches us (a reconnecting subscriber's too), and is applied
+        // only by us: see `on_subscriptions`.
+        socket
+            .set_xpub_verbose(true)
+            .map_err(|e| invalid("configure", e))?;
+        xpub::set_manual(&mut socket).map_err(|e| invalid("configure", e))?;
         socket
             .set_sndhwm(SEND_HWM)
             .map_err(|e| invalid("configure", e))?;
@@ -97,24 +119,84 @@ impl Publisher {
             .spawn(move || self.publish_all(rx))
     }
 
+    /// Until every sender of `rx` is gone: the queued events, then a look at the socket
+    /// for subscriptions (waiting up to [`IDLE_POLL_MS`] when no event is queued).
     fn publish_all(mut self, mut rx: mpsc::Receiver<Event>) {
         let mut out = Vec::new();
-        while let Some(event) = rx.blocking_recv() {
-            self.converter.on_event(event, &mut out);
-            for msg in out.drain(..) {
-                let text = ckpool_compat::zmq::to_json_line(&msg);
-                if let Err(e) = self.socket.send(text.as_bytes(), zmq::DONTWAIT) {
-                    let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n.is_power_of_two() {
-                        tracing::warn!(
-                            endpoint = %self.endpoint,
-                            dropped = n,
-                            "zmqpub: message dropped: {e}"
-                        );
+        loop {
+            let mut converted = 0;
+            while converted < EVENTS_PER_ROUND {
+                match rx.try_recv() {
+                    Ok(event) => {
+                        self.converter.on_event(event, &mut out);
+                        self.send_all(&mut out);
+                        converted += 1;
                     }
-                } else {
-                    self.counts.published.fetch_add(1, Ordering::Relaxed);
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
+            }
+            let wait = if converted == 0 { IDLE_POLL_MS } else { 0 };
+            match self.socket.poll(zmq::POLLIN, wait) {
+                Ok(n) if n > 0 => self.on_subscriptions(&mut out),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(endpoint = %self.endpoint, "zmqpub: cannot poll the socket: {e}; publishing stopped");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads what subscribers sent (byte 1 then a topic: subscribe; byte 0: unsubscribe),
+    /// applies each to the subscriber that sent it (manual mode: libzmq applies an option
+    /// to the pipe of the last message read), then, if any subscribed, replays the newest
+    /// jobs before anything else is sent, so that they are a new subscriber's first
+    /// messages.
+    fn on_subscriptions(&mut self, out: &mut Vec<ZmqMessage>) {
+        let mut subscribed = 0u64;
+        while let Ok(msg) = self.socket.recv_bytes(zmq::DONTWAIT) {
+            let applied = match msg.split_first() {
+                Some((1, topic)) => {
+                    subscribed += 1;
+                    self.socket.set_subscribe(topic)
+                }
+                Some((0, topic)) => self.socket.set_unsubscribe(topic),
+                _ => Ok(()),
+            };
+            if let Err(e) = applied {
+                tracing::warn!(endpoint = %self.endpoint, "zmqpub: cannot apply a subscription: {e}");
+            }
+        }
+        if subscribed == 0 {
+            return;
+        }
+        self.counts
+            .subscriptions
+            .fetch_add(subscribed, Ordering::Relaxed);
+        self.converter.replay(out);
+        tracing::info!(
+            endpoint = %self.endpoint,
+            "zmqpub: a subscriber joined; sent the newest jobs again ({} messages)",
+            out.len()
+        );
+        self.send_all(out);
+    }
+
+    fn send_all(&self, out: &mut Vec<ZmqMessage>) {
+        for msg in out.drain(..) {
+            let text = ckpool_compat::zmq::to_json_line(&msg);
+            if let Err(e) = self.socket.send(text.as_bytes(), zmq::DONTWAIT) {
+                let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        endpoint = %self.endpoint,
+                        dropped = n,
+                        "zmqpub: message dropped: {e}"
+                    );
+                }
+            } else {
+                self.counts.published.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
