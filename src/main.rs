@@ -347,8 +347,25 @@ fn main() -> ExitCode {
     let code = runtime.block_on(run(cli, config, demo_log));
     runtime.shutdown_timeout(Duration::from_secs(2));
     drop(pid_file);
+    // The share chain's thread closes its store once the runtime dropped its last sender:
+    // exiting before that lets RocksDB's static teardown race the close and abort.
+    if !stratumd::p2pool::open_stores::wait_all_closed(STORE_CLOSE_WITHIN) {
+        tracing::error!(
+            "a share chain store was still open {}s after shutdown; exiting without closing it (its write-ahead log keeps it whole, as after a crash)",
+            STORE_CLOSE_WITHIN.as_secs()
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: ends the process at once, skipping the C++ static destructors that
+        // would run while the store is still open; nothing after this needs to run.
+        unsafe { libc::_exit(if code == ExitCode::SUCCESS { 0 } else { 1 }) };
+    }
     code
 }
+
+/// How long the binary waits at exit for the share chain's stores to close.
+const STORE_CLOSE_WITHIN: Duration = Duration::from_secs(10);
 
 /// What the command line puts over the config file: ckpool's `-B -n -s -L -g`, and
 /// simnet with `--simnet` or `--demo` (the demo also solo mode and a loopback listener).

@@ -22,6 +22,7 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 use ruint::aliases::U256;
 
 use super::chain::{Chain, Entry};
+use super::open_stores::OpenStore;
 use super::share::{Share, ShareId};
 use super::spec::{ChainId, ChainSpec};
 
@@ -89,6 +90,8 @@ pub struct Store {
     path: PathBuf,
     /// Shares below this height were pruned by this process.
     pruned_below: u64,
+    /// Last, so that it drops after `db`: the binary waits for every store to close.
+    _open: OpenStore,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,6 +121,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             pruned_below: 0,
+            _open: OpenStore::new(),
         };
         let id = spec.id();
         match store.get(META, KEY_CHAIN)? {
@@ -153,6 +157,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             pruned_below: 0,
+            _open: OpenStore::new(),
         };
         let spec = store
             .get(META, KEY_SPEC)?
