@@ -32,6 +32,7 @@ fn session(diff: f64) -> (Session, String) {
             handshake_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
             max_clients: None,
+            max_clients_per_ip: None,
         },
         board.clone(),
         ExtranonceAllocator::new(4, 1),

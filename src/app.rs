@@ -300,6 +300,7 @@ impl Parts {
                 handshake_timeout: config.handshake_timeout,
                 write_timeout: Duration::from_secs(10),
                 max_clients: config.maxclients,
+                max_clients_per_ip: config.maxclients_per_ip,
             },
             board.clone(),
             ExtranonceAllocator::new(config.nonce1length, seed),

@@ -69,3 +69,81 @@ async fn connections_past_maxclients_are_refused_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Connects from `source` (any 127.0.0.0/8 address is this host's loopback).
+async fn connect_from(source: &str, server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// The first line the server sends, and whether it then closes.
+async fn refused_line(mut stream: tokio::net::TcpStream) -> serde_json::Value {
+    let mut buf = Vec::new();
+    tokio::time::timeout(T, stream.read_to_end(&mut buf))
+        .await
+        .expect("closed within the bound")
+        .unwrap();
+    serde_json::from_slice(buf.split(|b| *b == b'\n').next().unwrap()).unwrap()
+}
+
+/// `maxclients_per_ip`: the third connection from one address is refused with a line and
+/// closed, another address still gets in, a freed place is taken again, and the refusals
+/// are counted by reason in /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_past_maxclients_per_ip_is_refused_and_others_are_not() {
+    let server = Server::start(ServerOptions {
+        config: json!({
+            "mindiff": 0.0001,
+            "startdiff": 0.0001,
+            "maxclients_per_ip": 2,
+            "api": "127.0.0.1:0",
+        }),
+        ..ServerOptions::default()
+    });
+    let subscribe = |stream: tokio::net::TcpStream, agent: &'static str| async move {
+        let mut c = StratumClient::from_stream(stream).unwrap();
+        let id = c.request("mining.subscribe", json!([agent])).await.unwrap();
+        let reply = c.wait_reply(id, T).await;
+        (c, reply.map(|r| r["result"].is_array()).unwrap_or(false))
+    };
+    let (a, ok_a) = subscribe(connect_from("127.0.0.1", server.stratum).await, "ip/a").await;
+    let (_b, ok_b) = subscribe(connect_from("127.0.0.1", server.stratum).await, "ip/b").await;
+    assert!(ok_a && ok_b, "two from one address are inside the limit");
+    let reply = refused_line(connect_from("127.0.0.1", server.stratum).await).await;
+    assert_eq!(reply["error"][0], 20, "{reply}");
+    assert!(
+        reply["error"][1]
+            .as_str()
+            .unwrap()
+            .contains("maxclients_per_ip"),
+        "{reply}"
+    );
+    // Another address is not held to 127.0.0.1's count.
+    let (_c, ok_c) = subscribe(connect_from("127.0.0.2", server.stratum).await, "ip/c").await;
+    assert!(ok_c, "another address was refused");
+    // A place freed by a disconnect is taken again (bounded retry: the server counts the
+    // close when the connection task ends).
+    drop(a);
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let (_d, ok) = subscribe(connect_from("127.0.0.1", server.stratum).await, "ip/d").await;
+        if ok {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a freed place was never reused"
+        );
+    }
+    let metrics = common::http::get(server.api_addr(), "/metrics").body;
+    let refused = |reason: &str| -> u64 {
+        let name = format!("stratumd_connections_refused_total{{reason=\"{reason}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&name)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert!(refused("maxclients_per_ip") >= 1);
+    assert_eq!(refused("maxclients"), 0);
+}

@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
             handshake_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             max_clients: None,
+            max_clients_per_ip: None,
         },
         Arc::new(JobBoard::new()),
         ExtranonceAllocator::new(4, 1),

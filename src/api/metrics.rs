@@ -80,6 +80,18 @@ impl Collector for Scrape {
             None,
             &count(s.connections),
         )?;
+        labelled(
+            &mut e,
+            "connections_refused",
+            "Connections refused at a limit: maxclients, maxclients_per_ip.",
+            "reason",
+            [
+                ("maxclients", &self.0.stats.refused_full),
+                ("maxclients_per_ip", &self.0.stats.refused_per_ip),
+            ]
+            .map(|(reason, n)| (reason, counter(n.load(Ordering::Relaxed)))),
+            MetricType::Counter,
+        )?;
         plain(
             &mut e,
             "authorized_miners",

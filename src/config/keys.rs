@@ -11,6 +11,7 @@ pub const OWN_KEYS: &[&str] = &[
     "payouts",
     "network",
     "handshake_timeout",
+    "maxclients_per_ip",
     "zmqpub",
     "zmqpub_mindiff",
     "sockdir",

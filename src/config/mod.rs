@@ -121,6 +121,9 @@ pub struct Config {
     pub highdiff: f64,
     /// Most connected clients at once, `None` for no limit (ckpool: 0 or absent).
     pub maxclients: Option<usize>,
+    /// Ours: most connections at once from one IP address, `None` for no limit (0 or
+    /// absent). Off by default: a farm behind one NAT address is one IP.
+    pub maxclients_per_ip: Option<usize>,
     /// Our ZMQ PUB endpoint for events (e.g. `tcp://*:8881`); off when `None`.
     pub zmqpub: Option<String>,
     /// Lowest share difficulty published as a Share message on `zmqpub` (0 = all).
@@ -302,6 +305,14 @@ impl Config {
         let maxclients = whole("maxclients", raw.maxclients, 0, i64::from(i32::MAX))?
             .filter(|n| *n > 0)
             .map(|n| n as usize);
+        let maxclients_per_ip = whole(
+            "maxclients_per_ip",
+            raw.maxclients_per_ip,
+            0,
+            i64::from(i32::MAX),
+        )?
+        .filter(|n| *n > 0)
+        .map(|n| n as usize);
         let maxdiff = match raw.maxdiff {
             Some(d) if d < 0.0 => {
                 return Err(invalid("maxdiff", "must be 0 (no maximum) or above"))
@@ -409,6 +420,7 @@ impl Config {
             mindiff,
             highdiff,
             maxclients,
+            maxclients_per_ip,
             zmqpub,
             zmqpub_mindiff,
             api,
@@ -709,6 +721,30 @@ mod tests {
             let e = err(bad);
             assert!(
                 e.contains("`maxclients`") && e.contains("whole number"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn maxclients_per_ip_default_and_range() {
+        assert_eq!(parse("{}", true).unwrap().maxclients_per_ip, None);
+        assert_eq!(
+            parse(r#"{"maxclients_per_ip": 0}"#, true)
+                .unwrap()
+                .maxclients_per_ip,
+            None
+        );
+        assert_eq!(
+            parse(r#"{"maxclients_per_ip": 8}"#, true)
+                .unwrap()
+                .maxclients_per_ip,
+            Some(8)
+        );
+        for bad in [r#"{"maxclients_per_ip": -1}"#, r#"{"maxclients_per_ip": "8"}"#] {
+            let e = err(bad);
+            assert!(
+                e.contains("`maxclients_per_ip`") && e.contains("whole number"),
                 "{e}"
             );
         }

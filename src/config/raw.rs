@@ -146,6 +146,8 @@ pub struct RawConfig {
     pub logdir: Option<String>,
     /// ckpool `maxclients` (0: no limit).
     pub maxclients: Option<i64>,
+    /// Ours: most connections from one IP address (0: no limit).
+    pub maxclients_per_ip: Option<i64>,
     /// ckpool `zmqblock`.
     pub zmqblock: Option<String>,
     /// Ours: where `donation` goes.
@@ -190,7 +192,7 @@ pub(super) fn expected(key: &str) -> &'static str {
         "nonce1length" | "nonce2length" => "must be a whole number from 2 to 8",
         "update_interval" => "must be a whole number from 1 to 3600",
         "handshake_timeout" | "stats_interval" => "must be a whole number from 1 to 86400",
-        "maxclients" => "must be a whole number from 0 to 2147483647",
+        "maxclients" | "maxclients_per_ip" => "must be a whole number from 0 to 2147483647",
         "serverurl" => "must be \"host:port\" or an array of them",
         "mindiff" | "startdiff" | "highdiff" => {
             "must be a number above 0 (fractions like 0.0001 are allowed)"

@@ -36,6 +36,10 @@ pub struct Stats {
     pub blocks_accepted: AtomicU64,
     /// Blocks bitcoind rejected.
     pub blocks_rejected: AtomicU64,
+    /// Connections refused at `maxclients`.
+    pub refused_full: AtomicU64,
+    /// Connections refused at `maxclients_per_ip`.
+    pub refused_per_ip: AtomicU64,
 }
 
 /// A plain copy of the counters at one moment.

@@ -1,52 +1,135 @@
 //! ckpool's `maxclients`: one count of open connections for every listener, taken with one
 //! atomic step, so connections arriving on several listeners at once cannot pass the limit
-//! together.
+//! together. Beside it our `maxclients_per_ip`: a count per source address, so that one
+//! host (a misconfigured proxy, a flood) cannot take every place.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
 use crate::stats::Stats;
 
-/// Admits connections up to the limit.
+/// Admits connections up to the limits.
 #[derive(Debug)]
 pub struct Admission {
     max: Option<u64>,
+    per_ip: Option<u64>,
+    /// Open connections per address, only while a per-address limit is set; an address
+    /// leaves the map with its last connection.
+    by_ip: Arc<DashMap<IpAddr, u64>>,
     /// Holds the count (`connections`, which the stats report).
     stats: Arc<Stats>,
 }
 
-/// One open connection in the count, for as long as it lives: dropped when its task ends,
-/// also if the task panics, so the count (and `maxclients`) never drifts.
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `maxclients` connections are open.
+    Full,
+    /// `maxclients_per_ip` connections from this address are open.
+    PerIp,
+}
+
+impl Refusal {
+    /// The error line the miner gets before the close.
+    pub fn line(self) -> &'static [u8] {
+        match self {
+            Refusal::Full => {
+                b"{\"id\":null,\"result\":null,\"error\":[20,\"Server full (maxclients)\",null]}\n"
+            }
+            Refusal::PerIp => {
+                b"{\"id\":null,\"result\":null,\"error\":[20,\"Too many connections from your address (maxclients_per_ip)\",null]}\n"
+            }
+        }
+    }
+}
+
+/// One open connection in the counts, for as long as it lives: dropped when its task ends,
+/// also if the task panics, so the counts (and the limits) never drift.
 #[derive(Debug)]
-pub struct OpenConnection(Arc<Stats>);
+pub struct OpenConnection {
+    stats: Arc<Stats>,
+    /// Its place in the per-address count, when that is kept.
+    ip: Option<(Arc<DashMap<IpAddr, u64>>, IpAddr)>,
+}
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        self.stats.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some((by_ip, ip)) = self.ip.take() {
+            release(&by_ip, ip);
+        }
+    }
+}
+
+/// Gives back one place of `ip`'s count, removing the address with its last.
+fn release(by_ip: &DashMap<IpAddr, u64>, ip: IpAddr) {
+    if let Entry::Occupied(mut e) = by_ip.entry(ip) {
+        if *e.get() <= 1 {
+            e.remove();
+        } else {
+            *e.get_mut() -= 1;
+        }
     }
 }
 
 impl Admission {
-    /// At most `max` connections at once (`None`: no limit), counted in `stats`.
-    pub fn new(max: Option<usize>, stats: Arc<Stats>) -> Self {
+    /// At most `max` connections at once and `per_ip` from one address (`None`: no
+    /// limit), counted in `stats`.
+    pub fn new(max: Option<usize>, per_ip: Option<usize>, stats: Arc<Stats>) -> Self {
         Admission {
             max: max.map(|m| m as u64),
+            per_ip: per_ip.map(|m| m as u64),
+            by_ip: Arc::new(DashMap::new()),
             stats,
         }
     }
 
-    /// Counts one more connection, or `None` when that would pass the limit. The check and
-    /// the count are one compare-and-swap.
-    pub fn try_admit(&self) -> Option<OpenConnection> {
+    /// Counts one more connection from `ip`, or says which limit it would pass (and counts
+    /// the refusal). Each check and its count are one step: the address's under its map
+    /// entry's lock, the total a compare-and-swap.
+    pub fn try_admit(&self, ip: IpAddr) -> Result<OpenConnection, Refusal> {
+        let ip_place = match self.per_ip {
+            Some(per_ip) => {
+                let mut n = self.by_ip.entry(ip).or_insert(0);
+                // `per_ip` is at least 1: a refused address already has an entry.
+                if *n >= per_ip {
+                    self.stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+                    return Err(Refusal::PerIp);
+                }
+                *n += 1;
+                Some((self.by_ip.clone(), ip))
+            }
+            None => None,
+        };
         let max = self.max;
-        self.stats
+        let admitted = self
+            .stats
             .connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| match max {
                 Some(max) if open >= max => None,
                 _ => Some(open + 1),
             })
-            .ok()
-            .map(|_| OpenConnection(self.stats.clone()))
+            .is_ok();
+        if !admitted {
+            if let Some((by_ip, ip)) = ip_place {
+                release(&by_ip, ip);
+            }
+            self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+            return Err(Refusal::Full);
+        }
+        Ok(OpenConnection {
+            stats: self.stats.clone(),
+            ip: ip_place,
+        })
+    }
+
+    /// Addresses with a connection open, while a per-address limit is set.
+    pub fn addresses(&self) -> usize {
+        self.by_ip.len()
     }
 }
 
@@ -55,10 +138,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn the_limit_holds_for_connections_admitted_at_once() {
         const LIMIT: usize = 1;
-        let admission = Arc::new(Admission::new(Some(LIMIT), Arc::new(Stats::default())));
+        let admission = Arc::new(Admission::new(Some(LIMIT), None, Arc::new(Stats::default())));
         let held = Arc::new(AtomicU64::new(0));
         let most = Arc::new(AtomicU64::new(0));
         // Two "listeners" per core admitting, holding and closing connections as fast as
@@ -68,7 +153,7 @@ mod tests {
                 let (admission, held, most) = (admission.clone(), held.clone(), most.clone());
                 std::thread::spawn(move || {
                     for _ in 0..200_000 {
-                        if let Some(open) = admission.try_admit() {
+                        if let Ok(open) = admission.try_admit(LOCAL) {
                             let now = held.fetch_add(1, Ordering::AcqRel) + 1;
                             most.fetch_max(now, Ordering::AcqRel);
                             held.fetch_sub(1, Ordering::AcqRel);
@@ -91,18 +176,49 @@ mod tests {
 
     #[test]
     fn no_limit_admits_everyone_and_counts_them() {
-        let admission = Admission::new(None, Arc::new(Stats::default()));
-        let open: Vec<_> = (0..100).map(|_| admission.try_admit().unwrap()).collect();
+        let admission = Admission::new(None, None, Arc::new(Stats::default()));
+        let open: Vec<_> = (0..100).map(|_| admission.try_admit(LOCAL).unwrap()).collect();
         assert_eq!(admission.stats.connections.load(Ordering::Acquire), 100);
         drop(open);
         assert_eq!(admission.stats.connections.load(Ordering::Acquire), 0);
-        let one = Admission::new(Some(1), Arc::new(Stats::default()));
-        let first = one.try_admit();
-        assert!(first.is_some() && one.try_admit().is_none());
+        let one = Admission::new(Some(1), None, Arc::new(Stats::default()));
+        let first = one.try_admit(LOCAL);
+        assert!(first.is_ok() && one.try_admit(LOCAL).is_err());
         drop(first);
         assert!(
-            one.try_admit().is_some(),
+            one.try_admit(LOCAL).is_ok(),
             "a closed connection frees its place"
         );
+    }
+
+    #[test]
+    fn one_address_is_held_to_its_limit_and_others_are_not() {
+        let stats = Arc::new(Stats::default());
+        let admission = Admission::new(Some(10), Some(2), stats.clone());
+        let other: IpAddr = "10.0.0.7".parse().unwrap();
+        let a = admission.try_admit(LOCAL).unwrap();
+        let b = admission.try_admit(LOCAL).unwrap();
+        assert_eq!(admission.try_admit(LOCAL).err(), Some(Refusal::PerIp));
+        let c = admission.try_admit(other).unwrap();
+        assert_eq!(stats.connections.load(Ordering::Acquire), 3);
+        assert_eq!(stats.refused_per_ip.load(Ordering::Acquire), 1);
+        drop(a);
+        let a = admission.try_admit(LOCAL).expect("a freed place is taken again");
+        drop((a, b, c));
+        assert_eq!(stats.connections.load(Ordering::Acquire), 0);
+        assert_eq!(admission.addresses(), 0, "addresses leave with their last connection");
+    }
+
+    #[test]
+    fn a_full_server_gives_the_address_its_place_back() {
+        let stats = Arc::new(Stats::default());
+        let admission = Admission::new(Some(1), Some(1), stats.clone());
+        let other: IpAddr = "10.0.0.7".parse().unwrap();
+        let held = admission.try_admit(other).unwrap();
+        assert_eq!(admission.try_admit(LOCAL).err(), Some(Refusal::Full));
+        assert_eq!(stats.refused_full.load(Ordering::Acquire), 1);
+        assert_eq!(admission.addresses(), 1, "the refused address holds no place");
+        drop(held);
+        assert!(admission.try_admit(LOCAL).is_ok());
     }
 }

@@ -35,6 +35,9 @@ pub struct StratumSettings {
     /// Most connections served at once over all listeners (ckpool `maxclients`); `None` =
     /// no limit.
     pub max_clients: Option<usize>,
+    /// Most connections at once from one IP address (`maxclients_per_ip`); `None` = no
+    /// limit.
+    pub max_clients_per_ip: Option<usize>,
 }
 
 /// What the operator asks of every session at once (the control socket). Sessions follow
@@ -87,7 +90,11 @@ impl ServerContext {
     ) -> Self {
         ServerContext {
             mode,
-            admission: Admission::new(settings.max_clients, stats.clone()),
+            admission: Admission::new(
+                settings.max_clients,
+                settings.max_clients_per_ip,
+                stats.clone(),
+            ),
             settings,
             board,
             extranonces,
@@ -159,6 +166,7 @@ pub(crate) fn test_context_with_sink(
             handshake_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             max_clients: None,
+            max_clients_per_ip: None,
         },
         Arc::new(JobBoard::new()),
         ExtranonceAllocator::new(4, 1),

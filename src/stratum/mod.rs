@@ -8,6 +8,7 @@ pub mod context;
 pub mod extranonce;
 pub mod message;
 pub mod method;
+pub mod refusal_log;
 pub mod request;
 pub mod server;
 pub mod session;

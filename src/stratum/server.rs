@@ -15,7 +15,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{LineError, LineReader};
+use super::admission::Refusal;
 use super::context::ServerContext;
+use super::refusal_log::RefusalLog;
 use super::session::Session;
 use crate::work::delivery::SessionDeliveries;
 use crate::work::Posting;
@@ -43,6 +45,8 @@ pub struct StratumServer {
     /// Difficulty new miners on this listener start at (ckpool: `highdiff` above port 4000).
     startdiff: f64,
     ctx: Arc<ServerContext>,
+    /// Refusals logged at most once a minute per limit, not once per connection.
+    refusals: RefusalLog,
 }
 
 impl StratumServer {
@@ -65,6 +69,7 @@ impl StratumServer {
             configured: addr,
             startdiff,
             ctx,
+            refusals: RefusalLog::default(),
         })
     }
 
@@ -74,7 +79,7 @@ impl StratumServer {
     }
 
     /// Accepts connections until `shutdown` fires.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -88,9 +93,13 @@ impl StratumServer {
                     let startdiff = self.startdiff;
                     // Counted before the task starts, so a burst of accepts cannot pass
                     // `maxclients` before the first of them is counted.
-                    let Some(counted) = ctx.admission.try_admit() else {
-                        tokio::spawn(refuse(stream, peer, ctx.settings.write_timeout));
-                        continue;
+                    let counted = match ctx.admission.try_admit(peer.ip()) {
+                        Ok(counted) => counted,
+                        Err(refusal) => {
+                            self.refusals.note(refusal, peer);
+                            tokio::spawn(refuse(stream, refusal, ctx.settings.write_timeout));
+                            continue;
+                        }
                     };
                     tokio::spawn(async move {
                         serve_connection(stream, peer, listener, startdiff, ctx, shutdown).await;
@@ -262,10 +271,9 @@ fn hand_on_found<'a>(
 }
 
 /// Past `maxclients`: one error line, then close (ckpool drops such connections silently).
-async fn refuse(mut stream: TcpStream, peer: SocketAddr, timeout: std::time::Duration) {
-    tracing::warn!(%peer, "maxclients reached; refusing connection");
-    let line = b"{\"id\":null,\"result\":null,\"error\":[20,\"Server full (maxclients)\",null]}\n";
-    let _ = tokio::time::timeout(timeout, stream.write_all(line)).await;
+/// Tells a refused miner why, then closes.
+async fn refuse(mut stream: TcpStream, refusal: Refusal, timeout: std::time::Duration) {
+    let _ = tokio::time::timeout(timeout, stream.write_all(refusal.line())).await;
     let _ = stream.shutdown().await;
 }
 
