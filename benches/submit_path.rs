@@ -33,6 +33,8 @@ fn session(diff: f64) -> (Session, String) {
             write_timeout: Duration::from_secs(10),
             max_clients: None,
             max_clients_per_ip: None,
+            flood_ban_rejects: None,
+            flood_ban_for: Duration::from_secs(600),
         },
         board.clone(),
         ExtranonceAllocator::new(4, 1),

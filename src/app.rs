@@ -301,6 +301,8 @@ impl Parts {
                 write_timeout: Duration::from_secs(10),
                 max_clients: config.maxclients,
                 max_clients_per_ip: config.maxclients_per_ip,
+                flood_ban_rejects: config.flood_ban_rejects,
+                flood_ban_for: config.flood_ban_for,
             },
             board.clone(),
             ExtranonceAllocator::new(config.nonce1length, seed),

@@ -147,3 +147,81 @@ async fn one_address_past_maxclients_per_ip_is_refused_and_others_are_not() {
     assert!(refused("maxclients_per_ip") >= 1);
     assert_eq!(refused("maxclients"), 0);
 }
+
+/// `flood_ban_rejects`: a miner whose submits are refused five times in a row is closed
+/// after the fifth reply and its address banned; a new connection from it is refused with a
+/// line, another address still gets in, and the ban and refusal are in /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_rejected_shares_closes_the_miner_and_bans_its_address() {
+    let server = Server::start(ServerOptions {
+        config: json!({
+            "mindiff": 0.0001,
+            "startdiff": 0.0001,
+            "flood_ban_rejects": 5,
+            "flood_ban_secs": 600,
+            "api": "127.0.0.1:0",
+        }),
+        ..ServerOptions::default()
+    });
+    let mut m =
+        StratumClient::from_stream(connect_from("127.0.0.3", server.stratum).await).unwrap();
+    let id = m
+        .request("mining.subscribe", json!(["flood/1"]))
+        .await
+        .unwrap();
+    assert!(m.wait_reply(id, T).await.unwrap()["result"].is_array());
+    let user = common::regtest_address(3);
+    let id = m
+        .request("mining.authorize", json!([format!("{user}.x"), "x"]))
+        .await
+        .unwrap();
+    assert_eq!(m.wait_reply(id, T).await.unwrap()["result"], true);
+    // Five submits on a job that never existed: each answered, the fifth the last.
+    for n in 0..5 {
+        let id = m
+            .request(
+                "mining.submit",
+                json!([
+                    format!("{user}.x"),
+                    "ffffffffffffffff",
+                    "0000000000000000",
+                    "6553f100",
+                    format!("{n:08x}")
+                ]),
+            )
+            .await
+            .unwrap();
+        let reply = m.wait_reply(id, T).await.unwrap();
+        assert_eq!(reply["result"], false, "{reply}");
+    }
+    match m.wait_reply(u64::MAX, T).await {
+        Err(
+            stratum_miner::client::ClientError::Closed | stratum_miner::client::ClientError::Io(_),
+        ) => {}
+        other => panic!("the connection stayed open after the flood: {other:?}"),
+    }
+    let reply = refused_line(connect_from("127.0.0.3", server.stratum).await).await;
+    assert!(
+        reply["error"][1]
+            .as_str()
+            .unwrap()
+            .contains("flood_ban_rejects"),
+        "{reply}"
+    );
+    let mut other =
+        StratumClient::from_stream(connect_from("127.0.0.4", server.stratum).await).unwrap();
+    let id = other
+        .request("mining.subscribe", json!(["flood/2"]))
+        .await
+        .unwrap();
+    assert!(other.wait_reply(id, T).await.unwrap()["result"].is_array());
+    let metrics = common::http::get(server.api_addr(), "/metrics").body;
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(value("stratumd_flood_bans_total"), 1);
+    assert!(value("stratumd_connections_refused_total{reason=\"banned\"}") >= 1);
+}

@@ -79,6 +79,8 @@ fuzz_target!(|data: &[u8]| {
             write_timeout: Duration::from_secs(5),
             max_clients: None,
             max_clients_per_ip: None,
+            flood_ban_rejects: None,
+            flood_ban_for: Duration::from_secs(600),
         },
         Arc::new(JobBoard::new()),
         ExtranonceAllocator::new(4, 1),

@@ -83,14 +83,22 @@ impl Collector for Scrape {
         labelled(
             &mut e,
             "connections_refused",
-            "Connections refused at a limit: maxclients, maxclients_per_ip.",
+            "Connections refused at a limit: maxclients, maxclients_per_ip, or a flood ban.",
             "reason",
             [
                 ("maxclients", &self.0.stats.refused_full),
                 ("maxclients_per_ip", &self.0.stats.refused_per_ip),
+                ("banned", &self.0.stats.refused_banned),
             ]
             .map(|(reason, n)| (reason, counter(n.load(Ordering::Relaxed)))),
             MetricType::Counter,
+        )?;
+        plain(
+            &mut e,
+            "flood_bans",
+            "Addresses banned for a flood of rejected shares (flood_ban_rejects).",
+            None,
+            &counter(self.0.stats.flood_bans.load(Ordering::Relaxed)),
         )?;
         plain(
             &mut e,

@@ -12,6 +12,8 @@ pub const OWN_KEYS: &[&str] = &[
     "network",
     "handshake_timeout",
     "maxclients_per_ip",
+    "flood_ban_rejects",
+    "flood_ban_secs",
     "zmqpub",
     "zmqpub_mindiff",
     "sockdir",

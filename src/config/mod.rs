@@ -124,6 +124,11 @@ pub struct Config {
     /// Ours: most connections at once from one IP address, `None` for no limit (0 or
     /// absent). Off by default: a farm behind one NAT address is one IP.
     pub maxclients_per_ip: Option<usize>,
+    /// Ours: rejected submits in a row, stale ones aside, after which the connection is
+    /// closed and its address banned for `flood_ban_for`; `None` = off (0 or absent).
+    pub flood_ban_rejects: Option<u32>,
+    /// Ours: how long a flood ban lasts (`flood_ban_secs`, 600 by default).
+    pub flood_ban_for: Duration,
     /// Our ZMQ PUB endpoint for events (e.g. `tcp://*:8881`); off when `None`.
     pub zmqpub: Option<String>,
     /// Lowest share difficulty published as a Share message on `zmqpub` (0 = all).
@@ -313,6 +318,18 @@ impl Config {
         )?
         .filter(|n| *n > 0)
         .map(|n| n as usize);
+        let flood_ban_rejects = whole(
+            "flood_ban_rejects",
+            raw.flood_ban_rejects,
+            0,
+            i64::from(i32::MAX),
+        )?
+        .filter(|n| *n > 0)
+        .map(|n| n as u32);
+        let flood_ban_for = seconds(
+            whole("flood_ban_secs", raw.flood_ban_secs, 1, 86_400)?,
+            Duration::from_secs(600),
+        );
         let maxdiff = match raw.maxdiff {
             Some(d) if d < 0.0 => {
                 return Err(invalid("maxdiff", "must be 0 (no maximum) or above"))
@@ -421,6 +438,8 @@ impl Config {
             highdiff,
             maxclients,
             maxclients_per_ip,
+            flood_ban_rejects,
+            flood_ban_for,
             zmqpub,
             zmqpub_mindiff,
             api,
@@ -741,7 +760,10 @@ mod tests {
                 .maxclients_per_ip,
             Some(8)
         );
-        for bad in [r#"{"maxclients_per_ip": -1}"#, r#"{"maxclients_per_ip": "8"}"#] {
+        for bad in [
+            r#"{"maxclients_per_ip": -1}"#,
+            r#"{"maxclients_per_ip": "8"}"#,
+        ] {
             let e = err(bad);
             assert!(
                 e.contains("`maxclients_per_ip`") && e.contains("whole number"),

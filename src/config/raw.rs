@@ -148,6 +148,10 @@ pub struct RawConfig {
     pub maxclients: Option<i64>,
     /// Ours: most connections from one IP address (0: no limit).
     pub maxclients_per_ip: Option<i64>,
+    /// Ours: rejected submits in a row (stale ones aside) that ban the address (0: off).
+    pub flood_ban_rejects: Option<i64>,
+    /// Ours: seconds such a ban lasts.
+    pub flood_ban_secs: Option<i64>,
     /// ckpool `zmqblock`.
     pub zmqblock: Option<String>,
     /// Ours: where `donation` goes.
@@ -192,7 +196,10 @@ pub(super) fn expected(key: &str) -> &'static str {
         "nonce1length" | "nonce2length" => "must be a whole number from 2 to 8",
         "update_interval" => "must be a whole number from 1 to 3600",
         "handshake_timeout" | "stats_interval" => "must be a whole number from 1 to 86400",
-        "maxclients" | "maxclients_per_ip" => "must be a whole number from 0 to 2147483647",
+        "maxclients" | "maxclients_per_ip" | "flood_ban_rejects" => {
+            "must be a whole number from 0 to 2147483647"
+        }
+        "flood_ban_secs" => "must be a whole number from 1 to 86400",
         "serverurl" => "must be \"host:port\" or an array of them",
         "mindiff" | "startdiff" | "highdiff" => {
             "must be a number above 0 (fractions like 0.0001 are allowed)"

@@ -40,6 +40,10 @@ pub struct Stats {
     pub refused_full: AtomicU64,
     /// Connections refused at `maxclients_per_ip`.
     pub refused_per_ip: AtomicU64,
+    /// Connections refused from an address under a flood ban.
+    pub refused_banned: AtomicU64,
+    /// Flood bans imposed (`flood_ban_rejects`).
+    pub flood_bans: AtomicU64,
 }
 
 /// A plain copy of the counters at one moment.

@@ -1,11 +1,13 @@
 //! ckpool's `maxclients`: one count of open connections for every listener, taken with one
 //! atomic step, so connections arriving on several listeners at once cannot pass the limit
 //! together. Beside it our `maxclients_per_ip`: a count per source address, so that one
-//! host (a misconfigured proxy, a flood) cannot take every place.
+//! host (a misconfigured proxy, a flood) cannot take every place; and the flood bans
+//! (`flood_ban_rejects`): addresses refused until their ban ends.
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -20,6 +22,8 @@ pub struct Admission {
     /// Open connections per address, only while a per-address limit is set; an address
     /// leaves the map with its last connection.
     by_ip: Arc<DashMap<IpAddr, u64>>,
+    /// Banned addresses and when each ban ends.
+    bans: DashMap<IpAddr, Instant>,
     /// Holds the count (`connections`, which the stats report).
     stats: Arc<Stats>,
 }
@@ -31,6 +35,8 @@ pub enum Refusal {
     Full,
     /// `maxclients_per_ip` connections from this address are open.
     PerIp,
+    /// The address is under a flood ban.
+    Banned,
 }
 
 impl Refusal {
@@ -42,6 +48,9 @@ impl Refusal {
             }
             Refusal::PerIp => {
                 b"{\"id\":null,\"result\":null,\"error\":[20,\"Too many connections from your address (maxclients_per_ip)\",null]}\n"
+            }
+            Refusal::Banned => {
+                b"{\"id\":null,\"result\":null,\"error\":[20,\"Banned for a flood of rejected shares (flood_ban_rejects)\",null]}\n"
             }
         }
     }
@@ -84,6 +93,7 @@ impl Admission {
             max: max.map(|m| m as u64),
             per_ip: per_ip.map(|m| m as u64),
             by_ip: Arc::new(DashMap::new()),
+            bans: DashMap::new(),
             stats,
         }
     }
@@ -92,6 +102,15 @@ impl Admission {
     /// the refusal). Each check and its count are one step: the address's under its map
     /// entry's lock, the total a compare-and-swap.
     pub fn try_admit(&self, ip: IpAddr) -> Result<OpenConnection, Refusal> {
+        if !self.bans.is_empty() {
+            let now = Instant::now();
+            // An ended ban goes; one still running refuses.
+            self.bans.remove_if(&ip, |_, until| *until <= now);
+            if self.bans.contains_key(&ip) {
+                self.stats.refused_banned.fetch_add(1, Ordering::Relaxed);
+                return Err(Refusal::Banned);
+            }
+        }
         let ip_place = match self.per_ip {
             Some(per_ip) => {
                 let mut n = self.by_ip.entry(ip).or_insert(0);
@@ -127,6 +146,26 @@ impl Admission {
         })
     }
 
+    /// Refuses `ip` for `for_` from now (a ban already running is extended, never
+    /// shortened). Its open connections are not closed here: the session that flooded
+    /// closes itself, and others from the address end as they end.
+    pub fn ban(&self, ip: IpAddr, for_: Duration) {
+        let until = Instant::now() + for_;
+        self.bans
+            .entry(ip)
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
+        self.stats.flood_bans.fetch_add(1, Ordering::Relaxed);
+        // Ended bans are dropped here too, so the map holds only bans still running.
+        let now = Instant::now();
+        self.bans.retain(|_, until| *until > now);
+    }
+
+    /// Addresses banned now (some possibly just ended).
+    pub fn banned(&self) -> usize {
+        self.bans.len()
+    }
+
     /// Addresses with a connection open, while a per-address limit is set.
     pub fn addresses(&self) -> usize {
         self.by_ip.len()
@@ -143,7 +182,11 @@ mod tests {
     #[test]
     fn the_limit_holds_for_connections_admitted_at_once() {
         const LIMIT: usize = 1;
-        let admission = Arc::new(Admission::new(Some(LIMIT), None, Arc::new(Stats::default())));
+        let admission = Arc::new(Admission::new(
+            Some(LIMIT),
+            None,
+            Arc::new(Stats::default()),
+        ));
         let held = Arc::new(AtomicU64::new(0));
         let most = Arc::new(AtomicU64::new(0));
         // Two "listeners" per core admitting, holding and closing connections as fast as
@@ -177,7 +220,9 @@ mod tests {
     #[test]
     fn no_limit_admits_everyone_and_counts_them() {
         let admission = Admission::new(None, None, Arc::new(Stats::default()));
-        let open: Vec<_> = (0..100).map(|_| admission.try_admit(LOCAL).unwrap()).collect();
+        let open: Vec<_> = (0..100)
+            .map(|_| admission.try_admit(LOCAL).unwrap())
+            .collect();
         assert_eq!(admission.stats.connections.load(Ordering::Acquire), 100);
         drop(open);
         assert_eq!(admission.stats.connections.load(Ordering::Acquire), 0);
@@ -203,10 +248,16 @@ mod tests {
         assert_eq!(stats.connections.load(Ordering::Acquire), 3);
         assert_eq!(stats.refused_per_ip.load(Ordering::Acquire), 1);
         drop(a);
-        let a = admission.try_admit(LOCAL).expect("a freed place is taken again");
+        let a = admission
+            .try_admit(LOCAL)
+            .expect("a freed place is taken again");
         drop((a, b, c));
         assert_eq!(stats.connections.load(Ordering::Acquire), 0);
-        assert_eq!(admission.addresses(), 0, "addresses leave with their last connection");
+        assert_eq!(
+            admission.addresses(),
+            0,
+            "addresses leave with their last connection"
+        );
     }
 
     #[test]
@@ -217,8 +268,31 @@ mod tests {
         let held = admission.try_admit(other).unwrap();
         assert_eq!(admission.try_admit(LOCAL).err(), Some(Refusal::Full));
         assert_eq!(stats.refused_full.load(Ordering::Acquire), 1);
-        assert_eq!(admission.addresses(), 1, "the refused address holds no place");
+        assert_eq!(
+            admission.addresses(),
+            1,
+            "the refused address holds no place"
+        );
         drop(held);
         assert!(admission.try_admit(LOCAL).is_ok());
+    }
+
+    #[test]
+    fn a_banned_address_is_refused_until_its_ban_ends() {
+        let stats = Arc::new(Stats::default());
+        let admission = Admission::new(None, None, stats.clone());
+        let other: IpAddr = "10.0.0.7".parse().unwrap();
+        admission.ban(LOCAL, Duration::from_secs(600));
+        assert_eq!(admission.try_admit(LOCAL).err(), Some(Refusal::Banned));
+        assert!(admission.try_admit(other).is_ok(), "only that address");
+        assert_eq!(stats.refused_banned.load(Ordering::Acquire), 1);
+        assert_eq!(stats.flood_bans.load(Ordering::Acquire), 1);
+        // A ban that has ended admits again and leaves the map.
+        admission.ban(other, Duration::ZERO);
+        assert!(admission.try_admit(other).is_ok());
+        assert_eq!(admission.banned(), 1, "only the running ban is kept");
+        // A shorter ban does not shorten a running one.
+        admission.ban(LOCAL, Duration::ZERO);
+        assert_eq!(admission.try_admit(LOCAL).err(), Some(Refusal::Banned));
     }
 }

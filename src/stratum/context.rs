@@ -38,6 +38,11 @@ pub struct StratumSettings {
     /// Most connections at once from one IP address (`maxclients_per_ip`); `None` = no
     /// limit.
     pub max_clients_per_ip: Option<usize>,
+    /// Rejected submits in a row (stale aside) that close the connection and ban its
+    /// address (`flood_ban_rejects`); `None` = off.
+    pub flood_ban_rejects: Option<u32>,
+    /// How long a flood ban lasts.
+    pub flood_ban_for: Duration,
 }
 
 /// What the operator asks of every session at once (the control socket). Sessions follow
@@ -167,6 +172,8 @@ pub(crate) fn test_context_with_sink(
             write_timeout: Duration::from_secs(5),
             max_clients: None,
             max_clients_per_ip: None,
+            flood_ban_rejects: None,
+            flood_ban_for: Duration::from_secs(600),
         },
         Arc::new(JobBoard::new()),
         ExtranonceAllocator::new(4, 1),

@@ -16,6 +16,7 @@ pub const EVERY: Duration = Duration::from_secs(60);
 pub struct RefusalLog {
     full: Pending,
     per_ip: Pending,
+    banned: Pending,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +32,7 @@ impl RefusalLog {
         let p = match refusal {
             Refusal::Full => &mut self.full,
             Refusal::PerIp => &mut self.per_ip,
+            Refusal::Banned => &mut self.banned,
         };
         p.unlogged += 1;
         if p.last.is_some_and(|t| now.duration_since(t) < EVERY) {
@@ -47,6 +49,10 @@ impl RefusalLog {
                 %peer,
                 "maxclients_per_ip reached for {}; refusing its connections ({n} refused from any address since the last line, at most one line a minute)",
                 peer.ip()
+            ),
+            Refusal::Banned => tracing::warn!(
+                %peer,
+                "refusing connections from banned addresses ({n} since the last line, at most one line a minute)"
             ),
         }
     }

@@ -14,8 +14,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{LineError, LineReader};
 use super::admission::Refusal;
+use super::codec::{LineError, LineReader};
 use super::context::ServerContext;
 use super::refusal_log::RefusalLog;
 use super::session::Session;

@@ -84,6 +84,8 @@ pub struct Session {
     pub closing: bool,
     /// Unparseable lines in a row.
     pub(crate) bad_lines: u32,
+    /// Submits refused in a row, stale ones aside (`flood_ban_rejects`).
+    pub(crate) rejects_in_a_row: u32,
     /// Whether this session is in the `authorized` count. Kept, not derived from
     /// `is_ready()`: a session dropped between authorize and `on_ready` (a panic) must not
     /// take away a count it never added.
@@ -119,6 +121,7 @@ impl Session {
             outbox: Vec::new(),
             closing: false,
             bad_lines: 0,
+            rejects_in_a_row: 0,
             counted_authorized: false,
         }
     }

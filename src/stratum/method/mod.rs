@@ -35,6 +35,41 @@ pub enum Reply {
     None,
 }
 
+impl Reply {
+    /// Counts a submit's reply towards `flood_ban_rejects`: an accepted share ends a run
+    /// of refusals; a stale one (honest miners send them after every block) neither counts
+    /// nor ends it. At the limit the connection closes and its address is banned.
+    fn counted_for_flood(self, s: &mut Session) -> Self {
+        let refused = match &self {
+            Reply::Result(_) => false,
+            Reply::Rejected { reason, .. } if *reason == crate::share::Reject::Stale.reason() => {
+                return self
+            }
+            _ => true,
+        };
+        if !refused {
+            s.rejects_in_a_row = 0;
+            return self;
+        }
+        s.rejects_in_a_row = s.rejects_in_a_row.saturating_add(1);
+        let Some(limit) = s.ctx.settings.flood_ban_rejects else {
+            return self;
+        };
+        if s.rejects_in_a_row >= limit && !s.closing {
+            let for_ = s.ctx.settings.flood_ban_for;
+            tracing::warn!(
+                peer = %s.peer,
+                "{limit} rejected shares in a row: closing the connection and banning {} for {}s (flood_ban_rejects)",
+                s.peer.ip(),
+                for_.as_secs()
+            );
+            s.ctx.admission.ban(s.peer.ip(), for_);
+            s.closing = true;
+        }
+        self
+    }
+}
+
 impl From<Result<Value, StratumError>> for Reply {
     fn from(r: Result<Value, StratumError>) -> Self {
         match r {
@@ -51,7 +86,8 @@ pub fn dispatch(session: &mut Session, method: &str, raw: Option<&RawValue>) -> 
         return match raw.map(|r| serde_json::from_str::<SubmitParams>(r.get())) {
             Some(Ok(p)) => submit::handle(session, &p),
             Some(Err(_)) | None => Reply::Error(StratumError::other("Params not array")),
-        };
+        }
+        .counted_for_flood(session);
     }
     let owned;
     let params = match raw.map(|r| serde_json::from_str::<Value>(r.get())) {
